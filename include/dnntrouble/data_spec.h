@@ -1,0 +1,56 @@
+/* What the `data:` section of a config asks for: filled in by the config
+ * module, consumed by the data module.  Plain values only; paths are as
+ * written in the config, resolved relative to the config file's folder. */
+#ifndef DT_DATA_SPEC_H
+#define DT_DATA_SPEC_H
+
+#include <stddef.h>
+
+typedef enum { DT_FORMAT_IDX, DT_FORMAT_CSV, DT_FORMAT_NPY, DT_FORMAT_TEXT, DT_FORMAT_SYNTHETIC } dt_format;
+typedef enum { DT_MODALITY_AUTO, DT_MODALITY_IMAGE, DT_MODALITY_SEQUENCE, DT_MODALITY_TABULAR } dt_modality;
+typedef enum { DT_TASK_CLASSIFICATION, DT_TASK_REGRESSION } dt_task;
+typedef enum { DT_GEN_SHAPES, DT_GEN_BLOBS, DT_GEN_SPIRALS, DT_GEN_SEQUENCES } dt_generator;
+
+#define DT_MAX_SUBSET_CLASSES 256
+
+/* One source (train or test).  Which fields count depends on the format. */
+typedef struct dt_source_spec {
+    int present;              /* 0: this source was not given (e.g. no data.test) */
+    char images[1024];        /* idx: image file  (plain or .gz) */
+    char labels[1024];        /* idx: label file */
+    char path[1024];          /* csv / text: the file */
+    char x[1024], y[1024];    /* npy: features and labels */
+} dt_source_spec;
+
+typedef struct dt_data_spec {
+    dt_format format;
+    dt_task task;
+    dt_modality modality;     /* AUTO until resolved by the data module */
+    dt_source_spec train, test;
+    /* csv */
+    int csv_label_index;      /* used when csv_label_name is empty; negative counts from the end */
+    char csv_label_name[256];
+    int csv_header;           /* 1: first (non-skipped) row is a header */
+    int csv_skip_rows;
+    char csv_delimiter;
+    char slice_column[256];   /* csv: optional column used for per-slice error analysis ("" = none) */
+    /* text */
+    int seq_len;
+    /* synthetic */
+    dt_generator generator;
+    size_t samples;
+    double noise;
+    /* splits, normalization, simplification */
+    double train_val_fraction;   /* data.splits.train_val, held out of train */
+    double test_val_fraction;    /* data.splits.test_val, carved out of test */
+    int normalize;
+    size_t subset_samples;       /* 0 = all */
+    int subset_classes[DT_MAX_SUBSET_CLASSES];
+    int n_subset_classes;        /* 0 = all classes */
+    unsigned long long seed;
+} dt_data_spec;
+
+/* Defaults as documented in docs/config.md. */
+void dt_data_spec_defaults(dt_data_spec *s);
+
+#endif
