@@ -23,7 +23,12 @@ dt_status dt_fail_context(dt_status st, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err_buf, sizeof old);
-    snprintf(err_buf, sizeof err_buf, "%s: %s", prefix, old);
+    int n = snprintf(err_buf, sizeof err_buf, "%s: ", prefix);
+    if (n > 0 && (size_t)n < sizeof err_buf) {
+        size_t room = sizeof err_buf - (size_t)n, len = strlen(old);
+        memcpy(err_buf + n, old, len < room ? len + 1 : room);
+        err_buf[sizeof err_buf - 1] = '\0';
+    }
     return st;
 }
 

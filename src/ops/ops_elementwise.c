@@ -1,0 +1,135 @@
+/* Element-wise ops: add, mul, relu, tanh, sigmoid, dropout.  No implicit
+ * broadcasting anywhere: both operands of add/mul must have equal shapes. */
+#include <math.h>
+
+#include "op_util.h"
+
+static dt_status same_infer(dt_node *n)
+{
+    const dt_node *a = n->in[0], *b = n->in[1];
+    if (!dt_same_shape(a, b)) return dt_shape_error(n, a, b, "operands differ in shape");
+    dt_set_shape(n, a->ndim, a->shape);
+    return DT_OK;
+}
+
+static dt_status unary_infer(dt_node *n)
+{
+    dt_set_shape(n, n->in[0]->ndim, n->in[0]->shape);
+    return DT_OK;
+}
+
+/* ---- add ---- */
+static void add_forward(dt_node *n, const dt_exec *ex)
+{
+    size_t k = dt_numel(n);
+    const float *a = n->in[0]->val, *b = n->in[1]->val;
+    for (size_t i = 0; i < k; i++) n->val[i] = a[i] + b[i];
+}
+
+static void add_backward(dt_node *n, const dt_exec *ex)
+{
+    size_t k = dt_numel(n);
+    for (int j = 0; j < 2; j++) {
+        float *d = n->in[j]->grad;
+        if (d) for (size_t i = 0; i < k; i++) d[i] += n->grad[i];
+    }
+}
+
+const dt_op_def dt_def_add = {"add", same_infer, add_forward, add_backward, 0, 0, 0};
+
+/* ---- mul ---- */
+static void mul_forward(dt_node *n, const dt_exec *ex)
+{
+    size_t k = dt_numel(n);
+    const float *a = n->in[0]->val, *b = n->in[1]->val;
+    for (size_t i = 0; i < k; i++) n->val[i] = a[i] * b[i];
+}
+
+static void mul_backward(dt_node *n, const dt_exec *ex)
+{
+    size_t k = dt_numel(n);
+    dt_node *a = n->in[0], *b = n->in[1];
+    if (a->grad) for (size_t i = 0; i < k; i++) a->grad[i] += n->grad[i] * b->val[i];
+    if (b->grad) for (size_t i = 0; i < k; i++) b->grad[i] += n->grad[i] * a->val[i];
+}
+
+const dt_op_def dt_def_mul = {"mul", same_infer, mul_forward, mul_backward, 0, 0, 0};
+
+/* ---- activations: the backward uses the output y, which is all three need ---- */
+static void relu_forward(dt_node *n, const dt_exec *ex)
+{
+    size_t k = dt_numel(n);
+    const float *x = n->in[0]->val;
+    for (size_t i = 0; i < k; i++) n->val[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+static void relu_backward(dt_node *n, const dt_exec *ex)
+{
+    float *dx = n->in[0]->grad;
+    size_t k = dt_numel(n);
+    if (dx) for (size_t i = 0; i < k; i++) dx[i] += n->val[i] > 0.0f ? n->grad[i] : 0.0f;
+}
+
+const dt_op_def dt_def_relu = {"relu", unary_infer, relu_forward, relu_backward, 0, 0, 0};
+
+static void tanh_forward(dt_node *n, const dt_exec *ex)
+{
+    size_t k = dt_numel(n);
+    const float *x = n->in[0]->val;
+    for (size_t i = 0; i < k; i++) n->val[i] = tanhf(x[i]);
+}
+
+static void tanh_backward(dt_node *n, const dt_exec *ex)
+{
+    float *dx = n->in[0]->grad;
+    size_t k = dt_numel(n);
+    if (dx) for (size_t i = 0; i < k; i++) dx[i] += n->grad[i] * (1.0f - n->val[i] * n->val[i]);
+}
+
+const dt_op_def dt_def_tanh = {"tanh", unary_infer, tanh_forward, tanh_backward, 0, 0, 0};
+
+static void sigmoid_forward(dt_node *n, const dt_exec *ex)
+{
+    size_t k = dt_numel(n);
+    const float *x = n->in[0]->val;
+    for (size_t i = 0; i < k; i++) n->val[i] = 1.0f / (1.0f + expf(-x[i]));
+}
+
+static void sigmoid_backward(dt_node *n, const dt_exec *ex)
+{
+    float *dx = n->in[0]->grad;
+    size_t k = dt_numel(n);
+    if (dx) for (size_t i = 0; i < k; i++) dx[i] += n->grad[i] * n->val[i] * (1.0f - n->val[i]);
+}
+
+const dt_op_def dt_def_sigmoid = {"sigmoid", unary_infer, sigmoid_forward, sigmoid_backward, 0, 0, 0};
+
+/* ---- dropout (inverted): train keeps each value with p = 1 - rate and scales
+ * it by 1/p; eval is the identity.  aux holds the mask (0 or 1/p). ---- */
+static size_t dropout_aux(const dt_node *n) { return n->cap * sizeof(float); }
+
+static void dropout_forward(dt_node *n, const dt_exec *ex)
+{
+    size_t k = dt_numel(n);
+    const float *x = n->in[0]->val;
+    float *mask = n->aux, rate = n->farg[0];
+    if (!ex->train || rate <= 0.0f) {
+        for (size_t i = 0; i < k; i++) { n->val[i] = x[i]; mask[i] = 1.0f; }
+        return;
+    }
+    float scale = 1.0f / (1.0f - rate);
+    for (size_t i = 0; i < k; i++) {
+        mask[i] = dt_rng_uniform(ex->rng) < rate ? 0.0f : scale;
+        n->val[i] = x[i] * mask[i];
+    }
+}
+
+static void dropout_backward(dt_node *n, const dt_exec *ex)
+{
+    float *dx = n->in[0]->grad, *mask = n->aux;
+    size_t k = dt_numel(n);
+    if (dx) for (size_t i = 0; i < k; i++) dx[i] += n->grad[i] * mask[i];
+}
+
+const dt_op_def dt_def_dropout = {"dropout", unary_infer, dropout_forward, dropout_backward,
+                                  dropout_aux, 0, 0};

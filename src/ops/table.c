@@ -1,0 +1,38 @@
+/* The op table: one entry per op (kann style).  Each op's shape inference,
+ * forward and backward sit side by side in its ops_*.c file. */
+#include <stddef.h>
+
+#include "dnntrouble/graph.h"
+
+extern const dt_op_def dt_def_matmul, dt_def_bias_add;
+extern const dt_op_def dt_def_add, dt_def_mul, dt_def_relu, dt_def_tanh, dt_def_sigmoid, dt_def_dropout;
+extern const dt_op_def dt_def_softmax, dt_def_log_softmax, dt_def_cross_entropy, dt_def_mse;
+extern const dt_op_def dt_def_reshape, dt_def_concat, dt_def_seq_last, dt_def_mean, dt_def_sum;
+
+static const dt_op_def def_input = {"input", 0, 0, 0, 0, 0, 0};
+static const dt_op_def def_param = {"param", 0, 0, 0, 0, 0, 0};
+
+static const dt_op_def *const table[DT_OP_COUNT] = {
+    [DT_OP_INPUT] = &def_input,
+    [DT_OP_PARAM] = &def_param,
+    [DT_OP_MATMUL] = &dt_def_matmul,
+    [DT_OP_BIAS_ADD] = &dt_def_bias_add,
+    [DT_OP_ADD] = &dt_def_add,
+    [DT_OP_MUL] = &dt_def_mul,
+    [DT_OP_RELU] = &dt_def_relu,
+    [DT_OP_TANH] = &dt_def_tanh,
+    [DT_OP_SIGMOID] = &dt_def_sigmoid,
+    [DT_OP_DROPOUT] = &dt_def_dropout,
+    [DT_OP_SOFTMAX] = &dt_def_softmax,
+    [DT_OP_LOG_SOFTMAX] = &dt_def_log_softmax,
+    [DT_OP_CROSS_ENTROPY] = &dt_def_cross_entropy,
+    [DT_OP_MSE] = &dt_def_mse,
+    [DT_OP_RESHAPE] = &dt_def_reshape,
+    [DT_OP_CONCAT] = &dt_def_concat,
+    [DT_OP_SEQ_LAST] = &dt_def_seq_last,
+    [DT_OP_MEAN] = &dt_def_mean,
+    [DT_OP_SUM] = &dt_def_sum,
+    /* ENTRIES-BELOW: ops_conv.c, ops_norm.c, ops_lstm.c add theirs here */
+};
+
+const dt_op_def *dt_op_get(dt_op op) { return table[op]; }

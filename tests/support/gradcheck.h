@@ -1,0 +1,31 @@
+/* Finite-difference gradient checking for the tests (genann/ggml habit).
+ *
+ * The graph is float32; each numeric derivative is a central difference
+ * (L(x+e) - L(x-e)) / 2e evaluated in double.  Kinks (relu, max) are found
+ * by comparing the two one-sided differences: where they disagree the
+ * function is not differentiable within e and the element is skipped. */
+#ifndef DT_TEST_GRADCHECK_H
+#define DT_TEST_GRADCHECK_H
+
+#include "dnntrouble/graph.h"
+
+typedef struct gc_result {
+    int checked, skipped, failed;
+    double max_err;          /* largest |a - n| / (atol + rtol * max(|a|, |n|)) seen; < 1 passes */
+    char worst[160];         /* node, index, analytic and numeric value of the worst element */
+} gc_result;
+
+/* Builds loss = sum(y ⊙ R) with R a fresh input of y's shape: every element
+ * of y gets a different, O(1) weight, so errors cannot cancel. */
+dt_node *gc_weighted_sum(dt_graph *g, dt_node *y, dt_node **weights);
+
+/* Fills a node's values (current shape) uniformly in [lo, hi). */
+void gc_fill(dt_node *n, dt_rng *r, float lo, float hi);
+
+/* Checks d loss / d node for every node in wrt (parameters or inputs with
+ * requires_grad), at most max_per_node elements each (0 = all, else a
+ * seeded sample). */
+gc_result gc_check(dt_graph *g, dt_node *loss, dt_node *const *wrt, int n_wrt, double eps,
+                   double rtol, double atol, int max_per_node);
+
+#endif
