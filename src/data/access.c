@@ -1,0 +1,109 @@
+/* Reading samples out of a loaded dataset: shape queries, batches
+ * (normalization and one-hot expansion happen here, on the fly), labels,
+ * slices and label-shuffling experiments. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+size_t dt_data_split_size(const dt_data *d, dt_split_id s) { return (unsigned)s < DT_SPLIT_COUNT ? d->count[s] : 0; }
+int dt_data_sample_ndim(const dt_data *d) { return d->ndim; }
+const int *dt_data_sample_shape(const dt_data *d) { return d->shape; }
+size_t dt_data_sample_dim(const dt_data *d) { return d->sample_dim; }
+int dt_data_classes(const dt_data *d) { return d->classes; }
+dt_modality dt_data_modality(const dt_data *d) { return d->modality; }
+const dt_data_profile *dt_data_get_profile(const dt_data *d) { return &d->profile; }
+
+int dt_data_norm_stats(const dt_data *d, const float **mean, const float **std)
+{
+    *mean = d->mean;
+    *std = d->std;
+    return d->normalized ? d->n_norm : 0;
+}
+
+void dt_data_fetch_raw(const dt_data *d, const dt_data_source *src, size_t row, float *out)
+{
+    size_t D = d->sample_dim;
+    if (src->x_u8) {
+        const uint8_t *p = src->x_u8 + row * D;
+        for (size_t e = 0; e < D; e++) out[e] = p[e];
+    } else if (src->x_f32) {
+        memcpy(out, src->x_f32 + row * D, D * sizeof *out);
+    } else {
+        /* Text window: seq_len steps of a one-hot over the vocabulary. */
+        size_t V = (size_t)d->vocab.size, L = src->stride;
+        const uint8_t *p = src->text + row * L;
+        memset(out, 0, D * sizeof *out);
+        for (size_t t = 0; t < L; t++) out[t * V + p[t]] = 1;
+    }
+}
+
+float dt_data_label(const dt_data *d, dt_split_id s, size_t row)
+{
+    if (d->y_override[s]) return d->y_override[s][row];
+    return d->src[d->split_src[s]].y[d->rows[s][row]];
+}
+
+static void batch(const dt_data *d, dt_split_id s, const size_t *rows, size_t n, float *x, float *y, int norm)
+{
+    const dt_data_source *src = &d->src[d->split_src[s]];
+    size_t D = d->sample_dim;
+    for (size_t i = 0; i < n; i++) {
+        float *xi = x + i * D;
+        dt_data_fetch_raw(d, src, d->rows[s][rows[i]], xi);
+        if (norm && d->normalized) {
+            for (size_t e = 0; e < D; e++) {
+                size_t k = (e / d->norm_div) % (size_t)d->n_norm;
+                xi[e] = (xi[e] - d->mean[k]) / d->std[k];
+            }
+        }
+        if (y) y[i] = dt_data_label(d, s, rows[i]);
+    }
+}
+
+void dt_data_batch(const dt_data *d, dt_split_id s, const size_t *rows, size_t n, float *x, float *y)
+{
+    batch(d, s, rows, n, x, y, 1);
+}
+
+void dt_data_batch_raw(const dt_data *d, dt_split_id s, const size_t *rows, size_t n, float *x, float *y)
+{
+    batch(d, s, rows, n, x, y, 0);
+}
+
+int dt_data_slice(const dt_data *d, dt_split_id s, size_t row)
+{
+    const dt_data_source *src = &d->src[d->split_src[s]];
+    return src->slice ? src->slice[d->rows[s][row]] : -1;
+}
+
+const char *dt_data_slice_name(const dt_data *d, int id)
+{
+    return id >= 0 && id < d->slices.n ? d->slices.names[id] : "";
+}
+
+int dt_data_original_class(const dt_data *d, int cls)
+{
+    return d->n_class_map && cls >= 0 && cls < d->n_class_map ? d->class_map[cls] : cls;
+}
+
+dt_status dt_data_shuffle_labels(dt_data *d, dt_split_id s, dt_rng *rng)
+{
+    size_t n = d->count[s];
+    float *y = malloc((n ? n : 1) * sizeof *y);
+    size_t *perm = malloc((n ? n : 1) * sizeof *perm);
+    if (!y || !perm) { free(y); free(perm); return dt_fail(DT_ENOMEM, "shuffling labels: out of memory"); }
+    for (size_t i = 0; i < n; i++) perm[i] = i;
+    dt_rng_shuffle(rng, perm, n);
+    for (size_t i = 0; i < n; i++) y[i] = d->src[d->split_src[s]].y[d->rows[s][perm[i]]];
+    free(perm);
+    free(d->y_override[s]);
+    d->y_override[s] = y;
+    return DT_OK;
+}
+
+void dt_data_restore_labels(dt_data *d, dt_split_id s)
+{
+    free(d->y_override[s]);
+    d->y_override[s] = NULL;
+}
