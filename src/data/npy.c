@@ -57,6 +57,7 @@ static dt_status parse_dict(cursor *c, dt_npy *out, int *fortran)
         if (st) return st;
         if (!accept(c, ':')) return bad(c, "expected ':'");
         if (!strcmp(key, "descr")) {
+            skip_ws(c);
             size_t at = c->i;
             if ((st = string(c, val, sizeof val))) return st;
             static const struct { const char *s; dt_npy_dtype t; size_t size; } types[] = {
