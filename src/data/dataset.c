@@ -291,7 +291,7 @@ static dt_status build(dt_data *d, const dt_data_spec *spec, const char *base)
             for (size_t i = 0; i < npool[w]; i++)
                 if ((int)d->src[w].y[pool[w][i]] > maxc) maxc = (int)d->src[w].y[pool[w][i]];
         d->classes = d->n_class_map ? d->n_class_map : maxc + 1;
-        if (gen_classes > d->classes) d->classes = gen_classes;
+        if (!d->n_class_map && gen_classes > d->classes) d->classes = gen_classes;
     } else {
         d->classes = 1;
     }
