@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "dnntrouble/data_spec.h"
+#include "dnntrouble/optim.h"
 #include "dnntrouble/status.h"
 
 typedef struct cJSON cJSON;
@@ -24,8 +25,7 @@ typedef enum { DT_ARCH_AUTO, DT_ARCH_MLP, DT_ARCH_LENET, DT_ARCH_LSTM } dt_arch;
 typedef enum { DT_ACT_RELU, DT_ACT_TANH } dt_activation;
 typedef enum { DT_OUT_NONE, DT_OUT_SOFTMAX } dt_output_activation;
 typedef enum { DT_LOSS_CROSS_ENTROPY, DT_LOSS_MSE } dt_loss;
-typedef enum { DT_OPT_SGD, DT_OPT_ADAM, DT_OPT_ADAMW } dt_optimizer;
-typedef enum { DT_SCHED_CONSTANT, DT_SCHED_STEP, DT_SCHED_COSINE } dt_schedule;
+/* dt_opt_kind and dt_sched_kind come from optim.h (the optimizer owns them). */
 typedef enum { DT_TARGET_ERROR, DT_TARGET_ACCURACY } dt_target_metric;
 
 /* A report's verdict.  Declared here because `gates` name the worst verdict
@@ -74,12 +74,12 @@ typedef struct dt_config {
     } model;
     dt_loss loss;
     struct {
-        dt_optimizer optimizer;
+        dt_opt_kind optimizer;
         double lr, momentum;
         int nesterov;
         int batch_size, epochs;
         double weight_decay, dropout, clip_grad_norm;
-        dt_schedule schedule;
+        dt_sched_kind schedule;
         int warmup_steps;
         int patience;                     /* train.early_stopping.patience; 0 = off */
         int max_steps;                    /* 0: epochs decide */
@@ -162,13 +162,15 @@ dt_status dt_config_write_yaml(const dt_config *cfg, const char *path);
 
 /* Names of enum values as written in configs ("lenet", "adam", ...). */
 const char *dt_arch_name(dt_arch a);
-const char *dt_optimizer_name(dt_optimizer o);
+const char *dt_optimizer_name(dt_opt_kind o);
 const char *dt_modality_name(dt_modality m);
 const char *dt_task_name(dt_task t);
 const char *dt_format_name(dt_format f);
 const char *dt_verdict_name(dt_verdict v);
 /* "pass" -> DT_VERDICT_PASS ...; -1 when not a verdict name. */
 int dt_verdict_parse(const char *s);
+
+const char *dt_space_kind_name(dt_space_kind k);   /* "log_uniform", ... */
 
 /* Stage names in run order (start-simple ... tune), for gates and the CLI. */
 extern const char *const dt_stage_names[];

@@ -1,0 +1,57 @@
+/* The interface between the CLI and the troubleshooting stages.
+ *
+ * A stage fills a report; its verdict (pass/warn/fail) is the report's
+ * status.  The returned dt_status is for errors only (bad data, out of
+ * memory, a bug): then the CLI writes no report for the stage and exits
+ * with the status's exit code. */
+#ifndef DT_STAGE_H
+#define DT_STAGE_H
+
+#include "dnntrouble/config.h"
+#include "dnntrouble/progress.h"
+#include "dnntrouble/report.h"
+#include "dnntrouble/status.h"
+
+struct dt_data;
+
+typedef struct dt_stage_ctx {
+    dt_config *cfg;          /* resolved as stages go: stages may overwrite auto values */
+    const char *out_dir;     /* exists when a stage runs */
+    dt_progress *progress;   /* may be NULL */
+    struct dt_data *data;    /* loaded lazily and shared across stages of one run */
+    int quiet;
+    int resume;              /* tune --resume: continue from out_dir/trials.jsonl */
+} dt_stage_ctx;
+
+/* Loads cfg->data on first call (dt_data_load(&cfg->data, cfg->base_dir, ...))
+ * and returns the shared dataset afterwards. */
+dt_status dt_stage_ctx_data(dt_stage_ctx *ctx, struct dt_data **out);
+/* Frees what the context loaded (the dataset); not cfg, out_dir or progress. */
+void dt_stage_ctx_release(dt_stage_ctx *ctx);
+
+/* Fills rep; a failed verdict is a report status, not an error status. */
+typedef dt_status (*dt_stage_fn)(dt_stage_ctx *ctx, dt_report *rep);
+
+typedef struct dt_stage_def {
+    const char *name;
+    dt_stage_fn run;
+    const char *help;        /* one line for --help */
+} dt_stage_def;
+
+/* The stages in run order: start-simple, debug, overfit-batch, compare,
+ * decompose, improve, tune. */
+extern const dt_stage_def dt_stages[];
+extern const int dt_n_stages;
+/* NULL when there is no stage of that name. */
+const dt_stage_def *dt_stage_find(const char *name);
+
+/* Implemented in src/stages/<stage>.c. */
+dt_status dt_stage_start_simple(dt_stage_ctx *ctx, dt_report *rep);
+dt_status dt_stage_debug(dt_stage_ctx *ctx, dt_report *rep);
+dt_status dt_stage_overfit_batch(dt_stage_ctx *ctx, dt_report *rep);
+dt_status dt_stage_compare(dt_stage_ctx *ctx, dt_report *rep);
+dt_status dt_stage_decompose(dt_stage_ctx *ctx, dt_report *rep);
+dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep);
+dt_status dt_stage_tune(dt_stage_ctx *ctx, dt_report *rep);
+
+#endif

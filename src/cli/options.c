@@ -1,0 +1,172 @@
+/* Command-line options shared by the subcommands, and their --help. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dnntrouble/report.h"
+#include "dnntrouble/stage.h"
+
+static const char common_help[] =
+    "options:\n"
+    "  --out DIR         output folder (default runs/NAME, NAME from the config)\n"
+    "  --seed N          override seed\n"
+    "  --threads N       BLAS threads per training run (override threads)\n"
+    "  --set KEY=VALUE   override any config key (dotted, YAML value); repeatable\n"
+    "  --quiet           no progress or result lines, errors only\n"
+    "  --help            this help\n";
+
+static const char *command_line(const char *cmd)
+{
+    if (strcmp(cmd, "run") == 0) return "all stages in order; stops early at a failure that makes the rest moot";
+    if (strcmp(cmd, "validate") == 0) return "check the config only and print it resolved";
+    if (strcmp(cmd, "diff") == 0) return "compare two run directories (or summary.json files) for CI";
+    if (strcmp(cmd, "bench") == 0) return "training throughput of the starter models";
+    const dt_stage_def *s = dt_stage_find(cmd);
+    return s ? s->help : NULL;
+}
+
+void dt_cli_print_help(const char *cmd, FILE *out)
+{
+    if (!cmd || !command_line(cmd)) {
+        fprintf(out,
+                "usage: dnntrouble COMMAND CONFIG [options]\n"
+                "\n"
+                "Runs Josh Tobin's deep-network troubleshooting decision tree on a dataset.\n"
+                "\n"
+                "commands:\n"
+                "  %-22s %s\n",
+                "run CONFIG", command_line("run"));
+        for (int i = 0; i < dt_n_stages; i++) {
+            char name[64];
+            snprintf(name, sizeof name, "%s CONFIG", dt_stages[i].name);
+            fprintf(out, "  %-22s %s\n", name, dt_stages[i].help);
+        }
+        fprintf(out,
+                "  validate CONFIG        %s\n"
+                "  diff OLD NEW           %s\n"
+                "  bench                  %s\n"
+                "\n%s  --version         print the version\n"
+                "\nexit codes: 0 passed (warnings allowed), 1 a stage failed or a gate tripped,\n"
+                "            2 usage or configuration error, 3 data error, 4 internal or resource error\n"
+                "Run 'dnntrouble COMMAND --help' for a command's options.\n",
+                command_line("validate"), command_line("diff"), command_line("bench"), common_help);
+        return;
+    }
+    if (strcmp(cmd, "diff") == 0) {
+        fprintf(out,
+                "usage: dnntrouble diff OLD NEW [options]\n\n%s.\n"
+                "OLD and NEW are run folders (holding summary.json) or summary.json files.\n"
+                "Lower-is-better metrics (names with error, loss, bias, variance, shift, val_overfit)\n"
+                "regress when NEW > OLD + max(ABS, REL * |OLD|); accuracy the other way round;\n"
+                "a stage status regresses when it gets worse (pass < warn < fail/skipped).\n"
+                "Exit 1 when anything regressed, 0 otherwise.\n\n"
+                "options:\n"
+                "  --tolerance ABS       absolute tolerance (default %g)\n"
+                "  --rel-tolerance REL   relative tolerance (default %g)\n"
+                "  --quiet               print nothing, only the exit code tells\n"
+                "  --help                this help\n",
+                command_line(cmd), DT_DIFF_ABS_TOL, DT_DIFF_REL_TOL);
+        return;
+    }
+    fprintf(out, "usage: dnntrouble %s CONFIG [options]\n\n%s.\n\n%s", cmd, command_line(cmd), common_help);
+    if (strcmp(cmd, "tune") == 0)
+        fprintf(out, "  --jobs N          trials trained in parallel (override stages.tune.jobs)\n"
+                     "  --resume          continue from OUT/trials.jsonl\n");
+    if (strcmp(cmd, "run") == 0)
+        fprintf(out, "\nWrites OUT/STAGE.json per stage and OUT/summary.json; applies gates.\n");
+}
+
+int dt_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "dnntrouble: error: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'dnntrouble %s--help'.\n", cmd ? cmd : "");
+    return 2;
+}
+
+int dt_cli_fail(dt_status st)
+{
+    fprintf(stderr, "dnntrouble: error: %s\n", dt_last_error()[0] ? dt_last_error() : dt_status_name(st));
+    return dt_status_exit_code(st);
+}
+
+static int parse_tol(const char *cmd, const char *opt, const char *s, double *out)
+{
+    char *end;
+    *out = strtod(s, &end);
+    if (*end || !*s || *out < 0) return dt_cli_usage_error(cmd, "%s needs a number >= 0, got '%s'", opt, s);
+    return -1;
+}
+
+enum { OPT_OUT = 256, OPT_SEED, OPT_THREADS, OPT_SET, OPT_QUIET, OPT_HELP, OPT_JOBS, OPT_RESUME, OPT_TOL, OPT_RELTOL };
+
+int dt_cli_parse(int argc, char **argv, dt_cli *cli)
+{
+    static const struct option opts[] = {
+        {"out", required_argument, NULL, OPT_OUT},     {"seed", required_argument, NULL, OPT_SEED},
+        {"threads", required_argument, NULL, OPT_THREADS}, {"set", required_argument, NULL, OPT_SET},
+        {"quiet", no_argument, NULL, OPT_QUIET},       {"help", no_argument, NULL, OPT_HELP},
+        {"jobs", required_argument, NULL, OPT_JOBS},   {"resume", no_argument, NULL, OPT_RESUME},
+        {"tolerance", required_argument, NULL, OPT_TOL}, {"rel-tolerance", required_argument, NULL, OPT_RELTOL},
+        {NULL, 0, NULL, 0}};
+    char cmdsp[64];
+    const char *cmd = cli->cmd;
+    int is_diff = strcmp(cmd, "diff") == 0, is_tune = strcmp(cmd, "tune") == 0, rc;
+    snprintf(cmdsp, sizeof cmdsp, "%s ", cmd);
+    cli->abs_tol = DT_DIFF_ABS_TOL;
+    cli->rel_tol = DT_DIFF_REL_TOL;
+    opterr = 0;
+    optind = 1;
+    for (;;) {
+        int c = getopt_long(argc, argv, ":", opts, NULL);
+        if (c == -1) break;
+        /* Options that only make sense for some commands are usage errors elsewhere. */
+        int diff_only = c == OPT_TOL || c == OPT_RELTOL, tune_only = c == OPT_JOBS || c == OPT_RESUME;
+        int config_only = c == OPT_OUT || c == OPT_SEED || c == OPT_THREADS || c == OPT_SET;
+        if ((diff_only && !is_diff) || (tune_only && !is_tune) || (config_only && is_diff))
+            return dt_cli_usage_error(cmdsp, "option '%s' does not apply to '%s'", argv[optind - 1], cmd);
+        switch (c) {
+        case OPT_OUT: cli->out = optarg; break;
+        case OPT_SEED: cli->seed = optarg; break;
+        case OPT_THREADS: cli->threads = optarg; break;
+        case OPT_JOBS: cli->jobs = optarg; break;
+        case OPT_RESUME: cli->resume = 1; break;
+        case OPT_QUIET: cli->quiet = 1; break;
+        case OPT_HELP: dt_cli_print_help(cmd, stdout); return 0;
+        case OPT_SET:
+            if (!strchr(optarg, '=') || optarg[0] == '=')
+                return dt_cli_usage_error(cmdsp, "--set needs KEY=VALUE, got '%s'", optarg);
+            if (cli->n_sets == DT_CLI_MAX_SETS) return dt_cli_usage_error(cmdsp, "too many --set options");
+            cli->sets[cli->n_sets++] = optarg;
+            break;
+        case OPT_TOL:
+            if ((rc = parse_tol(cmdsp, "--tolerance", optarg, &cli->abs_tol)) >= 0) return rc;
+            break;
+        case OPT_RELTOL:
+            if ((rc = parse_tol(cmdsp, "--rel-tolerance", optarg, &cli->rel_tol)) >= 0) return rc;
+            break;
+        case ':': return dt_cli_usage_error(cmdsp, "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return dt_cli_usage_error(cmdsp, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    int npos = argc - optind, want = is_diff ? 2 : 1;
+    if (npos != want) {
+        if (is_diff) return dt_cli_usage_error(cmdsp, "diff needs OLD and NEW (run folders or summary.json files)");
+        if (npos == 0) return dt_cli_usage_error(cmdsp, "missing CONFIG (a YAML file)");
+        return dt_cli_usage_error(cmdsp, "unexpected argument '%s'", argv[optind + 1]);
+    }
+    if (is_diff) {
+        cli->old_path = argv[optind];
+        cli->new_path = argv[optind + 1];
+    } else {
+        cli->config = argv[optind];
+    }
+    return -1;
+}

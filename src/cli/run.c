@@ -1,0 +1,151 @@
+/* Stage commands: one stage, or `run` for all of them with summary.json,
+ * early stop and gates. */
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "dnntrouble/progress.h"
+#include "dnntrouble/report.h"
+#include "dnntrouble/stage.h"
+
+/* A failure in these stages makes the rest moot: the data or the model is
+ * broken, so training-based stages would only measure the bug. */
+static int stops_run(const char *stage)
+{
+    return strcmp(stage, "start-simple") == 0 || strcmp(stage, "debug") == 0 || strcmp(stage, "overfit-batch") == 0;
+}
+
+static void print_result(const dt_report *rep, const char *out_dir)
+{
+    cJSON *j = dt_report_to_json(rep), *f;
+    int n = 0;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(j, "findings")) n++;
+    printf("%-14s %-5s %d finding%s  %s/%s.json\n", dt_report_stage(rep), dt_verdict_name(dt_report_status(rep)), n,
+           n == 1 ? "" : "s", out_dir, dt_report_stage(rep));
+    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(j, "findings"))
+    {
+        const char *sev = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "severity"));
+        if (sev && strcmp(sev, "info") == 0) continue;
+        printf("  %-7s %s: %s\n", sev ? sev : "?", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "id")),
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "message")));
+    }
+    cJSON_Delete(j);
+}
+
+/* Runs one stage and writes its report.  On an error status nothing is
+ * written for the stage (the caller reports the error). */
+static dt_status run_one(const dt_stage_def *def, dt_stage_ctx *ctx, const dt_cli *cli, dt_report **out)
+{
+    dt_report *rep = dt_report_new(def->name, ctx->cfg);
+    if (!rep) return dt_fail(DT_ENOMEM, "out of memory starting the %s report", def->name);
+    dt_progress_begin(ctx->progress, def->name);
+    dt_status st = def->run(ctx, rep);
+    if (st == DT_OK) st = dt_report_write(rep, ctx->out_dir);
+    if (st != DT_OK) {
+        dt_report_free(rep);
+        return dt_fail_context(st, "%s", def->name);
+    }
+    if (!cli->quiet) print_result(rep, ctx->out_dir);
+    *out = rep;
+    return DT_OK;
+}
+
+static int print_gates(const dt_summary *sum)
+{
+    cJSON *j = dt_summary_to_json(sum), *g;
+    cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(j, "gates"))
+    {
+        const cJSON *actual = cJSON_GetObjectItemCaseSensitive(g, "actual");
+        const cJSON *limit = cJSON_GetObjectItemCaseSensitive(g, "limit");
+        char a[64] = "missing", l[64];
+        if (cJSON_IsNumber(actual)) snprintf(a, sizeof a, "%g", actual->valuedouble);
+        else if (cJSON_IsString(actual)) snprintf(a, sizeof a, "%s", actual->valuestring);
+        if (cJSON_IsNumber(limit)) snprintf(l, sizeof l, "%g", limit->valuedouble);
+        else snprintf(l, sizeof l, "%s", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(g, "allowed")));
+        printf("gate %-20s %-5s %s %s: %s\n", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(g, "name")),
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(g, "kind")), l,
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(g, "passed")) ? "passed" : "TRIPPED", a);
+    }
+    cJSON_Delete(j);
+    return 0;
+}
+
+static int run_all(dt_stage_ctx *ctx, const dt_cli *cli)
+{
+    dt_summary *sum = dt_summary_new(ctx->cfg);
+    if (!sum) return dt_cli_fail(dt_fail(DT_ENOMEM, "out of memory"));
+    dt_status err = DT_OK;
+    const char *skip_reason = NULL;
+    char reason[160];
+    for (int i = 0; i < dt_n_stages; i++) {
+        const dt_stage_def *def = &dt_stages[i];
+        if (skip_reason) {
+            dt_summary_skip(sum, def->name, skip_reason);
+            if (!cli->quiet) printf("%-14s skipped (%s)\n", def->name, skip_reason);
+            continue;
+        }
+        dt_report *rep = NULL;
+        dt_status st = run_one(def, ctx, cli, &rep);
+        if (st != DT_OK) {
+            err = st;
+            dt_summary_error(sum, def->name, st, dt_last_error());
+            fprintf(stderr, "dnntrouble: error: %s\n", dt_last_error());
+            snprintf(reason, sizeof reason, "%s stopped with an error", def->name);
+            skip_reason = reason;
+            continue;
+        }
+        dt_summary_add(sum, rep);
+        if (dt_report_status(rep) == DT_VERDICT_FAIL && stops_run(def->name)) {
+            snprintf(reason, sizeof reason, "%s failed", def->name);
+            skip_reason = reason;
+        }
+        dt_report_free(rep);
+    }
+    dt_summary_apply_gates(sum, ctx->cfg);
+    dt_verdict overall = dt_summary_status(sum);
+    dt_status wst = dt_summary_write(sum, ctx->out_dir);
+    if (!cli->quiet) {
+        print_gates(sum);
+        printf("run: %s  %s/summary.json\n", dt_verdict_name(overall), ctx->out_dir);
+    }
+    dt_summary_free(sum);
+    if (err != DT_OK) return dt_status_exit_code(err);
+    if (wst != DT_OK) return dt_cli_fail(wst);
+    return overall == DT_VERDICT_FAIL ? 1 : 0;
+}
+
+int dt_cli_stage(const dt_cli *cli)
+{
+    dt_config *cfg = malloc(sizeof *cfg);
+    if (!cfg) return dt_cli_fail(dt_fail(DT_ENOMEM, "out of memory"));
+    dt_status st = dt_cli_load_config(cli, cfg);
+    char out_dir[1200];
+    if (st == DT_OK) {
+        snprintf(out_dir, sizeof out_dir, "%s", cli->out ? cli->out : "runs/");
+        if (!cli->out) strncat(out_dir, cfg->name, sizeof out_dir - strlen(out_dir) - 1);
+        st = dt_mkdir_p(out_dir);
+    }
+    if (st != DT_OK) {
+        free(cfg);
+        return dt_cli_fail(st);
+    }
+    dt_progress *progress = cli->quiet ? NULL : dt_progress_new(stderr, isatty(fileno(stderr)));
+    dt_stage_ctx ctx = {.cfg = cfg, .out_dir = out_dir, .progress = progress, .quiet = cli->quiet,
+                        .resume = cli->resume};
+    int rc;
+    if (strcmp(cli->cmd, "run") == 0) {
+        rc = run_all(&ctx, cli);
+    } else {
+        dt_report *rep = NULL;
+        st = run_one(dt_stage_find(cli->cmd), &ctx, cli, &rep);
+        rc = st != DT_OK ? dt_cli_fail(st) : dt_report_status(rep) == DT_VERDICT_FAIL ? 1 : 0;
+        dt_report_free(rep);
+    }
+    dt_stage_ctx_release(&ctx);
+    dt_progress_free(progress);
+    free(cfg);
+    return rc;
+}

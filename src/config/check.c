@@ -1,0 +1,104 @@
+/* Checks that involve more than one key.  Single-key types and ranges are
+ * checked as values are set (value.c). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int key_line(const dt_config *cfg, const char *key)
+{
+    int k = dt_key_find(key);
+    return k >= 0 ? cfg->line[dt_key_canonical(k)] : 0;
+}
+
+__attribute__((format(printf, 3, 4)))
+static dt_status fail_at(const dt_config *cfg, int line, const char *fmt, ...)
+{
+    const char *src = cfg->path[0] ? cfg->path : "config";
+    char text[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (line > 0) return dt_fail(DT_ECONFIG, "%s:%d: %s", src, line, text);
+    return dt_fail(DT_ECONFIG, "%s: %s", src, text);
+}
+
+/* The files each format reads: data.<split>.<field>, NULL-terminated. */
+static const char *const *needed_fields(dt_format f)
+{
+    static const char *const idx[] = {"images", "labels", NULL}, *const one[] = {"path", NULL},
+                             *const npy[] = {"x", "y", NULL}, *const none[] = {NULL};
+    switch (f) {
+    case DT_FORMAT_IDX: return idx;
+    case DT_FORMAT_CSV:
+    case DT_FORMAT_TEXT: return one;
+    case DT_FORMAT_NPY: return npy;
+    default: return none;
+    }
+}
+
+static dt_status check_sources(const dt_config *cfg)
+{
+    const char *fmt = dt_format_name(cfg->data.format);
+    int line = key_line(cfg, "data.format");
+    const char *const *need = needed_fields(cfg->data.format);
+    for (int s = 0; s < 2; s++) {
+        const char *split = s ? "test" : "train";
+        if (s && !cfg->data.test.present) continue;   /* no data.test: test comes from train */
+        for (int i = 0; need[i]; i++) {
+            char key[64];
+            snprintf(key, sizeof key, "data.%s.%s", split, need[i]);
+            if (!dt_config_given(cfg, key)) return fail_at(cfg, line, "data.format %s needs %s", fmt, key);
+        }
+    }
+    if (cfg->data.format == DT_FORMAT_SYNTHETIC && (cfg->data.train.present || cfg->data.test.present))
+        return fail_at(cfg, line, "data.format synthetic reads no files; remove data.train / data.test");
+    if (cfg->data.slice_column[0] && cfg->data.format != DT_FORMAT_CSV)
+        return fail_at(cfg, key_line(cfg, "data.slice"), "data.slice needs data.format csv, not ", fmt);
+    return DT_OK;
+}
+
+/* Each bound or choice must be a value the key accepts: try it on a copy. */
+static dt_status check_space(const dt_config *cfg)
+{
+    dt_config *tmp = malloc(sizeof *tmp);
+    if (!tmp) return dt_fail(DT_ENOMEM, "out of memory checking stages.tune.space");
+    dt_status st = DT_OK;
+    for (int i = 0; i < cfg->stages.tune.n_space && st == DT_OK; i++) {
+        const dt_space_param *sp = &cfg->stages.tune.space[i];
+        *tmp = *cfg;
+        if (sp->kind == DT_SPACE_CHOICE) {
+            for (int c = 0; c < sp->n_choices && st == DT_OK; c++) st = dt_config_set(tmp, sp->key, sp->choices[c]);
+        } else {
+            double v;
+            st = dt_config_get_number(tmp, sp->key, &v);
+            if (st == DT_OK) st = dt_config_set_number(tmp, sp->key, sp->lo);
+            if (st == DT_OK) st = dt_config_set_number(tmp, sp->key, sp->hi);
+        }
+        if (st != DT_OK) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", dt_last_error());
+            st = fail_at(cfg, sp->line, "stages.tune.space: %s", msg);
+        }
+    }
+    free(tmp);
+    return st;
+}
+
+dt_status dt_config_check(const dt_config *cfg)
+{
+    if (!dt_config_given(cfg, "data.format"))
+        return fail_at(cfg, 0, "missing required key data.format (idx | csv | npy | text | synthetic)");
+    dt_status st = check_sources(cfg);
+    if (st != DT_OK) return st;
+    if (cfg->loss == DT_LOSS_CROSS_ENTROPY && cfg->data.task == DT_TASK_REGRESSION)
+        return fail_at(cfg, key_line(cfg, "loss"), "loss cross_entropy needs task classification (use loss: mse)");
+    if (cfg->data.format == DT_FORMAT_TEXT && cfg->data.task == DT_TASK_REGRESSION)
+        return fail_at(cfg, key_line(cfg, "task"), "data.format text is next-character classification");
+    if (cfg->train.nesterov && cfg->train.momentum == 0 && cfg->train.optimizer == DT_OPT_SGD)
+        return fail_at(cfg, key_line(cfg, "train.nesterov"), "train.nesterov needs train.momentum > 0");
+    return check_space(cfg);
+}

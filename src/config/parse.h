@@ -1,0 +1,31 @@
+/* Private to src/config: the YAML walker shared by parse.c and maps.c. */
+#ifndef DT_CONFIG_PARSE_H
+#define DT_CONFIG_PARSE_H
+
+#include <yaml.h>
+
+#include "internal.h"
+
+typedef struct dt_parse_ctx {
+    dt_config *cfg;
+    yaml_document_t *doc;
+    const char *source;          /* file name, or "--set KEY" */
+    int from_file;               /* messages carry lines; keys may appear only once */
+    unsigned char seen[DT_CONFIG_MAX_KEYS];
+} dt_parse_ctx;
+
+dt_status dt_parse_fail(const dt_parse_ctx *p, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int dt_node_line(const yaml_node_t *n);
+int dt_node_is_null(const yaml_node_t *n);
+dt_status dt_parse_mapping(dt_parse_ctx *p, yaml_node_t *map, const char *prefix, int line,
+                           dt_status (*each)(dt_parse_ctx *, const char *, yaml_node_t *, int));
+dt_status dt_parse_apply(dt_parse_ctx *p, const char *key, yaml_node_t *node, int line);
+dt_status dt_parse_text(dt_parse_ctx *p, const char *text, size_t len,
+                        dt_status (*fn)(dt_parse_ctx *, yaml_node_t *, void *), void *arg);
+
+/* gates.NAME and stages.tune.space.KEY entries (maps.c); key is the full dotted key. */
+dt_status dt_parse_gate_entry(dt_parse_ctx *p, const char *key, yaml_node_t *node, int line);
+dt_status dt_parse_space_entry(dt_parse_ctx *p, const char *key, yaml_node_t *node, int line);
+
+#endif

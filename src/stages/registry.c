@@ -1,0 +1,64 @@
+/* The stage table (run order) and the shared stage context. */
+#include <string.h>
+
+#include "dnntrouble/data.h"
+#include "dnntrouble/stage.h"
+
+const dt_stage_def dt_stages[] = {
+    {"start-simple", dt_stage_start_simple, "profile data, simplify, choose architecture and defaults"},
+    {"debug", dt_stage_debug, "\"get the model to run\": checks for the common silent bugs"},
+    {"overfit-batch", dt_stage_overfit_batch, "drive the loss on one batch to ~0; classify the curve if it fails"},
+    {"compare", dt_stage_compare, "simple baselines and the known result (target)"},
+    {"decompose", dt_stage_decompose,
+     "train, then irreducible/bias/variance/shift/val-overfit + error analysis"},
+    {"improve", dt_stage_improve, "try the ranked remedies for the dominant term; keep what helps"},
+    {"tune", dt_stage_tune, "coarse-to-fine random search"},
+};
+const int dt_n_stages = (int)(sizeof dt_stages / sizeof dt_stages[0]);
+
+const dt_stage_def *dt_stage_find(const char *name)
+{
+    for (int i = 0; i < dt_n_stages; i++)
+        if (strcmp(dt_stages[i].name, name) == 0) return &dt_stages[i];
+    return NULL;
+}
+
+dt_status dt_stage_ctx_data(dt_stage_ctx *ctx, struct dt_data **out)
+{
+    if (!ctx->data) {
+        dt_status st = dt_data_load(&ctx->cfg->data, ctx->cfg->base_dir, &ctx->data);
+        if (st != DT_OK) return st;
+    }
+    *out = ctx->data;
+    return DT_OK;
+}
+
+void dt_stage_ctx_release(dt_stage_ctx *ctx)
+{
+    if (ctx->data) dt_data_free(ctx->data);
+    ctx->data = NULL;
+}
+
+/* ---------------------------------------------------------------------------
+ * FALLBACKS, so the tool links before every stage is written.  Each is weak:
+ * the real dt_stage_* in src/stages/<stage>.c replaces it.  They report an
+ * honest error (exit 4), never a made-up result.
+ *
+ * Caveat: a weak definition in a static library keeps the linker from pulling
+ * the archive member with the strong one, so the binary and tests must link
+ * the stage objects directly (or with --whole-archive), not via
+ * libdnntrouble.a alone. */
+#define DT_STAGE_FALLBACK(fn, name)                                                     \
+    __attribute__((weak)) dt_status fn(dt_stage_ctx *ctx, dt_report *rep)              \
+    {                                                                                   \
+        (void)ctx;                                                                      \
+        (void)rep;                                                                      \
+        return dt_fail(DT_EINTERNAL, "stage '%s' is not implemented in this build", name); \
+    }
+DT_STAGE_FALLBACK(dt_stage_start_simple, "start-simple")
+DT_STAGE_FALLBACK(dt_stage_debug, "debug")
+DT_STAGE_FALLBACK(dt_stage_overfit_batch, "overfit-batch")
+DT_STAGE_FALLBACK(dt_stage_compare, "compare")
+DT_STAGE_FALLBACK(dt_stage_decompose, "decompose")
+DT_STAGE_FALLBACK(dt_stage_improve, "improve")
+DT_STAGE_FALLBACK(dt_stage_tune, "tune")
