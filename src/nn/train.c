@@ -1,0 +1,139 @@
+#include "dnntrouble/train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+dt_status dt_model_load_batch(dt_model *m, const dt_data *d, dt_split_id s, const size_t *rows, size_t n)
+{
+    dt_status st = dt_graph_set_batch(m->g, (int)n);
+    if (st) return st;
+    dt_data_batch(d, s, rows, n, m->x->val, m->y->val);
+    return DT_OK;
+}
+
+/* Loss of one row from the model output (cross-entropy from logits, or
+ * the squared error); the predicted class through *pred. */
+static float row_loss_of(const dt_model *m, size_t r, int *pred)
+{
+    int k = m->out->shape[1];
+    const float *z = m->out->val + r * (size_t)k;
+    int best = 0;
+    for (int j = 1; j < k; j++) if (z[j] > z[best]) best = j;
+    *pred = best;
+    if (m->spec.loss == DT_LOSS_MSE) {
+        double s = 0.0;
+        for (int j = 0; j < k; j++) {
+            double e = z[j] - m->y->val[r * (size_t)k + j];
+            s += e * e;
+        }
+        return (float)(s / k);
+    }
+    int c = (int)m->y->val[r];
+    if (c < 0 || c >= k) return NAN;
+    if (m->spec.output_softmax) return -logf(z[c] > 1e-30f ? z[c] : 1e-30f);
+    double mx = z[0], s = 0.0;
+    for (int j = 1; j < k; j++) if (z[j] > mx) mx = z[j];
+    for (int j = 0; j < k; j++) s += exp(z[j] - mx);
+    return (float)(mx + log(s) - z[c]);
+}
+
+dt_status dt_model_evaluate(dt_model *m, const dt_data *d, dt_split_id s, dt_eval *res, int *pred,
+                            float *row_loss)
+{
+    size_t n = dt_data_split_size(d, s), B = (size_t)m->g->max_batch;
+    size_t *rows = malloc(B * sizeof *rows);
+    if (!rows) return dt_fail(DT_ENOMEM, "evaluate: out of memory");
+    double loss = 0.0, err = 0.0;
+    dt_graph_set_train(m->g, 0);
+    dt_status st = DT_OK;
+    for (size_t start = 0; start < n && !st; start += B) {
+        size_t k = n - start < B ? n - start : B;
+        for (size_t i = 0; i < k; i++) rows[i] = start + i;
+        st = dt_model_load_batch(m, d, s, rows, k);
+        if (!st) st = dt_graph_forward(m->g, m->loss);
+        for (size_t i = 0; i < k && !st; i++) {
+            int p;
+            float l = row_loss_of(m, i, &p);
+            loss += l;
+            if (m->spec.loss == DT_LOSS_MSE) err += l;
+            else err += p != (int)m->y->val[i];
+            if (pred) pred[start + i] = p;
+            if (row_loss) row_loss[start + i] = l;
+        }
+    }
+    dt_graph_set_train(m->g, 1);
+    free(rows);
+    if (st) return st;
+    res->n = n;
+    res->loss = n ? loss / n : 0.0;
+    res->error = n ? err / n : 0.0;
+    return DT_OK;
+}
+
+dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_fit_opts *opts,
+                       dt_fit_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->best_val_error = INFINITY;
+    size_t B = (size_t)m->g->max_batch, n = dt_data_split_size(d, opts->train_split);
+    int validate = opts->val_split != opts->train_split && dt_data_split_size(d, opts->val_split) > 0;
+    long steps_per_epoch = (long)((n + B - 1) / B);
+    long total = opts->max_steps > 0 ? opts->max_steps : steps_per_epoch * opts->epochs;
+    int epochs = opts->max_steps > 0 ? (int)((total + steps_per_epoch - 1) / steps_per_epoch) : opts->epochs;
+    dt_rng rng;
+    dt_rng_seed(&rng, opts->seed);
+    dt_batcher bt;
+    dt_status st = dt_batcher_init(&bt, d, opts->train_split, B, 1, &rng);
+    if (st) return st;
+    size_t *rows = malloc(B * sizeof *rows);
+    float *best = opts->restore_best ? malloc(m->g->n_param_values * sizeof *best + 1) : NULL;
+    if (!rows || (opts->restore_best && !best)) {
+        free(rows);
+        free(best);
+        dt_batcher_free(&bt);
+        return dt_fail(DT_ENOMEM, "fit: out of memory");
+    }
+    int since_best = 0;
+    for (int e = 1; e <= epochs && !st && res->steps < total; e++) {
+        double sum = 0.0;
+        long count = 0;
+        size_t k;
+        while (res->steps < total && dt_batcher_next(&bt, rows, &k)) {
+            float loss;
+            st = dt_model_load_batch(m, d, opts->train_split, rows, k);
+            if (!st) st = dt_model_train_step(m, o, &loss);
+            if (st) break;
+            res->steps++;
+            sum += loss;
+            count++;
+            if (opts->on_step) opts->on_step(opts->ctx, e, epochs, res->steps, total, loss);
+            if (!isfinite(loss)) { res->diverged = 1; break; }
+        }
+        /* A partial epoch (max_steps) must start the next fit fresh, not here. */
+        res->epochs_run = e;
+        res->last_train_loss = count ? sum / count : NAN;
+        if (st || res->diverged) break;
+        if (validate) {
+            dt_eval ev;
+            st = dt_model_evaluate(m, d, opts->val_split, &ev, NULL, NULL);
+            if (st) break;
+            if (ev.error < res->best_val_error) {
+                res->best_val_error = ev.error;
+                res->best_val_loss = ev.loss;
+                res->best_epoch = e;
+                since_best = 0;
+                if (best) memcpy(best, m->g->param_val, m->g->n_param_values * sizeof *best);
+            } else if (opts->patience > 0 && ++since_best >= opts->patience) {
+                res->stopped_early = 1;
+                break;
+            }
+        }
+    }
+    if (!st && best && res->best_epoch > 0 && !res->diverged)
+        memcpy(m->g->param_val, best, m->g->n_param_values * sizeof *best);
+    free(rows);
+    free(best);
+    dt_batcher_free(&bt);
+    return st;
+}
