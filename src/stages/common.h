@@ -1,0 +1,35 @@
+/* What every stage shares: resolving `auto` choices, building the configured
+ * model, the optimizer settings, and progress reporting while training. */
+#ifndef DT_STAGES_COMMON_H
+#define DT_STAGES_COMMON_H
+
+#include "dnntrouble/data.h"
+#include "dnntrouble/model.h"
+#include "dnntrouble/stage.h"
+#include "dnntrouble/train.h"
+
+/* Loads the data (once per run), resolves data.modality and model.arch in
+ * ctx->cfg, and sets the BLAS thread count.  Every stage starts here. */
+dt_status dt_stage_prepare(dt_stage_ctx *ctx, dt_data **d);
+
+/* The architecture `auto` picks for a modality (Tobin: images → LeNet,
+ * sequences → LSTM, anything else → a one-hidden-layer MLP). */
+dt_arch dt_stage_auto_arch(dt_modality m);
+
+/* Model specification from the (resolved) config and the data's shapes. */
+void dt_stage_model_spec(const dt_config *cfg, const dt_data *d, int max_batch, dt_model_spec *s);
+/* Builds and initialises the configured model (seeded by cfg->seed). */
+dt_status dt_stage_build_model(const dt_config *cfg, const dt_data *d, int max_batch, dt_model **m);
+/* Optimizer settings from train.*; total_steps feeds the cosine schedule. */
+dt_optim_cfg dt_stage_optim_cfg(const dt_config *cfg, long total_steps);
+
+/* Fit options from train.* (epochs, max_steps, patience) with progress going to ctx->progress. */
+dt_fit_opts dt_stage_fit_opts(dt_stage_ctx *ctx, dt_split_id train, dt_split_id val);
+/* Trains m on `train` with early stopping on `val` per the config. */
+dt_status dt_stage_train(dt_stage_ctx *ctx, const dt_data *d, dt_model *m, dt_split_id train,
+                         dt_split_id val, dt_fit_result *res);
+
+/* Number of classes, or 0 for regression. */
+int dt_stage_classes(const dt_data *d);
+
+#endif
