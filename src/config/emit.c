@@ -39,7 +39,7 @@ static cJSON *scalar_json(const char *s)
     return cJSON_CreateString(s);
 }
 
-static cJSON *key_json(const dt_config *cfg, int k, int for_yaml)
+static cJSON *key_json(const dt_config *cfg, int k)
 {
     const dt_key *e = &dt_keys[k];
     const char *p = (const char *)cfg + e->offset;
@@ -59,7 +59,8 @@ static cJSON *key_json(const dt_config *cfg, int k, int for_yaml)
         return cJSON_CreateString(cfg->data.csv_label_name);
     case DT_KT_INTLIST: return cJSON_CreateIntArray(cfg->data.subset_classes, cfg->data.n_subset_classes);
     case DT_KT_STR:
-        if ((e->flags & DT_KF_PATH) && for_yaml && p[0] && p[0] != '/') {
+        /* Resolved means resolved: data paths are shown as read (absolute). */
+        if ((e->flags & DT_KF_PATH) && p[0] && p[0] != '/') {
             snprintf(buf, sizeof buf, "%s/%s", cfg->base_dir, p);
             return cJSON_CreateString(buf);
         }
@@ -114,10 +115,10 @@ static cJSON *config_json(const dt_config *cfg, int for_yaml)
         int given = cfg->given[k];
         cJSON *v;
         if ((e->flags & DT_KF_OPTIONAL) && !given) {
-            if (for_yaml) continue;
+            if (for_yaml || (e->flags & DT_KF_PATH)) continue;   /* unused data files are noise */
             v = cJSON_CreateNull();
         } else {
-            v = key_json(cfg, k, for_yaml);
+            v = key_json(cfg, k);
         }
         if (!given && !(e->flags & DT_KF_OPTIONAL) && defaulted) cJSON_AddItemToArray(defaulted, cJSON_CreateString(e->name));
         cJSON *parent = parent_of(root, e->name, &leaf);

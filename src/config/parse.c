@@ -134,9 +134,11 @@ dt_status dt_parse_apply(dt_parse_ctx *p, const char *key, yaml_node_t *node, in
 
 static dt_status yaml_error(const dt_parse_ctx *p, const yaml_parser_t *y)
 {
-    int line = (int)(y->problem_mark.line ? y->problem_mark.line : y->context_mark.line) + 1;
-    return dt_parse_fail(p, line, "invalid YAML: %s%s%s", y->problem ? y->problem : "parse error",
-                         y->context ? " " : "", y->context ? y->context : "");
+    int line = (int)y->problem_mark.line + 1;
+    if (y->context)
+        return dt_parse_fail(p, line, "invalid YAML: %s %s (started on line %d)", y->problem ? y->problem : "error",
+                             y->context, (int)y->context_mark.line + 1);
+    return dt_parse_fail(p, line, "invalid YAML: %s", y->problem ? y->problem : "parse error");
 }
 
 /* Loads one YAML document from text and calls fn with its root node (NULL when empty). */
@@ -175,6 +177,7 @@ dt_status dt_config_parse_string(dt_config *cfg, const char *yaml, size_t len, c
 {
     dt_parse_ctx p = {.cfg = cfg, .source = source, .from_file = 1};
     if (base_dir) snprintf(cfg->base_dir, sizeof cfg->base_dir, "%s", base_dir);
+    if (source != cfg->path) snprintf(cfg->path, sizeof cfg->path, "%.1023s", source);   /* later checks name it */
     dt_status st = dt_parse_text(&p, yaml, len, apply_root, NULL);
     dt_config_sync(cfg);
     return st;
@@ -228,7 +231,7 @@ static void config_dir(const char *path, char *dir, size_t size)
     if (slash == tmp) tmp[1] = '\0';
     else if (slash) *slash = '\0';
     else snprintf(tmp, sizeof tmp, ".");
-    if (realpath(tmp, abs)) snprintf(dir, size, "%s", abs);
+    if (realpath(tmp, abs)) snprintf(dir, size, "%.1023s", abs);
     else snprintf(dir, size, "%s", tmp);
 }
 
@@ -244,8 +247,8 @@ static void name_from_path(dt_config *cfg, const char *path)
 
 dt_status dt_config_load(const char *path, dt_config *cfg)
 {
-    char *text;
-    size_t len;
+    char *text = NULL;
+    size_t len = 0;
     char dir[1024];
     dt_config_defaults(cfg);
     dt_status st = read_text(path, &text, &len);
