@@ -1,0 +1,204 @@
+/* The built binary: exit codes, messages, validate, --help/--version, diff.
+ * Runs build/.../dnntrouble (found next to this test's folder). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <cJSON.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "dnntrouble/config.h"
+#include "dnntrouble/report.h"
+#include "support/json_schema.h"
+#include "support/test_files.h"
+
+static char bin[1024];
+static char tmp[512];
+static char out_text[1 << 16], err_text[1 << 16];
+
+/* Runs `dnntrouble ARGS`; returns the exit code, output in out_text/err_text. */
+__attribute__((format(printf, 1, 2))) static int dnn(const char *fmt, ...)
+{
+    char args[2048], cmd[8192], o[700], e[700];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(o, sizeof o, "%s/stdout", tmp);
+    snprintf(e, sizeof e, "%s/stderr", tmp);
+    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s </dev/null", bin, args, o, e);
+    int rc = system(cmd);
+    char *t = dt_test_read(o);
+    snprintf(out_text, sizeof out_text, "%s", t ? t : "");
+    free(t);
+    t = dt_test_read(e);
+    snprintf(err_text, sizeof err_text, "%s", t ? t : "");
+    free(t);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+}
+
+static void expect(int rc, int want, const char *in_stderr)
+{
+    if (rc != want) fail_msg("exit %d, want %d; stderr: %s", rc, want, err_text);
+    if (in_stderr && !strstr(err_text, in_stderr)) fail_msg("stderr lacks '%s': %s", in_stderr, err_text);
+}
+
+static const char *write_cfg(const char *name, const char *text)
+{
+    static char path[700];
+    dt_test_write(tmp, name, text, path, sizeof path);
+    return path;
+}
+
+static void test_version_and_help(void **state)
+{
+    expect(dnn("--version"), 0, NULL);
+    assert_non_null(strstr(out_text, "dnntrouble " DT_TOOL_VERSION));
+    expect(dnn("--help"), 0, NULL);
+    assert_non_null(strstr(out_text, "exit codes"));
+    const char *cmds[] = {"run", "start-simple", "debug", "overfit-batch", "compare", "decompose",
+                          "improve", "tune", "validate", "diff"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char want[64];
+        expect(dnn("%s --help", cmds[i]), 0, NULL);
+        snprintf(want, sizeof want, "usage: dnntrouble %s", cmds[i]);
+        if (!strstr(out_text, want)) fail_msg("%s --help: %s", cmds[i], out_text);
+    }
+    assert_non_null(strstr(out_text, "--tolerance"));
+    expect(dnn("tune --help"), 0, NULL);
+    assert_non_null(strstr(out_text, "--jobs"));
+}
+
+static void test_usage_errors(void **state)
+{
+    const char *cfg = write_cfg("ok.yaml", "data: {format: synthetic}\n");
+    expect(dnn("%s", ""), 2, "usage: dnntrouble");
+    expect(dnn("frobnicate x.yaml"), 2, "unknown command 'frobnicate'");
+    expect(dnn("debug"), 2, "missing CONFIG");
+    expect(dnn("debug %s extra", cfg), 2, "unexpected argument 'extra'");
+    expect(dnn("debug %s --bogus", cfg), 2, "unknown option '--bogus'");
+    expect(dnn("debug %s --out", cfg), 2, "needs a value");
+    expect(dnn("debug %s --jobs 2", cfg), 2, "does not apply");
+    expect(dnn("validate %s --set train.lr", cfg), 2, "--set needs KEY=VALUE");
+    expect(dnn("diff onlyone"), 2, "diff needs OLD and NEW");
+    expect(dnn("diff a b --tolerance -1"), 2, "--tolerance needs a number");
+}
+
+static void test_config_errors(void **state)
+{
+    const char *cfg = write_cfg("typo.yaml", "name: typo\ndata: {format: synthetic}\ntrain:\n  lrr: 0.1\n");
+    expect(dnn("validate %s", cfg), 2, "typo.yaml:4: unknown key 'train.lrr' (did you mean 'train.lr'?)");
+    assert_non_null(strstr(err_text, "dnntrouble: error: "));
+    expect(dnn("run %s/missing.yaml", tmp), 2, "missing.yaml");
+    cfg = write_cfg("ok.yaml", "data: {format: synthetic}\n");
+    expect(dnn("validate %s --set train.lr=-1", cfg), 2, "train.lr must be > 0, got -1");
+    expect(dnn("debug %s --seed abc --out %s/o", cfg, tmp), 2, "--seed: seed must be an integer");
+    expect(dnn("validate %s --set model.arch=resnet", cfg), 2, "auto | mlp | lenet | lstm");
+}
+
+static void test_validate(void **state)
+{
+    const char *cfg = write_cfg("good.yaml", "name: good\ndata: {format: synthetic}\ntrain: {lr: 0.01}\n");
+    expect(dnn("validate %s --set train.epochs=3 --threads 2", cfg), 0, NULL);
+    assert_non_null(strstr(out_text, "valid"));
+    assert_non_null(strstr(out_text, "epochs: 3"));
+    assert_non_null(strstr(out_text, "threads: 2"));
+    assert_non_null(strstr(out_text, "lr: 0.01"));
+    /* The printed config is itself a valid config. */
+    char path[700];
+    const char *yaml = strchr(out_text, '\n') + 1;
+    dt_test_write(tmp, "printed.yaml", yaml, path, sizeof path);
+    expect(dnn("validate %s --quiet", path), 0, NULL);
+    assert_string_equal(out_text, "");
+}
+
+/* A stage that cannot read its data stops with an error: exit 3 (or 4 while
+ * stages are missing from the build), no report for it, a summary naming it. */
+static void test_run_error_leaves_no_report(void **state)
+{
+    char file[800];
+    const char *cfg = write_cfg("nodata.yaml", "data: {format: csv, csv: {path: does-not-exist.csv}}\n");
+    int rc = dnn("run %s --out %s/run --quiet", cfg, tmp);
+    if (rc != 3 && rc != 4) fail_msg("exit %d; stderr %s", rc, err_text);
+    assert_non_null(strstr(err_text, "dnntrouble: error: "));
+    snprintf(file, sizeof file, "%s/run/start-simple.json", tmp);
+    assert_int_equal(access(file, F_OK), -1);
+    snprintf(file, sizeof file, "%s/run/summary.json", tmp);
+    cJSON *sum = dt_json_load_file(file), *schema = dt_json_load_file("schemas/summary.schema.json");
+    char err[512];
+    assert_non_null(sum);
+    if (!dt_schema_validate(schema, sum, err, sizeof err)) fail_msg("%s", err);
+    assert_string_equal(cJSON_GetObjectItem(sum, "status")->valuestring, "fail");
+    assert_non_null(cJSON_GetObjectItem(sum, "error"));
+    cJSON *last = cJSON_GetArrayItem(cJSON_GetObjectItem(sum, "stages"), 6);
+    assert_string_equal(cJSON_GetObjectItem(last, "status")->valuestring, "skipped");
+    cJSON_Delete(sum);
+    cJSON_Delete(schema);
+}
+
+static void write_summary(const char *dir, double test_error)
+{
+    dt_config c;
+    dt_config_defaults(&c);
+    dt_summary *s = dt_summary_new(&c);
+    dt_report *r = dt_report_new("decompose", &c);
+    dt_report_metric(r, "test_error", test_error);
+    dt_summary_add(s, r);
+    assert_int_equal(dt_summary_write(s, dir), DT_OK);
+    dt_report_free(r);
+    dt_summary_free(s);
+}
+
+static void test_diff(void **state)
+{
+    char a[600], b[600], c[600];
+    snprintf(a, sizeof a, "%s/diff-a", tmp);
+    snprintf(b, sizeof b, "%s/diff-b", tmp);
+    snprintf(c, sizeof c, "%s/diff-c", tmp);
+    write_summary(a, 0.10);
+    write_summary(b, 0.10);
+    write_summary(c, 0.15);
+    expect(dnn("diff %s %s", a, b), 0, NULL);
+    assert_non_null(strstr(out_text, "0 regressions"));
+    expect(dnn("diff %s %s", a, c), 1, NULL);
+    assert_non_null(strstr(out_text, "REGRESSED"));
+    expect(dnn("diff %s %s/summary.json --tolerance 0.1", a, c), 0, NULL);
+    expect(dnn("diff %s %s/nothing", a, tmp), 3, "summary.json");
+}
+
+static int setup(void **state)
+{
+    dt_test_tmpdir(tmp, sizeof tmp);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    dt_test_rmtree(tmp);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    /* build[/san]/tests/test_cli -> build[/san]/dnntrouble */
+    char self[1024];
+    snprintf(self, sizeof self, "%s", argv[0]);
+    snprintf(bin, sizeof bin, "%s/../dnntrouble", dirname(self));
+    if (access(bin, X_OK) != 0) {
+        fprintf(stderr, "test_cli: %s is missing: run `make` first\n", bin);
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_version_and_help), cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_config_errors),    cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_run_error_leaves_no_report), cmocka_unit_test(test_diff),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
