@@ -8,6 +8,7 @@ extern const dt_op_def dt_def_matmul, dt_def_bias_add;
 extern const dt_op_def dt_def_add, dt_def_mul, dt_def_relu, dt_def_tanh, dt_def_sigmoid, dt_def_dropout;
 extern const dt_op_def dt_def_softmax, dt_def_log_softmax, dt_def_cross_entropy, dt_def_mse;
 extern const dt_op_def dt_def_reshape, dt_def_concat, dt_def_seq_last, dt_def_mean, dt_def_sum;
+extern const dt_op_def dt_def_conv2d, dt_def_maxpool, dt_def_avgpool;
 extern const dt_op_def dt_def_batchnorm, dt_def_layernorm, dt_def_embedding;
 
 static const dt_op_def def_input = {"input", 0, 0, 0, 0, 0, 0};
@@ -34,6 +35,9 @@ static const dt_op_def *const table[DT_OP_COUNT] = {
     [DT_OP_MEAN] = &dt_def_mean,
     [DT_OP_SUM] = &dt_def_sum,
     /* ENTRIES-BELOW: ops_conv.c, ops_norm.c, ops_lstm.c add theirs here */
+    [DT_OP_CONV2D] = &dt_def_conv2d,
+    [DT_OP_MAXPOOL] = &dt_def_maxpool,
+    [DT_OP_AVGPOOL] = &dt_def_avgpool,
     [DT_OP_BATCHNORM] = &dt_def_batchnorm,
     [DT_OP_LAYERNORM] = &dt_def_layernorm,
     [DT_OP_EMBEDDING] = &dt_def_embedding,

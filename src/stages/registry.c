@@ -55,9 +55,7 @@ void dt_stage_ctx_release(dt_stage_ctx *ctx)
         (void)rep;                                                                      \
         return dt_fail(DT_EINTERNAL, "stage '%s' is not implemented in this build", name); \
     }
-DT_STAGE_FALLBACK(dt_stage_start_simple, "start-simple")
 DT_STAGE_FALLBACK(dt_stage_debug, "debug")
-DT_STAGE_FALLBACK(dt_stage_overfit_batch, "overfit-batch")
 DT_STAGE_FALLBACK(dt_stage_compare, "compare")
 DT_STAGE_FALLBACK(dt_stage_decompose, "decompose")
 DT_STAGE_FALLBACK(dt_stage_improve, "improve")

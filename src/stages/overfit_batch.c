@@ -1,0 +1,164 @@
+/* overfit-batch (Tobin: "overfit a single batch"): train on one fixed batch
+ * until the loss is close to zero (and, for classification, every sample is
+ * right) or max_steps; when it fails, read the curve and rank the causes. */
+#include <cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "common.h"
+#include "dnntrouble/curve.h"
+
+#define OVERFIT_CE_LOSS 0.05          /* cross-entropy: "close to zero" */
+#define OVERFIT_MSE_RELATIVE 0.01     /* mse: 1% of the initial loss */
+
+/* Share of rows of the batch whose argmax equals the label. */
+static double batch_accuracy(const dt_model *m)
+{
+    int B = m->out->shape[0], K = m->out->shape[1], right = 0;
+    for (int r = 0; r < B; r++) {
+        const float *z = m->out->val + (size_t)r * K;
+        int best = 0;
+        for (int j = 1; j < K; j++) if (z[j] > z[best]) best = j;
+        right += best == (int)m->y->val[r];
+    }
+    return (double)right / B;
+}
+
+static void suggest_for(dt_finding *f, dt_curve_mode mode, const dt_config *cfg)
+{
+    int high_lr = cfg->train.lr >= (cfg->train.optimizer == DT_OPT_SGD ? 0.5 : 1e-2);
+    int heavy_reg = cfg->train.weight_decay >= 1e-2 || cfg->train.dropout >= 0.5;
+    int softmax = cfg->model.output_activation == DT_OUT_SOFTMAX && cfg->loss == DT_LOSS_CROSS_ENTROPY;
+    switch (mode) {
+    case DT_CURVE_INCREASES:
+        if (high_lr) dt_finding_suggest(f, "learning rate too high: lower train.lr (%g) by 10x", cfg->train.lr);
+        dt_finding_suggest(f, "a flipped sign in the loss or the gradient");
+        if (!high_lr) dt_finding_suggest(f, "learning rate too high: lower train.lr (%g) by 10x", cfg->train.lr);
+        dt_finding_suggest(f, "softmax taken over the wrong dimension");
+        break;
+    case DT_CURVE_EXPLODES:
+        if (high_lr) dt_finding_suggest(f, "learning rate too high: lower train.lr (%g) by 10x or more", cfg->train.lr);
+        dt_finding_suggest(f, "a numerical problem: check every exp, log and division (run debug for the first NaN)");
+        if (!high_lr) dt_finding_suggest(f, "learning rate too high: lower train.lr (%g) by 10x", cfg->train.lr);
+        dt_finding_suggest(f, "clip gradients (train.clip_grad_norm: 1.0)");
+        break;
+    case DT_CURVE_OSCILLATES:
+        if (high_lr) dt_finding_suggest(f, "learning rate too high: lower train.lr (%g) by 10x", cfg->train.lr);
+        dt_finding_suggest(f, "data or labels corrupted (zeroed, shuffled wrongly, preprocessed wrongly)");
+        if (!high_lr) dt_finding_suggest(f, "learning rate too high: lower train.lr (%g)", cfg->train.lr);
+        break;
+    case DT_CURVE_PLATEAUS:
+    case DT_CURVE_DECREASING:
+        if (softmax) dt_finding_suggest(f, "wrong input to the loss: softmax output fed to cross_entropy, which takes logits");
+        if (heavy_reg) dt_finding_suggest(f, "too much regularization: weight_decay %g, dropout %g", cfg->train.weight_decay, cfg->train.dropout);
+        dt_finding_suggest(f, "learning rate too low: raise train.lr (%g) by 10x", cfg->train.lr);
+        dt_finding_suggest(f, "gradients not flowing through the whole model (see debug: vanishing-gradients, dead-relu)");
+        if (!heavy_reg) dt_finding_suggest(f, "too much regularization (weight decay, dropout)");
+        if (!softmax) dt_finding_suggest(f, "wrong input to the loss (softmax instead of logits)");
+        dt_finding_suggest(f, "data or labels corrupted");
+        break;
+    }
+}
+
+static const char *finding_id(dt_curve_mode mode)
+{
+    switch (mode) {
+    case DT_CURVE_INCREASES: return "overfit-loss-increases";
+    case DT_CURVE_EXPLODES: return "overfit-loss-explodes";
+    case DT_CURVE_OSCILLATES: return "overfit-loss-oscillates";
+    case DT_CURVE_PLATEAUS: return "overfit-loss-plateaus";
+    default: return "overfit-not-converged";
+    }
+}
+
+dt_status dt_stage_overfit_batch(dt_stage_ctx *ctx, dt_report *rep)
+{
+    dt_data *d;
+    dt_status st = dt_stage_prepare(ctx, &d);
+    if (st) return st;
+    const dt_config *cfg = ctx->cfg;
+    size_t n = dt_data_split_size(d, DT_SPLIT_TRAIN);
+    int B = cfg->stages.overfit_batch.batch_size, steps = cfg->stages.overfit_batch.max_steps;
+    if ((size_t)B > n) B = (int)n;
+    if (B < 1) return dt_fail(DT_EDATA, "overfit-batch: the train split is empty");
+    int classification = cfg->loss == DT_LOSS_CROSS_ENTROPY;
+
+    dt_model *m = NULL;
+    st = dt_stage_build_model(cfg, d, B, &m);
+    if (st) return st;
+    dt_optim_cfg oc = dt_stage_optim_cfg(cfg, steps);
+    dt_optimizer o;
+    size_t *rows = malloc((size_t)B * sizeof *rows);
+    float *curve = malloc((size_t)steps * sizeof *curve);
+    if (!rows || !curve || (st = dt_optim_init(&o, &oc, m->g->n_param_values))) {
+        free(rows);
+        free(curve);
+        dt_model_free(m);
+        return st ? st : dt_fail(DT_ENOMEM, "overfit-batch: out of memory");
+    }
+    /* The fixed batch: the first B rows of the (already shuffled) train split. */
+    for (int i = 0; i < B; i++) rows[i] = (size_t)i;
+    st = dt_model_load_batch(m, d, DT_SPLIT_TRAIN, rows, (size_t)B);
+
+    dt_progress_begin(ctx->progress, "overfit-batch");
+    int done = 0, reached = 0;
+    double acc = 0.0, target = 0.0;
+    while (!st && done < steps) {
+        float loss;
+        st = dt_model_train_step(m, &o, &loss);
+        if (st) break;
+        curve[done++] = loss;
+        dt_progress_update(ctx->progress, 1, 1, done, steps, loss);
+        if (!isfinite(loss)) break;
+        acc = classification ? batch_accuracy(m) : 1.0;
+        target = classification ? OVERFIT_CE_LOSS : OVERFIT_MSE_RELATIVE * curve[0];
+        if (loss <= target && acc >= 1.0) {
+            reached = 1;
+            break;
+        }
+    }
+    dt_progress_end(ctx->progress, reached ? "fitted" : "not fitted");
+    if (!st) {
+        dt_report_metric(rep, "batch_size", B);
+        dt_report_metric(rep, "steps", done);
+        dt_report_metric(rep, "max_steps", steps);
+        dt_report_metric(rep, "initial_loss", curve[0]);
+        dt_report_metric(rep, "final_loss", curve[done - 1]);
+        dt_report_metric(rep, "target_loss", target);
+        if (classification) dt_report_metric(rep, "batch_accuracy", acc);
+        dt_report_metric_farray(rep, "loss_curve", curve, (size_t)done);
+        dt_curve_stats cs;
+        dt_curve_mode mode = done >= 2 ? dt_curve_classify(curve, done, &cs) : DT_CURVE_EXPLODES;
+        if (done < 2) cs = (dt_curve_stats){.initial = curve[0], .final = curve[0], .nonfinite_step = 0};
+        dt_report_metric_str(rep, "verdict", reached ? "fitted" : dt_curve_mode_name(mode));
+        if (!reached) {
+            dt_finding *f;
+            if (mode == DT_CURVE_DECREASING)
+                f = dt_report_finding(rep, finding_id(mode), DT_SEV_ERROR,
+                                      "the loss is still falling but not near zero after %d steps (%.4g -> %.4g)",
+                                      done, cs.initial, cs.final);
+            else
+                f = dt_report_finding(rep, finding_id(mode), DT_SEV_ERROR,
+                                      "the loss %s instead of reaching ~0 on one batch (%d steps, %.4g -> %.4g)",
+                                      dt_curve_mode_name(mode), done, cs.initial, cs.final);
+            dt_finding_evidence(f, "initial_loss", cs.initial);
+            dt_finding_evidence(f, "final_loss", cs.final);
+            dt_finding_evidence(f, "max_loss", cs.max);
+            dt_finding_evidence(f, "steps", done);
+            dt_finding_evidence(f, "sign_switch_fraction", cs.sign_switch_fraction);
+            dt_finding_evidence(f, "relative_amplitude", cs.relative_amplitude);
+            dt_finding_evidence(f, "second_half_decrease", cs.second_half_decrease);
+            if (cs.nonfinite_step >= 0) dt_finding_evidence(f, "first_nonfinite_step", cs.nonfinite_step);
+            if (classification) dt_finding_evidence(f, "batch_accuracy", acc);
+            if (mode == DT_CURVE_DECREASING)
+                dt_finding_suggest(f, "give it more steps (stages.overfit-batch.max_steps %d)", steps);
+            suggest_for(f, mode, cfg);
+            dt_report_set_status(rep, DT_VERDICT_FAIL);
+        }
+    }
+    dt_optim_free(&o);
+    free(rows);
+    free(curve);
+    dt_model_free(m);
+    return st;
+}
