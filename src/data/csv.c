@@ -256,7 +256,8 @@ dt_status dt_csv_parse(const uint8_t *buf, size_t len, const char *name, const d
         out->cols = cols;
     }
     if (out->rows == 0) {
-        st = dt_fail(DT_EDATA, "%s: line %zu: no data rows (empty file)", name, line);
+        st = line == 0 ? dt_fail(DT_EDATA, "%s: offset 0: empty file", name)
+                       : dt_fail(DT_EDATA, "%s: line %zu: no data rows", name, line);
         goto fail;
     }
     free(f.buf); free(f.off); free(hdr.buf); free(hdr.off);

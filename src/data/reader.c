@@ -7,6 +7,15 @@
 
 #include "internal.h"
 
+/* zlib's messages repeat the path ("f.gz: unexpected end of file"). */
+static const char *zmsg(gzFile f, const char *path, int *zerr)
+{
+    const char *m = gzerror(f, zerr);
+    size_t n = strlen(path);
+    if (m && !strncmp(m, path, n) && m[n] == ':' && m[n + 1] == ' ') m += n + 2;
+    return m ? m : "read error";
+}
+
 dt_status dt_read_file(const char *path, size_t cap, uint8_t **buf, size_t *len)
 {
     *buf = NULL;
@@ -33,14 +42,16 @@ dt_status dt_read_file(const char *path, size_t cap, uint8_t **buf, size_t *len)
             b = nb;
             capacity = nc;
         }
+        /* Small reads keep the offset in an error message close to the damage. */
         size_t want = capacity - size;
-        if (want > (1u << 30)) want = 1u << 30;
+        if (want > (1u << 16)) want = 1u << 16;
         int got = gzread(f, b + size, (unsigned)want);
         if (got < 0) {
             int zerr;
-            const char *msg = gzerror(f, &zerr);
-            dt_status st = dt_fail(DT_EDATA, "%s: offset %zu (decompressed): corrupt gzip stream: %s", path,
-                                   size, msg ? msg : "read error");
+            const char *msg = zmsg(f, path, &zerr);
+            long raw = (long)gzoffset(f);
+            dt_status st = dt_fail(DT_EDATA, "%s: offset %zu (decompressed; compressed offset %ld): corrupt gzip stream: %s",
+                                   path, size, raw, msg);
             free(b);
             gzclose(f);
             return st;
@@ -50,7 +61,7 @@ dt_status dt_read_file(const char *path, size_t cap, uint8_t **buf, size_t *len)
     }
     /* zlib reports a stream cut short only through gzerror after EOF. */
     int zerr = Z_OK;
-    const char *msg = gzerror(f, &zerr);
+    const char *msg = zmsg(f, path, &zerr);
     if (zerr != Z_OK && zerr != Z_STREAM_END) {
         dt_status st = dt_fail(DT_EDATA, "%s: offset %zu (decompressed): truncated or corrupt gzip stream: %s",
                                path, size, msg);
