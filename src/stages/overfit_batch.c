@@ -131,6 +131,15 @@ dt_status dt_stage_overfit_batch(dt_stage_ctx *ctx, dt_report *rep)
         dt_curve_mode mode = done >= 2 ? dt_curve_classify(curve, done, &cs) : DT_CURVE_EXPLODES;
         if (done < 2) cs = (dt_curve_stats){.initial = curve[0], .final = curve[0], .nonfinite_step = 0};
         dt_report_metric_str(rep, "verdict", reached ? "fitted" : dt_curve_mode_name(mode));
+        if (reached && cs.max > DT_CURVE_EXPLODE_FACTOR * cs.initial) {
+            /* Fitted in the end, but only after the loss blew up: lr too high. */
+            dt_finding *f = dt_report_finding(rep, "overfit-loss-explodes", DT_SEV_WARNING,
+                                              "the batch was fitted, but on the way the loss rose to %.4g "
+                                              "(%.0fx its initial %.4g)", cs.max, cs.max / cs.initial, cs.initial);
+            dt_finding_evidence(f, "initial_loss", cs.initial);
+            dt_finding_evidence(f, "max_loss", cs.max);
+            suggest_for(f, DT_CURVE_EXPLODES, cfg);
+        }
         if (!reached) {
             dt_finding *f;
             if (mode == DT_CURVE_DECREASING)
