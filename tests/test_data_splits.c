@@ -90,6 +90,35 @@ static void test_normalization_from_train(void **state)
     dt_data_free(d);
 }
 
+/* Images: one statistic per channel over every pixel; sequences: one per feature. */
+static void test_normalization_image_sequence(void **state)
+{
+    (void)state;
+    dt_generator gens[] = {DT_GEN_SHAPES, DT_GEN_SEQUENCES};
+    for (int g = 0; g < 2; g++) {
+        dt_data_spec s = tspec(DT_FORMAT_SYNTHETIC);
+        s.generator = gens[g];
+        s.samples = 300;
+        dt_data *d;
+        assert_int_equal(dt_data_load(&s, NULL, &d), DT_OK);
+        size_t n = dt_data_split_size(d, DT_SPLIT_TRAIN), D = dt_data_sample_dim(d);
+        int F = d->n_norm;
+        assert_int_equal(F, g == 0 ? 1 : DT_SEQ_CLASSES);
+        size_t *rows = malloc(n * sizeof *rows);
+        float *x = malloc(n * D * sizeof *x);
+        for (size_t i = 0; i < n; i++) rows[i] = i;
+        dt_data_batch(d, DT_SPLIT_TRAIN, rows, n, x, NULL);
+        for (int f = 0; f < F; f++) {
+            double sum = 0, sq = 0, cnt = 0;
+            for (size_t e = (size_t)f; e < n * D; e += (size_t)F) { sum += x[e]; sq += (double)x[e] * x[e]; cnt++; }
+            assert_true(fabs(sum / cnt) < 1e-3);
+            assert_true(fabs(sq / cnt - 1) < 1e-2);
+        }
+        free(rows); free(x);
+        dt_data_free(d);
+    }
+}
+
 static void test_profile_duplicates_constant(void **state)
 {
     (void)state;
@@ -183,6 +212,7 @@ int main(void)
         cmocka_unit_test(test_sizes_stratified_disjoint),
         cmocka_unit_test(test_subset),
         cmocka_unit_test(test_normalization_from_train),
+        cmocka_unit_test(test_normalization_image_sequence),
         cmocka_unit_test(test_profile_duplicates_constant),
         cmocka_unit_test(test_batcher),
         cmocka_unit_test(test_config_errors),

@@ -52,9 +52,16 @@ static void batch(const dt_data *d, dt_split_id s, const size_t *rows, size_t n,
         float *xi = x + i * D;
         dt_data_fetch_raw(d, src, d->rows[s][rows[i]], xi);
         if (norm && d->normalized) {
+            /* Element e uses statistic (e / norm_div) % n_norm: runs of
+             * norm_div elements per channel for images, cycling features
+             * otherwise; walked without a division per element. */
+            size_t k = 0, run = 0;
             for (size_t e = 0; e < D; e++) {
-                size_t k = (e / d->norm_div) % (size_t)d->n_norm;
                 xi[e] = (xi[e] - d->mean[k]) / d->std[k];
+                if (++run == d->norm_div) {
+                    run = 0;
+                    if (++k == (size_t)d->n_norm) k = 0;
+                }
             }
         }
         if (y) y[i] = dt_data_label(d, s, rows[i]);

@@ -93,6 +93,7 @@ static dt_status load_npy(const dt_data_spec *spec, const dt_source_spec *ss, co
             return dt_fail(DT_EDATA, "%s: offset 8: dimension %d of X is %zu", src->name, i, x.shape[i]);
         }
     if ((st = dt_npy_load(yp, &y))) { dt_npy_free(&x); return st; }
+    if (y.ndim == 2 && y.shape[1] == 1) y.ndim = 1; /* (N, 1) column vectors are common */
     if (y.ndim != 1 || y.shape[0] != x.shape[0]) {
         st = dt_fail(DT_EDATA, "%s: offset 8: y must have shape (%zu,) to match X", yp, x.shape[0]);
         goto out;
