@@ -398,6 +398,19 @@ static void test_yaml_round_trip(void **state)
     dt_test_rmtree(dir);
 }
 
+/* docs/config.md is the reference: every key of the table must be in it. */
+static void test_docs_list_every_key(void **state)
+{
+    char *doc = dt_test_read("docs/config.md");
+    if (!doc) fail_msg("docs/config.md not found (tests run from the repository root)");
+    for (int i = 0; i < dt_config_key_count(); i++) {
+        char quoted[160];
+        snprintf(quoted, sizeof quoted, "`%s`", dt_config_key_name(i));
+        if (!strstr(doc, quoted)) fail_msg("docs/config.md does not document %s", quoted);
+    }
+    free(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -406,6 +419,7 @@ int main(void)
         cmocka_unit_test(test_cross_key_checks), cmocka_unit_test(test_csv_label),
         cmocka_unit_test(test_missing_file),    cmocka_unit_test(test_load_file_name_and_base_dir),
         cmocka_unit_test(test_set),             cmocka_unit_test(test_yaml_round_trip),
+        cmocka_unit_test(test_docs_list_every_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

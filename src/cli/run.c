@@ -92,6 +92,7 @@ static int run_all(dt_stage_ctx *ctx, const dt_cli *cli)
         if (st != DT_OK) {
             err = st;
             dt_summary_error(sum, def->name, st, dt_last_error());
+            if (!cli->quiet) printf("%-14s error (%s; no report)\n", def->name, dt_status_name(st));
             fprintf(stderr, "dnntrouble: error: %s\n", dt_last_error());
             snprintf(reason, sizeof reason, "%s stopped with an error", def->name);
             skip_reason = reason;
