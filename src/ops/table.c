@@ -10,6 +10,7 @@ extern const dt_op_def dt_def_softmax, dt_def_log_softmax, dt_def_cross_entropy,
 extern const dt_op_def dt_def_reshape, dt_def_concat, dt_def_seq_last, dt_def_mean, dt_def_sum;
 extern const dt_op_def dt_def_conv2d, dt_def_maxpool, dt_def_avgpool;
 extern const dt_op_def dt_def_batchnorm, dt_def_layernorm, dt_def_embedding;
+extern const dt_op_def dt_def_lstm;
 
 static const dt_op_def def_input = {"input", 0, 0, 0, 0, 0, 0};
 static const dt_op_def def_param = {"param", 0, 0, 0, 0, 0, 0};
@@ -41,6 +42,7 @@ static const dt_op_def *const table[DT_OP_COUNT] = {
     [DT_OP_BATCHNORM] = &dt_def_batchnorm,
     [DT_OP_LAYERNORM] = &dt_def_layernorm,
     [DT_OP_EMBEDDING] = &dt_def_embedding,
+    [DT_OP_LSTM] = &dt_def_lstm,
 };
 
 const dt_op_def *dt_op_get(dt_op op) { return table[op]; }
