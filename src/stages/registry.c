@@ -39,24 +39,4 @@ void dt_stage_ctx_release(dt_stage_ctx *ctx)
     ctx->data = NULL;
 }
 
-/* ---------------------------------------------------------------------------
- * FALLBACKS, so the tool links before every stage is written.  Each is weak:
- * the real dt_stage_* in src/stages/<stage>.c replaces it.  They report an
- * honest error (exit 4), never a made-up result.
- *
- * Caveat: a weak definition in a static library keeps the linker from pulling
- * the archive member with the strong one, so the binary and tests must link
- * the stage objects directly (or with --whole-archive), not via
- * libdnntrouble.a alone. */
-#define DT_STAGE_FALLBACK(fn, name)                                                     \
-    __attribute__((weak)) dt_status fn(dt_stage_ctx *ctx, dt_report *rep)              \
-    {                                                                                   \
-        (void)ctx;                                                                      \
-        (void)rep;                                                                      \
-        return dt_fail(DT_EINTERNAL, "stage '%s' is not implemented in this build", name); \
-    }
-DT_STAGE_FALLBACK(dt_stage_debug, "debug")
-DT_STAGE_FALLBACK(dt_stage_compare, "compare")
-DT_STAGE_FALLBACK(dt_stage_decompose, "decompose")
-DT_STAGE_FALLBACK(dt_stage_improve, "improve")
-DT_STAGE_FALLBACK(dt_stage_tune, "tune")
+/* Fallbacks for stages missing from a build: src/stages/zz_fallbacks.c. */
