@@ -1,0 +1,22 @@
+"""One PyTorch measurement with the shared reference models (../shared/bench/torch_ref.py),
+so tools/bench.sh can interleave it with dnntrouble's own: bench_torch.py MODEL BATCH THREADS SECONDS"""
+import importlib.util, json, os, sys
+
+here = os.path.dirname(os.path.abspath(__file__))
+ref_path = os.path.join(here, "..", "..", "shared", "bench", "torch_ref.py")
+spec = importlib.util.spec_from_file_location("torch_ref", ref_path)
+ref = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(ref)
+torch = ref.torch
+
+name, batch, threads, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+y = torch.randint(0, 10, (batch,))
+if name == "lenet":
+    r = ref.bench("lenet", ref.LeNet(), torch.randn(batch, 1, 28, 28), y, seconds)
+elif name == "mlp":
+    r = ref.bench("mlp", ref.MLP(), torch.randn(batch, 1, 28, 28), y, seconds)
+else:
+    r = ref.bench("lstm", ref.LSTMNet(), torch.randn(batch, 28, 28), y, seconds)
+print(json.dumps(r), flush=True)
