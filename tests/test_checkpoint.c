@@ -1,0 +1,387 @@
+/* Checkpoints: save -> load round trips (bit-identical parameters and
+ * batch-norm statistics, identical outputs), the metadata, load errors that
+ * name the tensor and both shapes, and - where /usr/bin/python3 has torch -
+ * loading our files into the equivalent torch modules
+ * (tests/golden/load_in_torch.py) and comparing their outputs with ours:
+ * max|ours - torch| / max(max|torch|, 1e-6) <= 1e-4. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dnntrouble/checkpoint.h"
+#include "dnntrouble/ops_norm.h"
+#include "support/test_files.h"
+
+#define BATCH 3
+
+static dt_model_spec spec_of(dt_arch arch, int batch_norm)
+{
+    dt_model_spec s = {0};
+    s.arch = arch;
+    s.outputs = 10;
+    s.hidden = 16;
+    s.depth = 1;
+    s.width_mult = 1;
+    s.act = DT_ACT_RELU;
+    s.batch_norm = batch_norm;
+    s.loss = DT_LOSS_CROSS_ENTROPY;
+    s.max_batch = BATCH;
+    switch (arch) {
+    case DT_ARCH_LENET: s.in_ndim = 3; s.in_shape[0] = 1; s.in_shape[1] = 28; s.in_shape[2] = 28; break;
+    case DT_ARCH_LSTM: s.in_ndim = 2; s.in_shape[0] = 7; s.in_shape[1] = 5; s.outputs = 4; break;
+    default: s.in_ndim = 1; s.in_shape[0] = 20; s.depth = 2; s.act = DT_ACT_TANH; s.outputs = 3; break;
+    }
+    return s;
+}
+
+/* A model with seeded weights and (when it has batch-norm) non-trivial running statistics. */
+static dt_model *make(const dt_model_spec *s, uint64_t seed)
+{
+    dt_model *m;
+    dt_status st = dt_model_build(s, &m);
+    if (st) print_error("%s\n", dt_last_error());
+    assert_int_equal(st, DT_OK);
+    dt_model_init(m, seed);
+    /* biases start at zero: give them values so a mix-up would show */
+    dt_rng r;
+    dt_rng_seed(&r, seed + 99);
+    for (int i = 0; i < m->g->n_params; i++) {
+        dt_node *p = m->g->params[i];
+        if (strstr(p->name, "bias"))
+            for (size_t j = 0; j < dt_numel(p); j++) p->val[j] = (float)(0.2 * (2 * dt_rng_uniform(&r) - 1));
+    }
+    for (int i = 0; i < m->g->n_nodes; i++) {
+        dt_node *n = m->g->nodes[i];
+        if (n->op != DT_OP_BATCHNORM) continue;
+        float *mean = dt_batchnorm_running_mean(n), *var = dt_batchnorm_running_var(n);
+        for (int c = 0; c < dt_batchnorm_channels(n); c++) {
+            mean[c] = (float)(0.5 * (2 * dt_rng_uniform(&r) - 1));
+            var[c] = (float)(0.5 + dt_rng_uniform(&r));
+        }
+    }
+    return m;
+}
+
+/* Eval-mode forward of a fixed input batch; returns m->out's values. */
+static const float *forward(dt_model *m, const float *x)
+{
+    assert_int_equal(dt_graph_set_batch(m->g, BATCH), DT_OK);
+    dt_graph_set_train(m->g, 0);
+    memcpy(m->x->val, x, dt_numel(m->x) * sizeof(float));
+    dt_status st = dt_graph_forward(m->g, m->out);
+    if (st) print_error("%s\n", dt_last_error());
+    assert_int_equal(st, DT_OK);
+    return m->out->val;
+}
+
+static float *input_batch(const dt_model *m, uint64_t seed)
+{
+    size_t n = (size_t)BATCH * dt_numel(m->x) / (size_t)m->x->shape[0];
+    float *x = malloc(n * sizeof *x);
+    assert_non_null(x);
+    dt_rng r;
+    dt_rng_seed(&r, seed);
+    for (size_t i = 0; i < n; i++) x[i] = (float)dt_rng_normal(&r);
+    return x;
+}
+
+/* Every state_dict value of the model, concatenated: parameters then batch-norm statistics. */
+static size_t state_of(dt_model *m, float *out)
+{
+    size_t n = m->g->n_param_values;
+    if (out) memcpy(out, m->g->param_val, n * sizeof(float));
+    for (int i = 0; i < m->g->n_nodes; i++) {
+        dt_node *b = m->g->nodes[i];
+        if (b->op != DT_OP_BATCHNORM) continue;
+        size_t c = (size_t)dt_batchnorm_channels(b);
+        if (out) {
+            memcpy(out + n, dt_batchnorm_running_mean(b), c * sizeof(float));
+            memcpy(out + n + c, dt_batchnorm_running_var(b), c * sizeof(float));
+        }
+        n += 2 * c;
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------ round trip */
+
+static void round_trip(dt_arch arch, int bn)
+{
+    char dir[256], path[512];
+    dt_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    dt_model_spec s = spec_of(arch, bn);
+    dt_model *a = make(&s, 1), *b = make(&s, 2);
+    assert_int_equal(dt_checkpoint_save(a, path, NULL), DT_OK);
+    assert_int_equal(dt_checkpoint_load(b, path), DT_OK);
+    size_t n = state_of(a, NULL);
+    assert_int_equal(state_of(b, NULL), n);
+    float *sa = malloc(n * sizeof *sa), *sb = malloc(n * sizeof *sb);
+    state_of(a, sa);
+    state_of(b, sb);
+    assert_memory_equal(sa, sb, n * sizeof *sa);
+    float *x = input_batch(a, 5);
+    size_t k = (size_t)BATCH * (size_t)s.outputs;
+    memcpy(sa, forward(a, x), k * sizeof(float));
+    assert_memory_equal(sa, forward(b, x), k * sizeof(float));
+    free(x);
+    free(sa);
+    free(sb);
+    dt_model_free(a);
+    dt_model_free(b);
+    dt_test_rmtree(dir);
+}
+
+static void test_round_trip_lenet(void **state) { round_trip(DT_ARCH_LENET, 0); }
+static void test_round_trip_lenet_bn(void **state) { round_trip(DT_ARCH_LENET, 1); }
+static void test_round_trip_mlp_bn(void **state) { round_trip(DT_ARCH_MLP, 1); }
+static void test_round_trip_lstm(void **state) { round_trip(DT_ARCH_LSTM, 0); }
+
+/* ------------------------------------------------------------ file contents */
+
+static void test_names_and_metadata(void **state)
+{
+    char dir[256], path[512];
+    dt_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/m.safetensors", dir);
+    dt_model_spec s = spec_of(DT_ARCH_LENET, 1);
+    s.outputs = 3;
+    dt_model *m = make(&s, 1);
+    float mean[1] = {33.318f}, std[1] = {78.567f};
+    int labels[3] = {3, 5, 8};
+    dt_st_kv extra[] = {{"dataset", "mnist"}};
+    dt_ckpt_meta meta = {.n_norm = 1, .mean = mean, .std = std, .class_labels = labels, .n_extra = 1,
+                         .extra = extra};
+    assert_int_equal(dt_checkpoint_save(m, path, &meta), DT_OK);
+    dt_st_file *f;
+    assert_int_equal(dt_st_read(path, &f), DT_OK);
+    const char *names[] = {"c1.weight", "c1.bias", "bn1.weight", "bn1.bias", "bn1.running_mean",
+                           "bn1.running_var", "c2.weight", "c2.bias", "bn2.weight", "bn2.bias",
+                           "bn2.running_mean", "bn2.running_var", "f1.weight", "f1.bias", "f2.weight",
+                           "f2.bias", "f3.weight", "f3.bias"};
+    assert_int_equal(f->n_tensors, 18);
+    for (int i = 0; i < 18; i++) assert_string_equal(f->tensors[i].name, names[i]); /* torch's order */
+    const dt_st_tensor *w = dt_st_get(f, "f1.weight");
+    assert_int_equal(w->ndim, 2);
+    assert_int_equal(w->shape[0], 120);
+    assert_int_equal(w->shape[1], 400);
+    assert_string_equal(dt_st_meta(f, "arch"), "lenet");
+    assert_string_equal(dt_st_meta(f, "input_shape"), "[1,28,28]");
+    assert_string_equal(dt_st_meta(f, "classes"), "[3,5,8]");
+    assert_string_equal(dt_st_meta(f, "outputs"), "3");
+    assert_string_equal(dt_st_meta(f, "batch_norm"), "1");
+    assert_string_equal(dt_st_meta(f, "dataset"), "mnist");
+    /* mean/std: JSON arrays that give back the float values exactly */
+    cJSON *jm = cJSON_Parse(dt_st_meta(f, "mean")), *js = cJSON_Parse(dt_st_meta(f, "std"));
+    assert_true(cJSON_IsArray(jm) && cJSON_GetArraySize(jm) == 1);
+    assert_true((float)cJSON_GetArrayItem(jm, 0)->valuedouble == mean[0]);
+    assert_true((float)cJSON_GetArrayItem(js, 0)->valuedouble == std[0]);
+    cJSON_Delete(jm);
+    cJSON_Delete(js);
+    dt_st_free(f);
+
+    /* defaults: no normalization, labels 0..K-1; regression has no classes */
+    s = spec_of(DT_ARCH_MLP, 0);
+    dt_model *r = make(&s, 1);
+    assert_int_equal(dt_checkpoint_save(r, path, NULL), DT_OK);
+    assert_int_equal(dt_st_read(path, &f), DT_OK);
+    assert_string_equal(dt_st_meta(f, "classes"), "[0,1,2]");
+    assert_string_equal(dt_st_meta(f, "mean"), "[]");
+    assert_string_equal(dt_st_meta(f, "input_shape"), "[20]");
+    assert_string_equal(dt_st_meta(f, "activation"), "tanh");
+    dt_st_free(f);
+    dt_model_free(r);
+    s.loss = DT_LOSS_MSE;
+    r = make(&s, 1);
+    assert_int_equal(dt_checkpoint_save(r, path, NULL), DT_OK);
+    assert_int_equal(dt_st_read(path, &f), DT_OK);
+    assert_string_equal(dt_st_meta(f, "classes"), "[]");
+    assert_string_equal(dt_st_meta(f, "loss"), "mse");
+    dt_st_free(f);
+    dt_model_free(r);
+    dt_model_free(m);
+    dt_test_rmtree(dir);
+}
+
+/* ------------------------------------------------------------ load errors */
+
+static void expect_load_error(dt_model *m, const char *path, const char *frag1, const char *frag2)
+{
+    size_t n = state_of(m, NULL);
+    float *before = malloc(n * sizeof *before), *after = malloc(n * sizeof *after);
+    state_of(m, before);
+    dt_status st = dt_checkpoint_load(m, path);
+    const char *msg = dt_last_error();
+    if (st != DT_EDATA || !strstr(msg, frag1) || (frag2 && !strstr(msg, frag2)))
+        print_error("status %d: %s (wanted '%s', '%s')\n", st, msg, frag1, frag2 ? frag2 : "");
+    assert_int_equal(st, DT_EDATA);
+    assert_non_null(strstr(msg, path));
+    assert_non_null(strstr(msg, frag1));
+    if (frag2) assert_non_null(strstr(msg, frag2));
+    state_of(m, after);
+    assert_memory_equal(before, after, n * sizeof *before); /* a failed load changes nothing */
+    free(before);
+    free(after);
+}
+
+static void test_load_errors(void **state)
+{
+    char dir[256], path[512];
+    dt_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/m.safetensors", dir);
+    dt_model_spec s8 = spec_of(DT_ARCH_MLP, 0), s16 = s8;
+    s8.hidden = 8;
+    dt_model *m8 = make(&s8, 1), *m16 = make(&s16, 2);
+    assert_int_equal(dt_checkpoint_save(m8, path, NULL), DT_OK);
+    expect_load_error(m16, path, "'f1.weight'", "[8,20] in the file but [16,20] in the model");
+
+    /* another architecture */
+    dt_model_spec sl = spec_of(DT_ARCH_LSTM, 0);
+    dt_model *ml = make(&sl, 3);
+    expect_load_error(ml, path, "checkpoint of a mlp model", "lstm");
+
+    /* a tensor missing, an extra one (no metadata, so names decide) */
+    float v[16 * 20] = {0};
+    dt_st_tensor t[8];
+    int n = 0;
+    for (int i = 0; i < m16->g->n_params; i++) {
+        dt_node *p = m16->g->params[i];
+        if (!strcmp(p->name, "f2.bias")) continue;
+        t[n] = (dt_st_tensor){.name = p->name, .ndim = p->ndim, .data = p->val};
+        for (int d = 0; d < p->ndim; d++) t[n].shape[d] = p->shape[d];
+        n++;
+    }
+    assert_int_equal(dt_st_write(path, t, n, NULL, 0), DT_OK);
+    expect_load_error(m16, path, "tensor 'f2.bias' missing", "[16]");
+    t[n++] = (dt_st_tensor){.name = "f2.bias", .ndim = 1, .shape = {16}, .data = v};
+    t[n++] = (dt_st_tensor){.name = "f9.weight", .ndim = 1, .shape = {3}, .data = v};
+    assert_int_equal(dt_st_write(path, t, n, NULL, 0), DT_OK);
+    expect_load_error(m16, path, "unexpected tensor 'f9.weight'", NULL);
+    n--;
+    assert_int_equal(dt_st_write(path, t, n, NULL, 0), DT_OK);
+    assert_int_equal(dt_checkpoint_load(m16, path), DT_OK);
+
+    /* not a checkpoint at all */
+    char bad[512];
+    dt_test_write(dir, "bad.safetensors", "this is not a safetensors file", bad, sizeof bad);
+    expect_load_error(m16, bad, "byte 0", NULL);
+    dt_model_free(m8);
+    dt_model_free(m16);
+    dt_model_free(ml);
+    dt_test_rmtree(dir);
+}
+
+/* ------------------------------------------------------------ torch */
+
+/* The interpreter: $DT_TEST_PYTHON, else Debian's /usr/bin/python3 (python3-torch). */
+static const char *python(void)
+{
+    const char *p = getenv("DT_TEST_PYTHON");
+    return p && *p ? p : "/usr/bin/python3";
+}
+
+static int have_torch(void)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "'%s' -c 'import torch' >/dev/null 2>&1", python());
+    return system(cmd) == 0;
+}
+
+/* tests/golden/load_in_torch.py: $DT_GOLDEN_DIR, else next to this file (run from the repository root). */
+static void script_path(char *buf, size_t len)
+{
+    const char *dir = getenv("DT_GOLDEN_DIR");
+    const char *slash = strrchr(__FILE__, '/');
+    int n = slash ? (int)(slash - __FILE__) : 0;
+    if (dir && *dir) snprintf(buf, len, "%s/load_in_torch.py", dir);
+    else snprintf(buf, len, "%.*s%sgolden/load_in_torch.py", n, __FILE__, n ? "/" : "");
+}
+
+static void test_loads_in_torch(void **state)
+{
+    if (!have_torch()) {
+        printf("skipped: %s cannot import torch (install python3-torch, or set DT_TEST_PYTHON)\n", python());
+        skip();
+    }
+    char dir[256], script[512];
+    dt_test_tmpdir(dir, sizeof dir);
+    script_path(script, sizeof script);
+    struct { const char *label; dt_arch arch; int bn; } cases[] = {
+        {"lenet", DT_ARCH_LENET, 0}, {"mlp", DT_ARCH_MLP, 0}, {"lstm", DT_ARCH_LSTM, 0},
+        {"lenet+bn", DT_ARCH_LENET, 1}, {"mlp+bn", DT_ARCH_MLP, 1},
+    };
+    enum { NC = sizeof cases / sizeof cases[0] };
+    dt_model *models[NC];
+    float *ours[NC];
+    char cmd[8192];
+    int off = snprintf(cmd, sizeof cmd, "'%s' '%s'", python(), script);
+    for (int c = 0; c < NC; c++) {
+        dt_model_spec s = spec_of(cases[c].arch, cases[c].bn);
+        models[c] = make(&s, 10 + (uint64_t)c);
+        char ck[600], in[600];
+        snprintf(ck, sizeof ck, "%s/m%d.safetensors", dir, c);
+        snprintf(in, sizeof in, "%s/x%d.safetensors", dir, c);
+        assert_int_equal(dt_checkpoint_save(models[c], ck, NULL), DT_OK);
+        float *x = input_batch(models[c], 20 + (uint64_t)c);
+        dt_st_tensor tx = {.name = "x", .ndim = models[c]->x->ndim, .data = x};
+        tx.shape[0] = BATCH;
+        for (int d = 1; d < tx.ndim; d++) tx.shape[d] = models[c]->x->shape[d];
+        assert_int_equal(dt_st_write(in, &tx, 1, NULL, 0), DT_OK);
+        size_t k = (size_t)BATCH * (size_t)s.outputs;
+        ours[c] = malloc(k * sizeof(float));
+        memcpy(ours[c], forward(models[c], x), k * sizeof(float));
+        free(x);
+        off += snprintf(cmd + off, sizeof cmd - (size_t)off, " '%s' '%s'", ck, in);
+    }
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    static char line[1 << 16];
+    for (int c = 0; c < NC; c++) {
+        if (!fgets(line, sizeof line, p)) {
+            pclose(p);
+            print_error("load_in_torch.py gave no output for %s (see its error above)\n", cases[c].label);
+            fail();
+        }
+        cJSON *j = cJSON_Parse(line);
+        cJSON *out = cJSON_GetObjectItem(j, "out");
+        size_t k = (size_t)BATCH * (size_t)models[c]->spec.outputs;
+        assert_true(cJSON_IsArray(out));
+        assert_int_equal(cJSON_GetArraySize(out), (int)k);
+        double diff = 0, scale = 1e-6;
+        size_t i = 0;
+        for (cJSON *v = out->child; v; v = v->next, i++) {
+            double d = fabs(ours[c][i] - v->valuedouble);
+            if (!(d <= diff)) diff = d;
+            if (fabs(v->valuedouble) > scale) scale = fabs(v->valuedouble);
+        }
+        printf("torch %-9s outputs [%d,%d]  max rel err %.2e\n", cases[c].label, BATCH,
+               models[c]->spec.outputs, diff / scale);
+        assert_true(diff / scale <= 1e-4);
+        cJSON_Delete(j);
+        free(ours[c]);
+        dt_model_free(models[c]);
+    }
+    assert_int_equal(pclose(p), 0);
+    dt_test_rmtree(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip_lenet),
+        cmocka_unit_test(test_round_trip_lenet_bn),
+        cmocka_unit_test(test_round_trip_mlp_bn),
+        cmocka_unit_test(test_round_trip_lstm),
+        cmocka_unit_test(test_names_and_metadata),
+        cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_loads_in_torch),
+    };
+    return cmocka_run_group_tests_name("checkpoints", tests, NULL, NULL);
+}
