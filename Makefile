@@ -46,8 +46,9 @@ $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
 
+# --whole-archive: every stage links, whatever weak fallbacks the archive holds.
 $(BIN): $(CLI_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_ALL)
+	$(CC) $(LDFLAGS) $(CLI_OBJ) -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive -o $@ $(LDLIBS_ALL)
 
 # A test file may ask for extra link flags with a line "// LDFLAGS: ...".
 $(BUILD)/tests/%: tests/%.c $(SUPPORT_OBJ) $(LIB)
