@@ -26,7 +26,9 @@ static long peak_rss_kb(void)
     return kb;
 }
 
-static dt_data *load_idx_pair(const char *dir)
+/* Loads an IDX train/test pair, checks counts and shapes and the first ten
+ * labels of each file (SOURCES.md). */
+static dt_data *load_idx_pair(const char *dir, const int first[10], const int tfirst[10])
 {
     dt_data_spec s = tspec(DT_FORMAT_IDX);
     s.train.present = s.test.present = 1;
@@ -50,6 +52,10 @@ static dt_data *load_idx_pair(const char *dir)
     assert_true(d->inputs_u8 && d->shift_measurable);
     assert_true(d->profile.label_min == 0 && d->profile.label_max == 9);
     assert_true(d->profile.min[0] == 0 && d->profile.max[0] == 255);
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal((int)d->src[0].y[i], first[i]);
+        assert_int_equal((int)d->src[1].y[i], tfirst[i]);
+    }
     return d;
 }
 
@@ -57,12 +63,8 @@ static void test_mnist_and_rss(void **state)
 {
     (void)state;
     if (!have("mnist/train-images-idx3-ubyte.gz")) { skip(); return; }
-    dt_data *d = load_idx_pair("mnist");
     const int first[] = {5, 0, 4, 1, 9, 2, 1, 3, 1, 4}, tfirst[] = {7, 2, 1, 0, 4, 1, 4, 9, 5, 9};
-    for (int i = 0; i < 10; i++) {
-        assert_int_equal((int)d->src[0].y[i], first[i]);
-        assert_int_equal((int)d->src[1].y[i], tfirst[i]);
-    }
+    dt_data *d = load_idx_pair("mnist", first, tfirst);
     /* MNIST pixel mean / std are the well-known 33.3 / 78.6 (0.1307 / 0.3081 x 255). */
     assert_true(d->mean[0] > 32 && d->mean[0] < 35 && d->std[0] > 77 && d->std[0] < 80);
     long kb = peak_rss_kb();
@@ -81,13 +83,8 @@ static void test_fashion(void **state)
 {
     (void)state;
     if (!have("fashion-mnist/train-images-idx3-ubyte.gz")) { skip(); return; }
-    dt_data *d = load_idx_pair("fashion-mnist");
     const int first[] = {9, 0, 0, 3, 0, 2, 7, 2, 5, 5}, tfirst[] = {9, 2, 1, 1, 6, 1, 4, 6, 5, 7};
-    for (int i = 0; i < 10; i++) {
-        assert_int_equal((int)d->src[0].y[i], first[i]);
-        assert_int_equal((int)d->src[1].y[i], tfirst[i]);
-    }
-    dt_data_free(d);
+    dt_data_free(load_idx_pair("fashion-mnist", first, tfirst));
 }
 
 /* Loads a sklearn CSV through dt_data_load and checks rows, features and
