@@ -19,7 +19,4 @@
         return dt_fail(DT_EINTERNAL, "stage '%s' is not implemented in this build", name); \
     }
 DT_STAGE_FALLBACK(dt_stage_debug, "debug")
-DT_STAGE_FALLBACK(dt_stage_compare, "compare")
-DT_STAGE_FALLBACK(dt_stage_decompose, "decompose")
-DT_STAGE_FALLBACK(dt_stage_improve, "improve")
 DT_STAGE_FALLBACK(dt_stage_tune, "tune")

@@ -1,0 +1,282 @@
+/* compare: Tobin's "compare to a known result" and Karpathy's dumb baselines.
+ *
+ * On the same splits as every stage: the majority class (classification) or
+ * the mean of the train targets (regression); a linear model (softmax
+ * regression / least squares) trained with the engine; the configured model
+ * trained on zeroed inputs (input-independent baseline, K1); the configured
+ * model itself (dt_stage_train); the known result (target.*) and human level.
+ * Every error is measured on train_val.  Rules and margins: docs/findings.md. */
+#include <cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error_analysis.h"
+
+/* Linear baseline (softmax regression): Adam at this rate, at least this many
+ * epochs, the config's batch size, early stopping (patience 3 when off). */
+#define LINEAR_LR 1e-2
+#define LINEAR_MIN_EPOCHS 20
+/* Known result: the model is "below" it beyond max(KNOWN_ABS * scale, Z * SE). */
+#define KNOWN_ABS 0.005
+
+/* Majority class / mean target of the train split, scored on train_val. */
+static double constant_baseline_error(const dt_data *d, double *value)
+{
+    size_t n = dt_data_split_size(d, DT_SPLIT_TRAIN), nv = dt_data_split_size(d, DT_SPLIT_TRAIN_VAL);
+    if (d->task == DT_TASK_CLASSIFICATION) {
+        size_t count[DT_MAX_CLASSES] = {0};
+        for (size_t i = 0; i < n; i++) {
+            int c = (int)dt_data_label(d, DT_SPLIT_TRAIN, i);
+            if (c >= 0 && c < DT_MAX_CLASSES) count[c]++;
+        }
+        int best = 0;
+        for (int c = 1; c < DT_MAX_CLASSES; c++) if (count[c] > count[best]) best = c;
+        size_t wrong = 0;
+        for (size_t i = 0; i < nv; i++) wrong += (int)dt_data_label(d, DT_SPLIT_TRAIN_VAL, i) != best;
+        *value = dt_data_original_class(d, best);
+        return nv ? (double)wrong / (double)nv : 0.0;
+    }
+    double mean = 0, se = 0;
+    for (size_t i = 0; i < n; i++) mean += dt_data_label(d, DT_SPLIT_TRAIN, i);
+    mean = n ? mean / (double)n : 0.0;
+    for (size_t i = 0; i < nv; i++) {
+        double e = dt_data_label(d, DT_SPLIT_TRAIN_VAL, i) - mean;
+        se += e * e;
+    }
+    *value = mean;
+    return nv ? se / (double)nv : 0.0;
+}
+
+/* Least squares in closed form (normal equations with a 1e-6 ridge, solved by
+ * Cholesky in double): the exact linear baseline for regression.  Returns 0
+ * when the problem is too wide for it (then the engine trains it). */
+#define LSQ_MAX_DIM 1024
+static int least_squares_error(const dt_data *d, double *err)
+{
+    size_t D = dt_data_sample_dim(d), P = D + 1, n = dt_data_split_size(d, DT_SPLIT_TRAIN);
+    size_t nv = dt_data_split_size(d, DT_SPLIT_TRAIN_VAL);
+    if (D > LSQ_MAX_DIM || dt_data_classes(d) != 1 || n == 0) return 0;
+    double *A = calloc(P * P, sizeof *A), *b = calloc(P, sizeof *b);
+    float *x = malloc(D * sizeof *x);
+    if (!A || !b || !x) {
+        free(A);
+        free(b);
+        free(x);
+        return 0;
+    }
+    for (size_t r = 0; r < n; r++) {
+        float y;
+        dt_data_batch(d, DT_SPLIT_TRAIN, &r, 1, x, &y);
+        for (size_t i = 0; i < P; i++) {
+            double xi = i < D ? x[i] : 1.0;
+            b[i] += xi * y;
+            for (size_t j = 0; j <= i; j++) A[i * P + j] += xi * (j < D ? x[j] : 1.0);
+        }
+    }
+    for (size_t i = 0; i < P; i++) A[i * P + i] += 1e-6 * (double)n;
+    /* Cholesky A = L L^T in the lower triangle. */
+    int ok = 1;
+    for (size_t j = 0; j < P && ok; j++) {
+        double s = A[j * P + j];
+        for (size_t k = 0; k < j; k++) s -= A[j * P + k] * A[j * P + k];
+        if (!(s > 0)) { ok = 0; break; }
+        A[j * P + j] = sqrt(s);
+        for (size_t i = j + 1; i < P; i++) {
+            double t = A[i * P + j];
+            for (size_t k = 0; k < j; k++) t -= A[i * P + k] * A[j * P + k];
+            A[i * P + j] = t / A[j * P + j];
+        }
+    }
+    if (ok) {
+        for (size_t i = 0; i < P; i++) { /* L z = b */
+            for (size_t k = 0; k < i; k++) b[i] -= A[i * P + k] * b[k];
+            b[i] /= A[i * P + i];
+        }
+        for (size_t i = P; i-- > 0;) { /* L^T w = z */
+            for (size_t k = i + 1; k < P; k++) b[i] -= A[k * P + i] * b[k];
+            b[i] /= A[i * P + i];
+        }
+        double se = 0;
+        for (size_t r = 0; r < nv; r++) {
+            float y;
+            dt_data_batch(d, DT_SPLIT_TRAIN_VAL, &r, 1, x, &y);
+            double p = b[D];
+            for (size_t i = 0; i < D; i++) p += b[i] * x[i];
+            se += (p - y) * (p - y);
+        }
+        *err = nv ? se / (double)nv : 0.0;
+    }
+    free(A);
+    free(b);
+    free(x);
+    return ok;
+}
+
+static dt_status linear_baseline_error(dt_stage_ctx *ctx, const dt_data *d, double *err)
+{
+    if (d->task == DT_TASK_REGRESSION && ctx->cfg->loss == DT_LOSS_MSE && least_squares_error(d, err)) return DT_OK;
+    dt_config c = *ctx->cfg;
+    if (c.train.epochs < LINEAR_MIN_EPOCHS) c.train.epochs = LINEAR_MIN_EPOCHS;
+    c.train.lr = LINEAR_LR;
+    c.train.optimizer = DT_OPT_ADAM;
+    c.train.weight_decay = 0;
+    c.train.schedule = DT_SCHED_CONSTANT;
+    c.train.warmup_steps = 0;
+    c.train.clip_grad_norm = 0;
+    if (c.train.patience == 0) c.train.patience = 3;
+    dt_model *m = NULL;
+    dt_status st = dt_ea_linear_model(d, c.loss, c.train.batch_size, c.seed, &m);
+    if (st) return st;
+    dt_fit_result fr;
+    st = dt_ea_fit(ctx, &c, d, m, DT_SPLIT_TRAIN, DT_SPLIT_TRAIN_VAL, NULL, NULL, &fr);
+    dt_eval ev = {0};
+    if (!st) st = dt_model_evaluate(m, d, DT_SPLIT_TRAIN_VAL, &ev, NULL, NULL);
+    *err = ev.error;
+    dt_model_free(m);
+    return st;
+}
+
+/* The configured model trained and scored on train_val, with or without zeroed inputs. */
+static dt_status model_error(dt_stage_ctx *ctx, const dt_data *d, dt_ea_transform tf, double *err, double *se)
+{
+    dt_model *m = NULL;
+    dt_status st = dt_stage_build_model(ctx->cfg, d, ctx->cfg->train.batch_size, &m);
+    if (st) return st;
+    size_t nv = dt_data_split_size(d, DT_SPLIT_TRAIN_VAL);
+    float *loss = malloc((nv ? nv : 1) * sizeof *loss);
+    if (!loss) {
+        dt_model_free(m);
+        return dt_fail(DT_ENOMEM, "compare: out of memory");
+    }
+    dt_fit_result fr;
+    st = dt_ea_fit(ctx, ctx->cfg, d, m, DT_SPLIT_TRAIN, DT_SPLIT_TRAIN_VAL, tf, NULL, &fr);
+    dt_eval ev = {0};
+    if (!st) st = dt_ea_evaluate(m, d, DT_SPLIT_TRAIN_VAL, tf, NULL, &ev, NULL, loss);
+    *err = ev.error;
+    if (se) *se = dt_ea_se(d, ev.error, nv, loss);
+    free(loss);
+    dt_model_free(m);
+    return st;
+}
+
+/* "Better than b by a margin": model < b - margin, margin = max(ABS*scale, Z*SE(b)). */
+static double margin_for(const dt_data *d, double baseline, size_t n, double scale, double model_se)
+{
+    double m = DT_EA_ABS_MARGIN * scale;
+    double se = d->task == DT_TASK_CLASSIFICATION ? dt_ea_se(d, baseline, n, NULL) : model_se;
+    if (DT_EA_NOISE_Z * se > m) m = DT_EA_NOISE_Z * se;
+    return m;
+}
+
+dt_status dt_stage_compare(dt_stage_ctx *ctx, dt_report *rep)
+{
+    dt_data *d = NULL;
+    dt_status st = dt_stage_prepare(ctx, &d);
+    if (st) return st;
+    const dt_config *cfg = ctx->cfg;
+    int cls = d->task == DT_TASK_CLASSIFICATION;
+    size_t nv = dt_data_split_size(d, DT_SPLIT_TRAIN_VAL);
+    if (nv == 0) return dt_fail(DT_ECONFIG, "compare: the train_val split is empty (data.splits.train_val)");
+    double scale = dt_ea_error_scale(d);
+
+    double const_value, const_err = constant_baseline_error(d, &const_value);
+    double lin_err = 0, zero_err = 0, model_err = 0, model_se = 0;
+    if ((st = linear_baseline_error(ctx, d, &lin_err))) return st;
+    if ((st = model_error(ctx, d, dt_ea_zero_inputs, &zero_err, NULL))) return st;
+    if ((st = model_error(ctx, d, NULL, &model_err, &model_se))) return st;
+
+    const char *const_name = cls ? "majority" : "mean";
+    char key[64];
+    snprintf(key, sizeof key, "baseline_%s_error", const_name);
+    dt_report_metric(rep, key, const_err);
+    dt_report_metric(rep, cls ? "baseline_majority_class" : "baseline_mean_value", const_value);
+    dt_report_metric(rep, "baseline_linear_error", lin_err);
+    dt_report_metric(rep, "baseline_zero_input_error", zero_err);
+    dt_report_metric(rep, "model_error", model_err);
+    dt_report_metric(rep, "model_error_se", model_se);
+    dt_report_metric_str(rep, "split", "train_val");
+    dt_report_metric_str(rep, "error_metric", cls ? "misclassified fraction" : "mean squared error");
+    double target_err = 0, human_err = 0;
+    int has_target = dt_ea_target_error(cfg, &target_err), has_human = dt_ea_human_error(cfg, &human_err);
+    if (has_target) {
+        dt_report_metric(rep, "target_error", target_err);
+        dt_report_metric_str(rep, "target_source", cfg->target.source);
+    } else {
+        dt_report_metric_json(rep, "target_error", cJSON_CreateNull());
+    }
+    if (has_human) dt_report_metric(rep, "human_level_error", human_err);
+
+    /* below-baseline: the constant predictor is an error, the linear model a warning. */
+    double m_const = margin_for(d, const_err, nv, scale, model_se);
+    if (model_err > const_err - m_const) {
+        dt_finding *f = dt_report_finding(
+            rep, "below-baseline", DT_SEV_ERROR,
+            "model error %.4f on train_val is not better than the %s baseline (%.4f) by the margin %.4f",
+            model_err, const_name, const_err, m_const);
+        dt_finding_evidence_str(f, "baseline", const_name);
+        dt_finding_evidence(f, "model_error", model_err);
+        dt_finding_evidence(f, "baseline_error", const_err);
+        dt_finding_evidence(f, "margin", m_const);
+        dt_finding_suggest(f, "check that labels match their inputs (shuffled or misaligned files, wrong label column)");
+        dt_finding_suggest(f, "go back to overfit-batch: a model that cannot beat a constant has a bug or cannot learn");
+        dt_finding_suggest(f, "check the learning rate and that training ran long enough (train.epochs)");
+    }
+    double m_lin = margin_for(d, lin_err, nv, scale, model_se);
+    if (model_err > lin_err - m_lin) {
+        dt_finding *f = dt_report_finding(
+            rep, "below-baseline", DT_SEV_WARNING,
+            "model error %.4f on train_val is not better than a linear model's (%.4f) by the margin %.4f",
+            model_err, lin_err, m_lin);
+        dt_finding_evidence_str(f, "baseline", "linear");
+        dt_finding_evidence(f, "model_error", model_err);
+        dt_finding_evidence(f, "baseline_error", lin_err);
+        dt_finding_evidence(f, "margin", m_lin);
+        dt_finding_suggest(f, "if the problem is linear, the linear model may be enough; otherwise the network "
+                              "underfits: see decompose (bias) and improve");
+        dt_finding_suggest(f, "train longer or raise the learning rate (train.epochs, train.lr)");
+    }
+    /* input-independent: the model must beat its own zeroed-input version. */
+    double m_zero = margin_for(d, zero_err, nv, scale, model_se);
+    if (model_err > zero_err - m_zero) {
+        dt_finding *f = dt_report_finding(
+            rep, "input-independent", DT_SEV_ERROR,
+            "model error %.4f is not better than the same model trained on zeroed inputs (%.4f) by the margin "
+            "%.4f: it does not use its inputs",
+            model_err, zero_err, m_zero);
+        dt_finding_evidence(f, "model_error", model_err);
+        dt_finding_evidence(f, "zero_input_error", zero_err);
+        dt_finding_evidence(f, "margin", m_zero);
+        dt_finding_suggest(f, "check that inputs reach the model (loading, normalization, an all-constant feature set)");
+        dt_finding_suggest(f, "check that labels belong to their inputs (shuffled labels learn only the class prior)");
+        dt_finding_suggest(f, "see debug: batch-dependency, dead-relu and vanishing-gradients");
+    }
+    /* below-known-result. */
+    if (has_target) {
+        double m_known = KNOWN_ABS * scale;
+        double se_t = cls ? dt_ea_se(d, target_err, nv, NULL) : model_se;
+        if (DT_EA_NOISE_Z * se_t > m_known) m_known = DT_EA_NOISE_Z * se_t;
+        dt_report_metric(rep, "target_margin", m_known);
+        if (model_err > target_err + m_known) {
+            dt_finding *f = dt_report_finding(
+                rep, "below-known-result", DT_SEV_WARNING,
+                "model error %.4f is worse than the known result %.4f%s%s%s by more than the margin %.4f",
+                model_err, target_err, cfg->target.source[0] ? " (" : "", cfg->target.source,
+                cfg->target.source[0] ? ")" : "", m_known);
+            dt_finding_evidence(f, "model_error", model_err);
+            dt_finding_evidence(f, "target_error", target_err);
+            dt_finding_evidence(f, "margin", m_known);
+            if (cfg->target.source[0]) dt_finding_evidence_str(f, "source", cfg->target.source);
+            dt_finding_suggest(f, "run decompose to see whether bias, variance or shift causes the gap");
+            dt_finding_suggest(f, "compare the setup with the source's (architecture, epochs, preprocessing, "
+                                  "augmentation)");
+            dt_finding_suggest(f, "train longer with early stopping (train.epochs, train.early_stopping.patience)");
+        }
+    } else {
+        dt_finding *f = dt_report_finding(rep, "no-known-result", DT_SEV_INFO,
+                                          "no target.value given: the model is compared with baselines only");
+        dt_finding_suggest(f, "set target: {metric, value, source} from an official implementation on a similar "
+                              "dataset, a paper, or human level");
+    }
+    return DT_OK;
+}

@@ -1,0 +1,459 @@
+/* Shared measurement code for compare, decompose and improve (see error_analysis.h). */
+#include "error_analysis.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const dt_ea_term_names[DT_TERM_COUNT] = {"bias", "variance", "shift", "val_overfit"};
+
+int dt_ea_target_error(const dt_config *cfg, double *err)
+{
+    if (!dt_config_given(cfg, "target.value")) return 0;
+    double v = cfg->target.value;
+    *err = cfg->target.metric == DT_TARGET_ACCURACY ? 1.0 - v : v;
+    return 1;
+}
+
+int dt_ea_human_error(const dt_config *cfg, double *err)
+{
+    if (!dt_config_given(cfg, "target.human_level")) return 0;
+    double v = cfg->target.human_level;
+    *err = cfg->target.metric == DT_TARGET_ACCURACY ? 1.0 - v : v;
+    return 1;
+}
+
+double dt_ea_error_scale(const dt_data *d)
+{
+    if (d->task == DT_TASK_CLASSIFICATION) return 1.0;
+    size_t n = dt_data_split_size(d, DT_SPLIT_TRAIN);
+    double s = 0, s2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        double y = dt_data_label(d, DT_SPLIT_TRAIN, i);
+        s += y;
+        s2 += y * y;
+    }
+    double var = n ? s2 / (double)n - (s / (double)n) * (s / (double)n) : 0.0;
+    return var > 1e-12 ? var : 1e-12;
+}
+
+double dt_ea_se(const dt_data *d, double err, size_t n, const float *row_loss)
+{
+    if (n == 0) return 0.0;
+    if (d->task == DT_TASK_CLASSIFICATION || !row_loss) {
+        double p = err < 0 ? 0 : err > 1 ? 1 : err;
+        double v = p * (1 - p);
+        if (v < 1.0 / (double)n) v = 1.0 / (double)n; /* 0 errors still leaves about 1/n of doubt */
+        return sqrt(v / (double)n);
+    }
+    double m = 0, v = 0;
+    for (size_t i = 0; i < n; i++) m += row_loss[i];
+    m /= (double)n;
+    for (size_t i = 0; i < n; i++) v += (row_loss[i] - m) * (row_loss[i] - m);
+    v = n > 1 ? v / (double)(n - 1) : 0.0;
+    return sqrt(v / (double)n);
+}
+
+void dt_ea_zero_inputs(void *tctx, dt_model *m, size_t n, int train)
+{
+    (void)tctx;
+    (void)train;
+    size_t per = dt_numel(m->x) / (size_t)m->x->shape[0];
+    memset(m->x->val, 0, n * per * sizeof(float));
+}
+
+/* ------------------------------------------------------------ training */
+
+static void progress_step(dt_stage_ctx *ctx, int epoch, int epochs, long step, long steps, float loss)
+{
+    if (ctx && ctx->progress) dt_progress_update(ctx->progress, epoch, epochs, step, steps, loss);
+}
+
+dt_status dt_ea_evaluate(dt_model *m, const dt_data *d, dt_split_id s, dt_ea_transform tf, void *tctx,
+                         dt_eval *res, int *pred, float *row_loss)
+{
+    if (!tf) return dt_model_evaluate(m, d, s, res, pred, row_loss);
+    size_t n = dt_data_split_size(d, s), B = (size_t)m->g->max_batch;
+    size_t *rows = malloc(B * sizeof *rows);
+    if (!rows) return dt_fail(DT_ENOMEM, "evaluate: out of memory");
+    int K = m->out->shape[1];
+    double loss = 0.0, err = 0.0;
+    dt_graph_set_train(m->g, 0);
+    dt_status st = DT_OK;
+    for (size_t start = 0; start < n && !st; start += B) {
+        size_t k = n - start < B ? n - start : B;
+        for (size_t i = 0; i < k; i++) rows[i] = start + i;
+        st = dt_model_load_batch(m, d, s, rows, k);
+        if (st) break;
+        tf(tctx, m, k, 0);
+        st = dt_graph_forward(m->g, m->out);
+        for (size_t i = 0; i < k && !st; i++) {
+            const float *z = m->out->val + i * (size_t)K;
+            int best = 0;
+            for (int j = 1; j < K; j++) if (z[j] > z[best]) best = j;
+            double l;
+            if (m->spec.loss == DT_LOSS_MSE) {
+                l = 0;
+                for (int j = 0; j < K; j++) {
+                    double e = z[j] - m->y->val[i * (size_t)K + j];
+                    l += e * e;
+                }
+                l /= K;
+                err += l;
+            } else {
+                int c = (int)m->y->val[i];
+                double mx = z[0], se = 0;
+                for (int j = 1; j < K; j++) if (z[j] > mx) mx = z[j];
+                for (int j = 0; j < K; j++) se += exp(z[j] - mx);
+                l = m->spec.output_softmax ? -log(z[c] > 1e-30f ? z[c] : 1e-30f) : mx + log(se) - z[c];
+                err += best != c;
+            }
+            loss += l;
+            if (pred) pred[start + i] = best;
+            if (row_loss) row_loss[start + i] = (float)l;
+        }
+    }
+    dt_graph_set_train(m->g, 1);
+    free(rows);
+    if (st) return st;
+    res->n = n;
+    res->loss = n ? loss / (double)n : 0.0;
+    res->error = n ? err / (double)n : 0.0;
+    return DT_OK;
+}
+
+/* dt_model_fit with a per-batch transform (the same schedule, early stopping
+ * and best-weight restore). */
+static dt_status fit_transformed(dt_stage_ctx *ctx, dt_model *m, dt_optimizer *o, const dt_data *d,
+                                 const dt_fit_opts *opts, dt_ea_transform tf, void *tctx, dt_fit_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->best_val_error = INFINITY;
+    size_t B = (size_t)m->g->max_batch, n = dt_data_split_size(d, opts->train_split);
+    int validate = opts->val_split != opts->train_split && dt_data_split_size(d, opts->val_split) > 0;
+    long per_epoch = (long)((n + B - 1) / B);
+    long total = opts->max_steps > 0 ? opts->max_steps : per_epoch * opts->epochs;
+    int epochs = opts->max_steps > 0 ? (int)((total + per_epoch - 1) / per_epoch) : opts->epochs;
+    dt_rng rng;
+    dt_rng_seed(&rng, opts->seed);
+    dt_batcher bt;
+    dt_status st = dt_batcher_init(&bt, d, opts->train_split, B, 1, &rng);
+    if (st) return st;
+    size_t *rows = malloc(B * sizeof *rows);
+    float *best = malloc(m->g->n_param_values * sizeof *best + 1);
+    if (!rows || !best) {
+        free(rows);
+        free(best);
+        dt_batcher_free(&bt);
+        return dt_fail(DT_ENOMEM, "fit: out of memory");
+    }
+    int since_best = 0;
+    for (int e = 1; e <= epochs && !st && res->steps < total; e++) {
+        double sum = 0.0;
+        long count = 0;
+        size_t k;
+        while (res->steps < total && dt_batcher_next(&bt, rows, &k)) {
+            float loss;
+            st = dt_model_load_batch(m, d, opts->train_split, rows, k);
+            if (st) break;
+            tf(tctx, m, k, 1);
+            st = dt_model_train_step(m, o, &loss);
+            if (st) break;
+            res->steps++;
+            sum += loss;
+            count++;
+            progress_step(ctx, e, epochs, res->steps, total, loss);
+            if (!isfinite(loss)) {
+                res->diverged = 1;
+                break;
+            }
+        }
+        res->epochs_run = e;
+        res->last_train_loss = count ? sum / (double)count : NAN;
+        if (st || res->diverged) break;
+        if (validate) {
+            dt_eval ev;
+            st = dt_ea_evaluate(m, d, opts->val_split, tf, tctx, &ev, NULL, NULL);
+            if (st) break;
+            if (ev.error < res->best_val_error) {
+                res->best_val_error = ev.error;
+                res->best_val_loss = ev.loss;
+                res->best_epoch = e;
+                since_best = 0;
+                memcpy(best, m->g->param_val, m->g->n_param_values * sizeof *best);
+            } else if (opts->patience > 0 && ++since_best >= opts->patience) {
+                res->stopped_early = 1;
+                break;
+            }
+        }
+    }
+    if (!st && res->best_epoch > 0 && !res->diverged)
+        memcpy(m->g->param_val, best, m->g->n_param_values * sizeof *best);
+    free(rows);
+    free(best);
+    dt_batcher_free(&bt);
+    return st;
+}
+
+dt_status dt_ea_fit(dt_stage_ctx *ctx, const dt_config *cfg, const dt_data *d, dt_model *m, dt_split_id train,
+                    dt_split_id val, dt_ea_transform tf, void *tctx, dt_fit_result *res)
+{
+    dt_stage_ctx c = *ctx;
+    dt_config copy = *cfg;
+    c.cfg = &copy;
+    if (!tf) return dt_stage_train(&c, d, m, train, val, res);
+    dt_fit_opts fo = dt_stage_fit_opts(&c, train, val);
+    size_t n = dt_data_split_size(d, train), B = (size_t)m->g->max_batch;
+    long per_epoch = (long)((n + B - 1) / B);
+    long total = fo.max_steps > 0 ? fo.max_steps : per_epoch * fo.epochs;
+    dt_optim_cfg oc = dt_stage_optim_cfg(cfg, total);
+    dt_optimizer o;
+    dt_status st = dt_optim_init(&o, &oc, m->g->n_param_values);
+    if (st) return st;
+    st = fit_transformed(ctx, m, &o, d, &fo, tf, tctx, res);
+    dt_optim_free(&o);
+    return st;
+}
+
+dt_status dt_ea_linear_model(const dt_data *d, dt_loss loss, int max_batch, uint64_t seed, dt_model **out)
+{
+    *out = NULL;
+    dt_model *m = calloc(1, sizeof *m);
+    if (!m || !(m->g = dt_graph_new())) {
+        free(m);
+        return dt_fail(DT_ENOMEM, "linear baseline: out of memory");
+    }
+    dt_model_spec *s = &m->spec;
+    s->arch = DT_ARCH_MLP;
+    s->in_ndim = dt_data_sample_ndim(d);
+    memcpy(s->in_shape, dt_data_sample_shape(d), (size_t)s->in_ndim * sizeof(int));
+    s->outputs = dt_data_classes(d);
+    s->loss = loss;
+    s->max_batch = max_batch;
+    s->depth = 0;
+    int D = (int)dt_data_sample_dim(d), K = s->outputs;
+    dt_graph *g = m->g;
+    int xs[4] = {max_batch};
+    memcpy(xs + 1, s->in_shape, (size_t)s->in_ndim * sizeof(int));
+    m->x = dt_input(g, "x", s->in_ndim + 1, xs);
+    dt_node *h = s->in_ndim > 1 ? dt_flatten(g, "flatten", m->x) : m->x;
+    dt_node *w = dt_param(g, "f1.weight", "f1", 2, (int[]){K, D}, DT_INIT_UNIFORM_FAN_IN, D, K);
+    dt_node *b = dt_param(g, "f1.bias", "f1", 1, (int[]){K}, DT_INIT_ZERO, D, K);
+    m->out = dt_bias_add(g, "f1", dt_matmul(g, "f1", h, w), b);
+    if (loss == DT_LOSS_CROSS_ENTROPY) {
+        m->y = dt_input(g, "y", 1, (int[]){max_batch});
+        m->loss = dt_cross_entropy(g, "loss", m->out, m->y);
+    } else {
+        m->y = dt_input(g, "y", 2, (int[]){max_batch, K});
+        m->loss = dt_mse(g, "loss", m->out, m->y);
+    }
+    dt_status st = dt_graph_compile(g, max_batch);
+    if (st) {
+        dt_model_free(m);
+        return dt_fail_context(st, "building the linear baseline");
+    }
+    dt_model_init(m, seed);
+    *out = m;
+    return DT_OK;
+}
+
+/* ------------------------------------------------------------ measuring */
+
+dt_status dt_ea_measure(dt_model *m, const dt_data *d, dt_ea_errors *e)
+{
+    memset(e, 0, sizeof *e);
+    size_t maxn = 0;
+    for (int s = 0; s < DT_SPLIT_COUNT; s++)
+        if (dt_data_split_size(d, (dt_split_id)s) > maxn) maxn = dt_data_split_size(d, (dt_split_id)s);
+    float *loss = malloc((maxn ? maxn : 1) * sizeof *loss);
+    if (!loss) return dt_fail(DT_ENOMEM, "measuring errors: out of memory");
+    dt_status st = DT_OK;
+    for (int s = 0; s < DT_SPLIT_COUNT && !st; s++) {
+        dt_eval ev = {0};
+        e->n[s] = dt_data_split_size(d, (dt_split_id)s);
+        if (!e->n[s]) continue;
+        st = dt_model_evaluate(m, d, (dt_split_id)s, &ev, NULL, loss);
+        if (st) break;
+        e->err[s] = ev.error;
+        e->se[s] = dt_ea_se(d, ev.error, e->n[s], loss);
+    }
+    free(loss);
+    return st;
+}
+
+void dt_ea_decompose(const dt_config *cfg, const dt_data *d, const dt_ea_errors *e, dt_ea_decomp *out)
+{
+    memset(out, 0, sizeof *out);
+    out->scale = dt_ea_error_scale(d);
+    double irr = 0;
+    out->irreducible_known = dt_ea_target_error(cfg, &irr) || dt_ea_human_error(cfg, &irr);
+    out->irreducible = out->irreducible_known ? irr : 0.0;
+    const double *E = e->err, *S = e->se;
+    out->term[DT_TERM_BIAS] = E[DT_SPLIT_TRAIN] - out->irreducible;
+    out->term[DT_TERM_VARIANCE] = E[DT_SPLIT_TRAIN_VAL] - E[DT_SPLIT_TRAIN];
+    out->term[DT_TERM_SHIFT] = E[DT_SPLIT_TEST_VAL] - E[DT_SPLIT_TRAIN_VAL];
+    out->term[DT_TERM_VAL_OVERFIT] = E[DT_SPLIT_TEST] - E[DT_SPLIT_TEST_VAL];
+    double noise[DT_TERM_COUNT] = {
+        S[DT_SPLIT_TRAIN],
+        sqrt(S[DT_SPLIT_TRAIN_VAL] * S[DT_SPLIT_TRAIN_VAL] + S[DT_SPLIT_TRAIN] * S[DT_SPLIT_TRAIN]),
+        sqrt(S[DT_SPLIT_TEST_VAL] * S[DT_SPLIT_TEST_VAL] + S[DT_SPLIT_TRAIN_VAL] * S[DT_SPLIT_TRAIN_VAL]),
+        sqrt(S[DT_SPLIT_TEST] * S[DT_SPLIT_TEST] + S[DT_SPLIT_TEST_VAL] * S[DT_SPLIT_TEST_VAL]),
+    };
+    out->dominant = DT_TERM_BIAS;
+    for (int t = 0; t < DT_TERM_COUNT; t++) {
+        double th = DT_EA_ABS_MARGIN * out->scale;
+        if (DT_EA_REL_IRREDUCIBLE * out->irreducible > th) th = DT_EA_REL_IRREDUCIBLE * out->irreducible;
+        if (DT_EA_NOISE_Z * noise[t] > th) th = DT_EA_NOISE_Z * noise[t];
+        out->threshold[t] = th;
+        out->measurable[t] = t != DT_TERM_SHIFT || d->shift_measurable;
+        if (out->measurable[t] && out->term[t] > out->term[out->dominant]) out->dominant = t;
+    }
+}
+
+dt_status dt_ea_train_measure(dt_stage_ctx *ctx, const dt_config *cfg, const dt_data *d, int width_mult,
+                              dt_ea_transform tf, void *tctx, dt_ea_errors *e, dt_model **m_out)
+{
+    if (m_out) *m_out = NULL;
+    dt_model_spec s;
+    dt_stage_model_spec(cfg, d, cfg->train.batch_size, &s);
+    if (width_mult > 1) s.width_mult = width_mult;
+    dt_model *m = NULL;
+    dt_status st = dt_model_build(&s, &m);
+    if (st) return st;
+    dt_model_init(m, cfg->seed);
+    dt_fit_result fr;
+    st = dt_ea_fit(ctx, cfg, d, m, DT_SPLIT_TRAIN, DT_SPLIT_TRAIN_VAL, tf, tctx, &fr);
+    if (!st) st = dt_ea_measure(m, d, e);
+    if (st || !m_out) dt_model_free(m);
+    else *m_out = m;
+    return st;
+}
+
+/* ------------------------------------------------------------ error analysis */
+
+#define TOP_LOSSES 10
+
+typedef struct slice_stat { int id; size_t n; double err; } slice_stat;
+
+static int by_err_desc(const void *a, const void *b)
+{
+    const slice_stat *x = a, *y = b;
+    return x->err < y->err ? 1 : x->err > y->err ? -1 : x->id - y->id;
+}
+
+dt_status dt_ea_analyze_split(dt_model *m, const dt_data *d, dt_split_id s, cJSON **analysis, cJSON **confusion)
+{
+    *analysis = NULL;
+    if (confusion) *confusion = NULL;
+    size_t n = dt_data_split_size(d, s);
+    int K = dt_stage_classes(d), cls = K > 0;
+    int *pred = malloc((n ? n : 1) * sizeof *pred);
+    float *loss = malloc((n ? n : 1) * sizeof *loss);
+    long *cm = cls ? calloc((size_t)K * (size_t)K, sizeof *cm) : NULL;
+    int n_slices = d->slices.n;
+    slice_stat *sl = n_slices ? calloc((size_t)n_slices, sizeof *sl) : NULL;
+    dt_status st = DT_OK;
+    if (!pred || !loss || (cls && !cm) || (n_slices && !sl)) st = dt_fail(DT_ENOMEM, "error analysis: out of memory");
+    dt_eval ev = {0};
+    if (!st && n) st = dt_model_evaluate(m, d, s, &ev, pred, loss);
+    cJSON *o = st ? NULL : cJSON_CreateObject();
+    if (!st && !o) st = dt_fail(DT_ENOMEM, "error analysis: out of memory");
+    if (!st) {
+        cJSON_AddStringToObject(o, "split", dt_split_name(s));
+        cJSON_AddNumberToObject(o, "n", (double)n);
+        cJSON_AddNumberToObject(o, "error", ev.error);
+        /* Row errors: misclassified (0/1) or the squared error. */
+        double total = 0;
+        for (size_t i = 0; i < n; i++) {
+            double re = cls ? (double)(pred[i] != (int)dt_data_label(d, s, i)) : loss[i];
+            total += re;
+            if (cls) {
+                int y = (int)dt_data_label(d, s, i);
+                if (y >= 0 && y < K && pred[i] >= 0 && pred[i] < K) cm[(size_t)y * (size_t)K + (size_t)pred[i]]++;
+            }
+            int sid = dt_data_slice(d, s, i);
+            if (sl && sid >= 0 && sid < n_slices) {
+                sl[sid].n++;
+                sl[sid].err += re;
+            }
+        }
+        if (cls) {
+            cJSON *pc = cJSON_AddArrayToObject(o, "per_class");
+            for (int c = 0; c < K; c++) {
+                long cnt = 0, wrong = 0;
+                for (int p = 0; p < K; p++) {
+                    cnt += cm[(size_t)c * (size_t)K + (size_t)p];
+                    if (p != c) wrong += cm[(size_t)c * (size_t)K + (size_t)p];
+                }
+                cJSON *e = cJSON_CreateObject();
+                cJSON_AddNumberToObject(e, "class", dt_data_original_class(d, c));
+                cJSON_AddNumberToObject(e, "n", (double)cnt);
+                cJSON_AddNumberToObject(e, "errors", (double)wrong);
+                cJSON_AddNumberToObject(e, "error", cnt ? (double)wrong / (double)cnt : 0.0);
+                cJSON_AddNumberToObject(e, "share_of_errors", total > 0 ? (double)wrong / total : 0.0);
+                cJSON_AddItemToArray(pc, e);
+            }
+            if (confusion) {
+                cJSON *rows = cJSON_CreateArray();
+                for (int c = 0; c < K && rows; c++) {
+                    cJSON *r = cJSON_CreateArray();
+                    for (int p = 0; p < K; p++)
+                        cJSON_AddItemToArray(r, cJSON_CreateNumber((double)cm[(size_t)c * (size_t)K + (size_t)p]));
+                    cJSON_AddItemToArray(rows, r);
+                }
+                *confusion = rows;
+            }
+        }
+        if (sl) {
+            for (int i = 0; i < n_slices; i++) sl[i].id = i;
+            qsort(sl, (size_t)n_slices, sizeof *sl, by_err_desc);
+            cJSON *arr = cJSON_AddArrayToObject(o, "slices");
+            for (int i = 0; i < n_slices; i++) {
+                if (!sl[i].n) continue;
+                cJSON *e = cJSON_CreateObject();
+                cJSON_AddStringToObject(e, "slice", dt_data_slice_name(d, sl[i].id));
+                cJSON_AddNumberToObject(e, "n", (double)sl[i].n);
+                cJSON_AddNumberToObject(e, "error", sl[i].err / (double)sl[i].n);
+                cJSON_AddNumberToObject(e, "share_of_error", total > 0 ? sl[i].err / total : 0.0);
+                cJSON_AddNumberToObject(e, "share_of_rows", n ? (double)sl[i].n / (double)n : 0.0);
+                cJSON_AddItemToArray(arr, e);
+            }
+        }
+        /* Top losses: a partial selection of the TOP_LOSSES largest. */
+        size_t top[TOP_LOSSES];
+        int nt = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!isfinite(loss[i])) continue;
+            int pos = nt < TOP_LOSSES ? nt++ : TOP_LOSSES;
+            if (pos == TOP_LOSSES) {
+                if (loss[i] <= loss[top[TOP_LOSSES - 1]]) continue;
+                pos = TOP_LOSSES - 1;
+            }
+            while (pos > 0 && loss[top[pos - 1]] < loss[i]) {
+                top[pos] = top[pos - 1];
+                pos--;
+            }
+            top[pos] = i;
+        }
+        cJSON *tl = cJSON_AddArrayToObject(o, "top_losses");
+        for (int i = 0; i < nt; i++) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddNumberToObject(e, "row", (double)top[i]);
+            cJSON_AddNumberToObject(e, "loss", loss[top[i]]);
+            if (cls) {
+                cJSON_AddNumberToObject(e, "label", dt_data_original_class(d, (int)dt_data_label(d, s, top[i])));
+                cJSON_AddNumberToObject(e, "predicted", dt_data_original_class(d, pred[top[i]]));
+            } else {
+                cJSON_AddNumberToObject(e, "label", dt_data_label(d, s, top[i]));
+            }
+            cJSON_AddItemToArray(tl, e);
+        }
+    }
+    free(pred);
+    free(loss);
+    free(cm);
+    free(sl);
+    *analysis = o;
+    return st;
+}

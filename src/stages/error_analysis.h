@@ -1,0 +1,93 @@
+/* Shared by compare, decompose and improve: the target error, the error of
+ * the configured model on the four splits, Tobin's bias/variance/shift/
+ * val-overfit decomposition with its noise margins, per-class / per-slice
+ * error analysis, and a training loop that can transform each batch (zeroed
+ * inputs, augmentation), which dt_model_fit does not offer.
+ * The thresholds are documented in docs/findings.md. */
+#ifndef DT_STAGES_ERROR_ANALYSIS_H
+#define DT_STAGES_ERROR_ANALYSIS_H
+
+#include "common.h"
+
+typedef struct cJSON cJSON;
+
+/* Absolute part of every margin, in error units (classification: fraction
+ * misclassified; regression: MSE divided by the variance of the train
+ * targets, so 0.02 means "2% of the mean predictor's MSE"). */
+#define DT_EA_ABS_MARGIN 0.02
+/* Relative part of the decomposition thresholds: a term is "high" only if it
+ * is also larger than this share of the irreducible error. */
+#define DT_EA_REL_IRREDUCIBLE 0.5
+/* Noise margins are this many standard errors. */
+#define DT_EA_NOISE_Z 2.0
+
+/* Target (known result) as an error: target.value when given (accuracy
+ * converted to 1 - accuracy); returns 0 when not given. */
+int dt_ea_target_error(const dt_config *cfg, double *err);
+/* Human-level error from target.human_level (same metric as target.metric). */
+int dt_ea_human_error(const dt_config *cfg, double *err);
+
+/* Scale of errors: 1 for classification, the variance of the train labels
+ * (the MSE of predicting their mean) for regression (at least 1e-12). */
+double dt_ea_error_scale(const dt_data *d);
+
+/* Standard error of an error estimate over n rows: binomial for
+ * classification, sample std / sqrt(n) of the row losses otherwise. */
+double dt_ea_se(const dt_data *d, double err, size_t n, const float *row_loss);
+
+/* Called after each batch is loaded (train: 1 for a training step, 0 for evaluation). */
+typedef void (*dt_ea_transform)(void *tctx, dt_model *m, size_t n, int train);
+/* Zeroes m->x for every batch (the input-independent baseline). */
+void dt_ea_zero_inputs(void *tctx, dt_model *m, size_t n, int train);
+
+/* Trains m with cfg's optimizer, epochs, early stopping on val (restoring the
+ * best weights), like dt_stage_train, but applies tf (may be NULL: then it is
+ * dt_stage_train itself with cfg in place of ctx->cfg). */
+dt_status dt_ea_fit(dt_stage_ctx *ctx, const dt_config *cfg, const dt_data *d, dt_model *m, dt_split_id train,
+                    dt_split_id val, dt_ea_transform tf, void *tctx, dt_fit_result *res);
+/* Evaluation with tf applied to each batch (tf NULL: dt_model_evaluate). */
+dt_status dt_ea_evaluate(dt_model *m, const dt_data *d, dt_split_id s, dt_ea_transform tf, void *tctx,
+                         dt_eval *res, int *pred, float *row_loss);
+
+/* Softmax regression (cross-entropy) or least squares (mse) as a dt_model:
+ * flatten → f1 Linear(D, K).  Works with dt_model_fit / dt_model_evaluate. */
+dt_status dt_ea_linear_model(const dt_data *d, dt_loss loss, int max_batch, uint64_t seed, dt_model **out);
+
+/* Error of a trained model on all four splits, with standard errors. */
+typedef struct dt_ea_errors {
+    double err[DT_SPLIT_COUNT];
+    double se[DT_SPLIT_COUNT];
+    size_t n[DT_SPLIT_COUNT];
+} dt_ea_errors;
+dt_status dt_ea_measure(dt_model *m, const dt_data *d, dt_ea_errors *e);
+
+enum { DT_TERM_BIAS, DT_TERM_VARIANCE, DT_TERM_SHIFT, DT_TERM_VAL_OVERFIT, DT_TERM_COUNT };
+extern const char *const dt_ea_term_names[DT_TERM_COUNT];   /* "bias", "variance", "shift", "val_overfit" */
+
+typedef struct dt_ea_decomp {
+    double irreducible;
+    int irreducible_known;
+    double term[DT_TERM_COUNT];
+    double threshold[DT_TERM_COUNT];   /* a term above its threshold is "high" */
+    int measurable[DT_TERM_COUNT];     /* shift: 0 when test data is carved from train */
+    int dominant;                      /* DT_TERM_* with the largest value */
+    double scale;
+} dt_ea_decomp;
+
+/* Tobin's decomposition: bias = train - irreducible; variance = train_val -
+ * train; shift = test_val - train_val; val_overfit = test - test_val.
+ * threshold = max(ABS_MARGIN*scale, REL_IRREDUCIBLE*irreducible, Z*SE of the difference). */
+void dt_ea_decompose(const dt_config *cfg, const dt_data *d, const dt_ea_errors *e, dt_ea_decomp *out);
+
+/* Trains the configured model (cfg; dt_ea_fit with tf) on train with early
+ * stopping on train_val and measures it.  *m_out (optional) keeps the model. */
+dt_status dt_ea_train_measure(dt_stage_ctx *ctx, const dt_config *cfg, const dt_data *d, int width_mult,
+                              dt_ea_transform tf, void *tctx, dt_ea_errors *e, dt_model **m_out);
+
+/* Error analysis of a split: per-class error (classification), confusion
+ * matrix, per-slice error with each slice's share of the total error
+ * (ranked), and the top-loss rows.  Returns a cJSON object (NULL on OOM);
+ * confusion (optional) gets the matrix as a cJSON array of arrays. */
+dt_status dt_ea_analyze_split(dt_model *m, const dt_data *d, dt_split_id s, cJSON **analysis, cJSON **confusion);
+
+#endif

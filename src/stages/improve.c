@@ -1,0 +1,402 @@
+/* improve: walk Tobin's ranked remedies for the dominant error term, one
+ * change at a time, each trained and measured on the relevant validation
+ * split, keeping a change only when it helps by a margin.
+ *
+ *   bias:     bigger model (wider, then deeper) → less regularization → learning rate ×3, ÷3
+ *   variance: more data → batch-norm → augmentation (images) → weight decay → dropout
+ *             → early stopping
+ *   shift:    error analysis of test_val (ranked slices, classes) → collect / synthesize data
+ *   val_overfit: rebalance (resample test_val)
+ *
+ * The decomposition is decompose's (error_analysis.c).  Rules: docs/findings.md. */
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error_analysis.h"
+
+/* A change is kept when the error on the relevant split falls by more than
+ * max(KEEP_ABS * scale, KEEP_Z * SE of the error before). */
+#define KEEP_ABS 0.005
+#define KEEP_Z 1.0
+/* Pixels of random translation for the augmentation remedy. */
+#define AUG_SHIFT 2
+
+typedef struct trial {
+    dt_config cfg;
+    int width_mult;          /* LeNet only; not a config key */
+    int augment;             /* not a config key */
+} trial;
+
+/* A remedy edits `t` (a copy of the current best) and describes the change;
+ * returns 0 when it does not apply (then no attempt is spent). */
+typedef int (*remedy_fn)(trial *t, const dt_data *d, char *desc, size_t size);
+
+typedef struct remedy {
+    const char *name;
+    remedy_fn apply;
+} remedy;
+
+static int set_num(trial *t, const char *key, double v)
+{
+    return dt_config_set_number(&t->cfg, key, v) == DT_OK;
+}
+
+static int r_wider(trial *t, const dt_data *d, char *desc, size_t size)
+{
+    (void)d;
+    if (t->cfg.model.arch == DT_ARCH_LENET) {
+        t->width_mult = (t->width_mult > 1 ? t->width_mult : 1) * 2;
+        snprintf(desc, size, "LeNet width x%d (channels and units; not expressible in the config)", t->width_mult);
+        return 1;
+    }
+    int h = t->cfg.model.hidden;
+    snprintf(desc, size, "model.hidden %d -> %d", h, 2 * h);
+    return set_num(t, "model.hidden", 2 * h);
+}
+
+static int r_deeper(trial *t, const dt_data *d, char *desc, size_t size)
+{
+    (void)d;
+    if (t->cfg.model.arch != DT_ARCH_MLP) return 0;
+    snprintf(desc, size, "model.depth %d -> %d", t->cfg.model.depth, t->cfg.model.depth + 1);
+    return set_num(t, "model.depth", t->cfg.model.depth + 1);
+}
+
+static int r_less_reg(trial *t, const dt_data *d, char *desc, size_t size)
+{
+    (void)d;
+    if (t->cfg.train.dropout > 0) {
+        double v = t->cfg.train.dropout >= 0.1 ? t->cfg.train.dropout / 2 : 0;
+        snprintf(desc, size, "train.dropout %g -> %g", t->cfg.train.dropout, v);
+        return set_num(t, "train.dropout", v);
+    }
+    if (t->cfg.train.weight_decay > 0) {
+        snprintf(desc, size, "train.weight_decay %g -> 0", t->cfg.train.weight_decay);
+        return set_num(t, "train.weight_decay", 0);
+    }
+    return 0;
+}
+
+static int lr_times(trial *t, double f, char *desc, size_t size)
+{
+    double lr = t->cfg.train.lr * f;
+    snprintf(desc, size, "train.lr %g -> %g", t->cfg.train.lr, lr);
+    return set_num(t, "train.lr", lr);
+}
+static int r_lr_up(trial *t, const dt_data *d, char *desc, size_t size) { (void)d; return lr_times(t, 3.0, desc, size); }
+static int r_lr_down(trial *t, const dt_data *d, char *desc, size_t size) { (void)d; return lr_times(t, 1.0 / 3.0, desc, size); }
+
+static int r_more_data(trial *t, const dt_data *d, char *desc, size_t size)
+{
+    size_t s = t->cfg.data.subset_samples;
+    /* Only when the subset held data back: the train source has more rows. */
+    size_t used = dt_data_split_size(d, DT_SPLIT_TRAIN) + dt_data_split_size(d, DT_SPLIT_TRAIN_VAL);
+    size_t available = d->src[0].n;
+    if (s == 0 || used >= available || d->format == DT_FORMAT_TEXT) return 0;
+    snprintf(desc, size, "data.subset.samples %zu -> %zu", s, 4 * s);
+    return set_num(t, "data.subset.samples", (double)(4 * s));
+}
+
+static int r_batch_norm(trial *t, const dt_data *d, char *desc, size_t size)
+{
+    (void)d;
+    if (t->cfg.model.batch_norm || t->cfg.model.arch == DT_ARCH_LSTM) return 0;
+    snprintf(desc, size, "model.batch_norm false -> true");
+    return dt_config_set(&t->cfg, "model.batch_norm", "true") == DT_OK;
+}
+
+static int r_augment(trial *t, const dt_data *d, char *desc, size_t size)
+{
+    if (t->augment || dt_data_modality(d) != DT_MODALITY_IMAGE || dt_data_sample_ndim(d) != 3) return 0;
+    t->augment = 1;
+    snprintf(desc, size, "augmentation: random +-%d px translation of training images (not expressible in the config)",
+             AUG_SHIFT);
+    return 1;
+}
+
+static int r_weight_decay(trial *t, const dt_data *d, char *desc, size_t size)
+{
+    (void)d;
+    double wd = t->cfg.train.weight_decay, v = wd < 1e-4 ? 1e-4 : wd * 10;
+    if (wd >= 1e-2) return 0;
+    snprintf(desc, size, "train.weight_decay %g -> %g", wd, v);
+    return set_num(t, "train.weight_decay", v);
+}
+
+static int r_dropout(trial *t, const dt_data *d, char *desc, size_t size)
+{
+    (void)d;
+    double p = t->cfg.train.dropout, v = p < 0.2 ? 0.2 : 0.5;
+    if (p >= 0.5) return 0;
+    snprintf(desc, size, "train.dropout %g -> %g", p, v);
+    return set_num(t, "train.dropout", v);
+}
+
+static int r_early_stop(trial *t, const dt_data *d, char *desc, size_t size)
+{
+    (void)d;
+    if (t->cfg.train.patience > 0) return 0;
+    snprintf(desc, size, "train.early_stopping.patience 0 -> 3");
+    return set_num(t, "train.early_stopping.patience", 3);
+}
+
+static const remedy bias_ladder[] = {
+    {"bigger model: wider", r_wider},   {"bigger model: deeper", r_deeper},
+    {"less regularization", r_less_reg}, {"learning rate x3", r_lr_up},
+    {"learning rate /3", r_lr_down},
+};
+static const remedy variance_ladder[] = {
+    {"more data", r_more_data},         {"batch normalization", r_batch_norm},
+    {"data augmentation", r_augment},   {"weight decay", r_weight_decay},
+    {"dropout", r_dropout},             {"early stopping", r_early_stop},
+};
+
+/* ------------------------------------------------------------ augmentation */
+
+typedef struct aug_ctx {
+    dt_rng rng;
+    float *tmp;
+    size_t tmp_len;
+} aug_ctx;
+
+/* Random translation by up to AUG_SHIFT pixels, zero fill (the mean after
+ * normalization), applied to training batches only. */
+static void augment_batch(void *tctx, dt_model *m, size_t n, int train)
+{
+    aug_ctx *a = tctx;
+    if (!train || m->x->ndim != 4) return;
+    int C = m->x->shape[1], H = m->x->shape[2], W = m->x->shape[3];
+    if ((size_t)H * (size_t)W > a->tmp_len) return;
+    for (size_t b = 0; b < n; b++) {
+        int dy = (int)dt_rng_below(&a->rng, 2 * AUG_SHIFT + 1) - AUG_SHIFT;
+        int dx = (int)dt_rng_below(&a->rng, 2 * AUG_SHIFT + 1) - AUG_SHIFT;
+        if (!dx && !dy) continue;
+        for (int c = 0; c < C; c++) {
+            float *img = m->x->val + ((b * (size_t)C + (size_t)c) * (size_t)H) * (size_t)W;
+            memcpy(a->tmp, img, (size_t)H * (size_t)W * sizeof(float));
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++) {
+                    int sy = y - dy, sx = x - dx;
+                    img[y * W + x] = sy >= 0 && sy < H && sx >= 0 && sx < W ? a->tmp[sy * W + sx] : 0.0f;
+                }
+        }
+    }
+}
+
+/* ------------------------------------------------------------ the ladder */
+
+/* Trains and measures one trial; *d_trial is the data it used (owned when
+ * it differs from base, i.e. after a data change). */
+static dt_status run_trial(dt_stage_ctx *ctx, const trial *t, dt_data *base, dt_data **d_trial, int *owned,
+                           dt_ea_errors *e)
+{
+    *d_trial = base;
+    *owned = 0;
+    dt_status st;
+    if (t->cfg.data.subset_samples != ctx->cfg->data.subset_samples) {
+        st = dt_data_load(&t->cfg.data, t->cfg.base_dir, d_trial);
+        if (st) return st;
+        *owned = 1;
+    }
+    aug_ctx a = {0};
+    dt_ea_transform tf = NULL;
+    if (t->augment) {
+        const int *shape = dt_data_sample_shape(*d_trial);
+        a.tmp_len = (size_t)shape[1] * (size_t)shape[2];
+        a.tmp = malloc(a.tmp_len * sizeof(float));
+        dt_rng_seed(&a.rng, t->cfg.seed ^ 0xA5A5F00Dull);
+        tf = augment_batch;
+    }
+    if (t->augment && !a.tmp) st = dt_fail(DT_ENOMEM, "improve: out of memory");
+    else st = dt_ea_train_measure(ctx, &t->cfg, *d_trial, t->width_mult, tf, &a, e, NULL);
+    free(a.tmp);
+    if (st && *owned) {
+        dt_data_free(*d_trial);
+        *d_trial = NULL;
+        *owned = 0;
+    }
+    return st;
+}
+
+static void shift_advice(dt_stage_ctx *ctx, dt_report *rep, const dt_data *d, const dt_ea_decomp *dc)
+{
+    dt_model *m = NULL;
+    dt_ea_errors e;
+    cJSON *a = NULL;
+    if (dt_ea_train_measure(ctx, ctx->cfg, d, 1, NULL, NULL, &e, &m) == DT_OK &&
+        dt_ea_analyze_split(m, d, DT_SPLIT_TEST_VAL, &a, NULL) == DT_OK) {
+        dt_finding *f = dt_report_finding(rep, "shift-error-analysis", DT_SEV_INFO,
+                                          "distribution shift dominates (%.4f): no training change fixes it; work "
+                                          "on the test_val errors ranked below",
+                                          dc->term[DT_TERM_SHIFT]);
+        dt_finding_evidence(f, "shift", dc->term[DT_TERM_SHIFT]);
+        const cJSON *sl, *pc;
+        int ranked = 0;
+        cJSON_ArrayForEach(sl, cJSON_GetObjectItemCaseSensitive(a, "slices"))
+        {
+            if (ranked++ >= 3) break;
+            const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sl, "slice"));
+            double share = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(sl, "share_of_error"));
+            dt_finding_suggest(f, "collect or synthesize training data like test_val slice '%s' (%.0f%% of its error)",
+                               name ? name : "?", 100 * share);
+        }
+        if (!ranked) {
+            /* Without slices, rank the classes by their share of the error. */
+            double best_share = -1;
+            int best_class = -1;
+            cJSON_ArrayForEach(pc, cJSON_GetObjectItemCaseSensitive(a, "per_class"))
+            {
+                double s = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(pc, "share_of_errors"));
+                if (s > best_share) {
+                    best_share = s;
+                    best_class = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(pc, "class"));
+                }
+            }
+            if (best_class >= 0)
+                dt_finding_suggest(f, "collect or synthesize training data like the test_val examples of class %d "
+                                      "(%.0f%% of its error)",
+                                   best_class, 100 * best_share);
+            dt_finding_suggest(f, "look at the top-loss test_val examples (metrics.error_analysis.top_losses) by hand");
+        }
+        dt_finding_suggest(f, "domain adaptation: fine-tune with labelled target data, or unsupervised (CORAL, "
+                              "domain confusion)");
+        dt_report_metric_json(rep, "error_analysis", a);
+        a = NULL;
+    }
+    cJSON_Delete(a);
+    dt_model_free(m);
+}
+
+dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
+{
+    dt_data *d = NULL;
+    dt_status st = dt_stage_prepare(ctx, &d);
+    if (st) return st;
+    trial best = {.cfg = *ctx->cfg, .width_mult = 1, .augment = 0};
+    dt_ea_errors e;
+    if ((st = dt_ea_train_measure(ctx, &best.cfg, d, 1, NULL, NULL, &e, NULL))) return st;
+    dt_ea_decomp dc;
+    dt_ea_decompose(ctx->cfg, d, &e, &dc);
+    dt_report_metric_str(rep, "dominant", dt_ea_term_names[dc.dominant]);
+    for (int t = 0; t < DT_TERM_COUNT; t++)
+        if (dc.measurable[t]) {
+            char key[48];
+            snprintf(key, sizeof key, "start_%s", dt_ea_term_names[t]);
+            dt_report_metric(rep, key, dc.term[t]);
+        }
+
+    if (dc.dominant == DT_TERM_SHIFT) {
+        shift_advice(ctx, rep, d, &dc);
+        dt_report_metric_json(rep, "attempts", cJSON_CreateArray());
+        return DT_OK;
+    }
+    if (dc.dominant == DT_TERM_VAL_OVERFIT) {
+        dt_finding *f = dt_report_finding(rep, "rebalance-validation", DT_SEV_INFO,
+                                          "test error is %.4f above test_val error: the validation set was overfit",
+                                          dc.term[DT_TERM_VAL_OVERFIT]);
+        dt_finding_evidence(f, "val_overfit", dc.term[DT_TERM_VAL_OVERFIT]);
+        dt_finding_suggest(f, "resample test_val from the test distribution; make it larger (data.splits.test_val)");
+        dt_finding_suggest(f, "run fewer hyperparameter trials against one test_val");
+        dt_report_metric_json(rep, "attempts", cJSON_CreateArray());
+        return DT_OK;
+    }
+
+    const remedy *ladder = dc.dominant == DT_TERM_BIAS ? bias_ladder : variance_ladder;
+    int n_ladder = dc.dominant == DT_TERM_BIAS ? (int)(sizeof bias_ladder / sizeof *bias_ladder)
+                                               : (int)(sizeof variance_ladder / sizeof *variance_ladder);
+    /* Bias and variance both show in train_val error (= irreducible + bias + variance). */
+    const dt_split_id split = DT_SPLIT_TRAIN_VAL;
+    double start_err = e.err[split], best_err = start_err, best_se = e.se[split];
+    double scale = dc.scale;
+    dt_report_metric_str(rep, "split", dt_split_name(split));
+    dt_report_metric(rep, "start_error", start_err);
+
+    dt_data *best_d = d;
+    int best_owned = 0;
+    cJSON *attempts = cJSON_CreateArray(), *kept = cJSON_CreateArray();
+    char kept_text[1024] = "";
+    int n_attempts = 0, max_attempts = ctx->cfg->stages.improve.max_attempts;
+    for (int i = 0; i < n_ladder && n_attempts < max_attempts && !st; i++) {
+        trial t = best;
+        char desc[256];
+        if (!ladder[i].apply(&t, best_d, desc, sizeof desc)) continue;
+        n_attempts++;
+        dt_progress_begin(ctx->progress, ladder[i].name);
+        dt_data *td = NULL;
+        int owned = 0;
+        dt_ea_errors te;
+        st = run_trial(ctx, &t, d, &td, &owned, &te);
+        if (st) break;
+        double after = te.err[split];
+        double margin = KEEP_ABS * scale > KEEP_Z * best_se ? KEEP_ABS * scale : KEEP_Z * best_se;
+        int keep = after < best_err - margin;
+        cJSON *a = cJSON_CreateObject();
+        cJSON_AddStringToObject(a, "remedy", ladder[i].name);
+        cJSON_AddStringToObject(a, "change", desc);
+        cJSON_AddNumberToObject(a, "before", best_err);
+        cJSON_AddNumberToObject(a, "after", after);
+        cJSON_AddNumberToObject(a, "margin", margin);
+        cJSON_AddNumberToObject(a, "train_error", te.err[DT_SPLIT_TRAIN]);
+        cJSON_AddBoolToObject(a, "kept", keep);
+        cJSON_AddItemToArray(attempts, a);
+        dt_progress_end(ctx->progress, keep ? "kept" : "not kept");
+        if (keep) {
+            best = t;
+            best_err = after;
+            best_se = te.se[split];
+            if (best_owned) dt_data_free(best_d);
+            best_d = td;
+            best_owned = owned;
+            cJSON_AddItemToArray(kept, cJSON_CreateString(desc));
+            size_t len = strlen(kept_text);
+            snprintf(kept_text + len, sizeof kept_text - len, "%s%s (%s)", len ? "; " : "", ladder[i].name, desc);
+        } else if (owned) {
+            dt_data_free(td);
+        }
+    }
+    if (best_owned) dt_data_free(best_d);
+    if (st) {
+        cJSON_Delete(attempts);
+        cJSON_Delete(kept);
+        return st;
+    }
+    dt_report_metric_json(rep, "attempts", attempts);
+    dt_report_metric_json(rep, "kept", kept);
+    dt_report_metric(rep, "best_error", best_err);
+    dt_report_metric(rep, "improvement", start_err - best_err);
+    dt_report_metric(rep, "n_attempts", n_attempts);
+    if (best.width_mult > 1) dt_report_metric(rep, "lenet_width_mult", best.width_mult);
+    if (best.augment) dt_report_metric(rep, "augmentation_shift_px", AUG_SHIFT);
+
+    char path[1400];
+    snprintf(path, sizeof path, "%s/best.yaml", ctx->out_dir);
+    if ((st = dt_config_write_yaml(&best.cfg, path))) return dt_fail_context(st, "writing %s", path);
+    dt_report_artifact(rep, "best_config", "best.yaml");
+
+    if (kept_text[0]) {
+        dt_finding *f = dt_report_finding(rep, "remedy-helped", DT_SEV_INFO,
+                                          "%s error %.4f -> %.4f (%s): kept %s", dt_split_name(split), start_err,
+                                          best_err, dt_ea_term_names[dc.dominant], kept_text);
+        dt_finding_evidence(f, "start_error", start_err);
+        dt_finding_evidence(f, "best_error", best_err);
+        dt_finding_evidence_str(f, "kept", kept_text);
+        dt_finding_suggest(f, "use best.yaml (dnntrouble run %s/best.yaml)", ctx->out_dir);
+        if (best.width_mult > 1 || best.augment)
+            dt_finding_suggest(f, "best.yaml cannot express %s%s%s; apply it in your own training code",
+                               best.width_mult > 1 ? "the wider LeNet" : "",
+                               best.width_mult > 1 && best.augment ? " and " : "", best.augment ? "augmentation" : "");
+    } else {
+        dt_finding *f = dt_report_finding(rep, "no-remedy-helped", DT_SEV_WARNING,
+                                          "none of the %d remedies tried for %s lowered %s error %.4f by the margin",
+                                          n_attempts, dt_ea_term_names[dc.dominant], dt_split_name(split), start_err);
+        dt_finding_evidence(f, "attempts", n_attempts);
+        dt_finding_evidence(f, "start_error", start_err);
+        dt_finding_suggest(f, "raise stages.improve.max_attempts to walk further down the list");
+        dt_finding_suggest(f, "error analysis (decompose): which classes or slices carry the error");
+        dt_finding_suggest(f, "tune hyperparameters (dnntrouble tune)");
+    }
+    return DT_OK;
+}
