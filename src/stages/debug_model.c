@@ -1,0 +1,687 @@
+/* Debug stage: the checks on the built model (output shape, loss input,
+ * loss at init, gradient check, non-finite values, gradient flow, batch
+ * dependency, train/eval switch, dead ReLUs, update sizes) and the
+ * per-layer statistics.  Rules and sources: docs/findings.md "## debug". */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "debug_internal.h"
+#include "dnntrouble/diag.h"
+
+#define INIT_LOSS_REL 1.0           /* TheDeepChecker: |L0 - expected| >= 1.0 x expected */
+#define SOFTMAX_SUM_TOL 1e-4
+#define VANISH_RATIO 1e-3           /* AUTOTRAINER beta1 */
+#define VANISH_FIRST 1e-4           /* AUTOTRAINER beta2 */
+#define EXPLODE_RATIO 70.0          /* AUTOTRAINER beta3 */
+#define EXPLODE_MEAN_ABS 1e6        /* TheDeepChecker / SageMaker: mean |g| */
+#define DEAD_RELU_SHARE 0.7         /* DeepDiagnosis / AUTOTRAINER gamma */
+#define GRADCHECK_FAIL_SHARE 0.1    /* more than 10% of the checked elements */
+#define UPDATE_LOG10_MIN (-4.0)     /* TheDeepChecker update/weight ratio range */
+#define UPDATE_LOG10_MAX (-1.0)
+
+static int is_weight(const dt_node *p) { return p->ndim >= 2; }
+
+/* ------------------------------------------------------- non-finite values */
+
+static void report_anomaly(dbg_state *s, const char *when, long step)
+{
+    const dt_anomaly *a = &s->m->g->anomaly;
+    char v[32];
+    snprintf(v, sizeof v, "%g", (double)a->value);
+    dt_finding *f = dt_report_finding(s->rep, "nan-or-inf", DT_SEV_ERROR,
+                                      "%s appeared in the %s pass of op %s in layer '%s' (tensor '%s', element %zu) %s",
+                                      v, a->where, a->op, a->layer, a->node, a->index, when);
+    dt_finding_evidence_str(f, "pass", a->where);
+    dt_finding_evidence_str(f, "op", a->op);
+    dt_finding_evidence_str(f, "layer", a->layer);
+    dt_finding_evidence_str(f, "tensor", a->node);
+    dt_finding_evidence_str(f, "value", v);
+    dt_finding_evidence(f, "index", (double)a->index);
+    dt_finding_evidence(f, "step", (double)step);
+    if (step > 0) dt_finding_suggest(f, "lower the learning rate (train.lr): the weights diverged while training");
+    dt_finding_suggest(f, "look for exp, log or division in layer '%s' (Tobin: numerical instability)", a->layer);
+    dt_finding_suggest(f, "normalize the inputs (data.normalize: true) and check them for extreme values");
+    dt_finding_suggest(f, "clip the gradient norm (train.clip_grad_norm)");
+    s->nan_found = 1;
+    dbg_check(s, "nan_or_inf", 1, 0, 0);
+}
+
+/* Forward (and backward) of the loss with anomaly mode on.  A non-finite
+ * value becomes a finding and sets s->nan_found; other errors propagate. */
+static dt_status guarded(dbg_state *s, int train, int backward, const char *when, long step)
+{
+    dt_graph *g = s->m->g;
+    dt_graph_set_train(g, train);
+    g->anomaly_mode = 1;
+    g->anomaly.found = 0;
+    dt_status st = dt_graph_forward(g, s->m->loss);
+    if (!st && backward) st = dt_graph_backward(g, s->m->loss);
+    g->anomaly_mode = 0;
+    if (st && g->anomaly.found) {
+        report_anomaly(s, when, step);
+        dt_clear_error();
+        return DT_OK;
+    }
+    return st;
+}
+
+static int check_inputs_finite(dbg_state *s)
+{
+    const dt_node *x = s->m->x;
+    size_t k = dt_numel(x), bad = 0, first = 0;
+    for (size_t i = 0; i < k; i++)
+        if (!isfinite(x->val[i]) && !bad++) first = i;
+    if (!bad) return 1;
+    dt_finding *f = dt_report_finding(s->rep, "nan-or-inf", DT_SEV_ERROR,
+                                      "%zu input values of the debug batch are NaN or infinite (first: sample %zu)",
+                                      bad, first / (dt_numel(x) / (size_t)x->shape[0]));
+    dt_finding_evidence_str(f, "pass", "input");
+    dt_finding_evidence(f, "count", (double)bad);
+    dt_finding_evidence(f, "index", (double)first);
+    dt_finding_suggest(f, "clean the data: drop or impute the non-finite values");
+    s->nan_found = 1;
+    dbg_check(s, "nan_or_inf", 1, 0, 0);
+    return 0;
+}
+
+/* ---------------------------------------------------------- output, loss */
+
+static void check_output_shape(dbg_state *s)
+{
+    const dt_model *m = s->m;
+    int want = dt_data_classes(s->d);
+    int ok = m->out->ndim == 2 && (size_t)m->out->shape[0] == s->B && m->out->shape[1] == want;
+    if (ok && m->spec.loss == DT_LOSS_MSE) ok = m->y->ndim == 2 && m->y->shape[1] == m->out->shape[1];
+    char shape[64];
+    dt_shape_str(m->out, shape, sizeof shape);
+    dbg_check(s, "output_width", m->out->ndim == 2 ? m->out->shape[1] : -1, want, ok);
+    if (ok) return;
+    dt_finding *f = dt_report_finding(s->rep, "output-shape-mismatch", DT_SEV_ERROR,
+                                      "model output is %s but the data needs [%zu,%d] (%s)", shape, s->B, want,
+                                      s->classes ? "one logit per class" : "one value per target");
+    dt_finding_evidence(f, "expected_width", want);
+    dt_finding_evidence(f, "batch", (double)s->B);
+    dt_finding_evidence_str(f, "shape", shape);
+    dt_finding_suggest(f, "check that task and loss match the data (classification with cross_entropy, "
+                          "regression with mse)");
+}
+
+/* Config-based and output-based detection of probabilities fed to a loss
+ * that takes logits (Tobin bug 3, Karpathy K2 #4). */
+static void check_softmax(dbg_state *s)
+{
+    const dt_model *m = s->m;
+    int from_config = s->cfg->model.output_activation == DT_OUT_SOFTMAX && s->cfg->loss == DT_LOSS_CROSS_ENTROPY;
+    int rows_prob = 0;
+    double worst = 0;
+    if (m->spec.loss == DT_LOSS_CROSS_ENTROPY && m->out->ndim == 2 && m->out->shape[1] > 1) {
+        int rows = m->out->shape[0], k = m->out->shape[1];
+        rows_prob = rows > 0;
+        for (int r = 0; r < rows && rows_prob; r++) {
+            double sum = 0;
+            for (int j = 0; j < k; j++) {
+                float v = m->out->val[(size_t)r * (size_t)k + (size_t)j];
+                if (!(v >= 0.0f && v <= 1.0f)) { rows_prob = 0; break; }
+                sum += v;
+            }
+            if (fabs(sum - 1.0) > worst) worst = fabs(sum - 1.0);
+            if (fabs(sum - 1.0) > SOFTMAX_SUM_TOL) rows_prob = 0;
+        }
+    }
+    dbg_check(s, "output_rows_are_probabilities", rows_prob, 0, !rows_prob && !from_config);
+    if (!from_config && !rows_prob) return;
+    dt_finding *f = dt_report_finding(
+        s->rep, "softmax-before-logits-loss", DT_SEV_ERROR,
+        "%s: cross_entropy takes logits, so the model's probabilities go through a second softmax and the "
+        "gradients shrink",
+        from_config ? "model.output_activation is softmax with loss cross_entropy"
+                    : "every output row of the debug batch is a probability vector (sums to 1)");
+    dt_finding_evidence(f, "from_config", from_config);
+    dt_finding_evidence(f, "rows_sum_to_one", rows_prob);
+    if (rows_prob) dt_finding_evidence(f, "max_row_sum_error", worst);
+    dt_finding_suggest(f, "set model.output_activation: none (cross_entropy applies log-softmax itself)");
+    dt_finding_suggest(f, "apply softmax only when reading out probabilities, after the loss");
+}
+
+static void check_init_loss(dbg_state *s, double l0)
+{
+    const dt_model *m = s->m;
+    double expected;
+    const char *rule;
+    if (m->spec.loss == DT_LOSS_CROSS_ENTROPY) {
+        expected = log((double)m->out->shape[1]);
+        rule = "-log(1/C)";
+    } else {
+        /* Predictions near the target mean give the target variance. */
+        int k = m->y->shape[1];
+        double var = 0;
+        for (int j = 0; j < k; j++) {
+            double mu = 0, sq = 0;
+            for (size_t i = 0; i < s->B; i++) mu += m->y->val[i * (size_t)k + (size_t)j];
+            mu /= (double)s->B;
+            for (size_t i = 0; i < s->B; i++) {
+                double e = m->y->val[i * (size_t)k + (size_t)j] - mu;
+                sq += e * e;
+            }
+            var += sq / (double)s->B;
+        }
+        expected = var / k;
+        rule = "target variance";
+    }
+    dt_report_metric(s->rep, "init_loss", l0);
+    dt_report_metric(s->rep, "expected_init_loss", expected);
+    double dev = fabs(l0 - expected), rel = expected > 0 ? dev / expected : (dev > 1e-6 ? INFINITY : 0);
+    int ok = rel < INIT_LOSS_REL;
+    dbg_check(s, "init_loss_relative_deviation", rel, INIT_LOSS_REL, ok);
+    if (ok) return;
+    dt_finding *f = dt_report_finding(s->rep, "init-loss-off", DT_SEV_WARNING,
+                                      "loss at initialization is %.4g, expected about %.4g (%s): off by %.0f%%", l0,
+                                      expected, rule, 100.0 * rel);
+    dt_finding_evidence(f, "init_loss", l0);
+    dt_finding_evidence(f, "expected", expected);
+    if (isfinite(rel)) dt_finding_evidence(f, "relative_deviation", rel);
+    dt_finding_evidence(f, "threshold", INIT_LOSS_REL);
+    if (m->spec.loss == DT_LOSS_CROSS_ENTROPY)
+        dt_finding_suggest(f, "initialise the last layer so the logits start small, with the bias at the log "
+                              "class prior (Karpathy: init well)");
+    else
+        dt_finding_suggest(f, "initialise the output bias to the target mean, or standardize the targets "
+                              "(Karpathy: init well)");
+    dt_finding_suggest(f, "normalize the inputs (data.normalize: true): large inputs give large outputs at init");
+    dt_finding_suggest(f, "check the loss reduction (mean over the batch, not the sum) and the labels");
+}
+
+/* ------------------------------------------------------- gradient flow */
+
+static void param_grad_norms(const dt_graph *g, double *norm, double *mean_abs)
+{
+    for (int i = 0; i < g->n_params; i++) {
+        const dt_node *p = g->params[i];
+        size_t k = dt_numel(p);
+        double sq = 0, ab = 0;
+        for (size_t j = 0; j < k; j++) {
+            sq += (double)p->grad[j] * p->grad[j];
+            ab += fabs(p->grad[j]);
+        }
+        norm[i] = sqrt(sq);
+        mean_abs[i] = k ? ab / (double)k : 0;
+    }
+}
+
+static void check_gradient_flow(dbg_state *s, const double *norm, const double *mean_abs, const char *phase)
+{
+    const dt_graph *g = s->m->g;
+    int first = -1, last = -1, worst = -1;
+    for (int i = 0; i < g->n_params; i++)
+        if (is_weight(g->params[i])) {
+            if (first < 0) first = i;
+            last = i;
+            if (!isfinite(norm[i]) || mean_abs[i] > EXPLODE_MEAN_ABS) {
+                if (worst < 0 || !isfinite(norm[i]) || mean_abs[i] > mean_abs[worst]) worst = i;
+            }
+        }
+    if (first < 0) return;
+    double gf = norm[first], gl = norm[last];
+    double ratio = gl > 0 ? gf / gl : (gf > 0 ? INFINITY : 1.0);
+    char key[64];
+    int vanish = first != last && ratio < VANISH_RATIO && gf < VANISH_FIRST;
+    int explode = worst >= 0 || (first != last && ratio > EXPLODE_RATIO);
+    snprintf(key, sizeof key, "grad_ratio_first_last_%s", phase);
+    dbg_check(s, key, ratio, explode ? EXPLODE_RATIO : VANISH_RATIO, !vanish && !explode);
+    const char *fn = g->params[first]->name, *ln = g->params[last]->name;
+    if (vanish && !dt_report_has_finding(s->rep, "vanishing-gradients")) {
+        dt_finding *f = dt_report_finding(s->rep, "vanishing-gradients", DT_SEV_WARNING,
+                                          "gradients vanish towards the input (%s): |g(%s)| = %.3g is %.3g times "
+                                          "|g(%s)| = %.3g",
+                                          phase, fn, gf, ratio, ln, gl);
+        dt_finding_evidence(f, "first_norm", gf);
+        dt_finding_evidence(f, "last_norm", gl);
+        dt_finding_evidence(f, "ratio", ratio);
+        dt_finding_evidence(f, "ratio_threshold", VANISH_RATIO);
+        dt_finding_evidence(f, "first_threshold", VANISH_FIRST);
+        dt_finding_evidence_str(f, "phase", phase);
+        dt_finding_suggest(f, "use ReLU (model.activation: relu) with He initialisation");
+        dt_finding_suggest(f, "add batch-norm (model.batch_norm: true) or make the model shallower (model.depth)");
+        dt_finding_suggest(f, "normalize the inputs so tanh units do not saturate (data.normalize: true)");
+    }
+    if (explode && !dt_report_has_finding(s->rep, "exploding-gradients")) {
+        dt_finding *f;
+        if (worst >= 0)
+            f = dt_report_finding(s->rep, "exploding-gradients", DT_SEV_WARNING,
+                                  "gradient of %s is %s (%s): mean |g| = %.3g", g->params[worst]->name,
+                                  isfinite(norm[worst]) ? "huge" : "not finite", phase, mean_abs[worst]);
+        else
+            f = dt_report_finding(s->rep, "exploding-gradients", DT_SEV_WARNING,
+                                  "gradients grow towards the input (%s): |g(%s)| = %.3g is %.3g times "
+                                  "|g(%s)| = %.3g",
+                                  phase, fn, gf, ratio, ln, gl);
+        dt_finding_evidence(f, "first_norm", isfinite(gf) ? gf : -1);
+        dt_finding_evidence(f, "last_norm", isfinite(gl) ? gl : -1);
+        if (isfinite(ratio)) dt_finding_evidence(f, "ratio", ratio);
+        dt_finding_evidence(f, "ratio_threshold", EXPLODE_RATIO);
+        dt_finding_evidence(f, "mean_abs_threshold", EXPLODE_MEAN_ABS);
+        dt_finding_evidence_str(f, "phase", phase);
+        dt_finding_suggest(f, "normalize the inputs (data.normalize: true)");
+        dt_finding_suggest(f, "lower the learning rate (train.lr) and clip the gradient norm (train.clip_grad_norm)");
+        dt_finding_suggest(f, "add batch-norm (model.batch_norm: true)");
+    }
+}
+
+/* -------------------------------------------------------- gradient check */
+
+static dt_status check_gradients_numerically(dbg_state *s)
+{
+    dt_model *m = s->m;
+    size_t nb = s->B < DBG_GRADCHECK_BATCH ? s->B : DBG_GRADCHECK_BATCH;
+    dt_status st = dt_model_load_batch(m, s->d, DT_SPLIT_TRAIN, s->rows, nb);
+    if (st) return st;
+    dt_graph_set_train(m->g, 1);
+    dt_gradcheck_opts o;
+    dt_gradcheck_defaults(&o);
+    o.max_elements = s->cfg->stages.debug.gradcheck_params;
+    o.seed = s->cfg->seed ^ 0x6A09E667F3BCC908ull;
+    dt_gradcheck_result r;
+    st = dt_gradcheck(m->g, m->loss, &o, &r);
+    if (st) return st;
+    double share = r.checked ? (double)r.failed / r.checked : 0;
+    int bad_tensor = -1;
+    for (int i = 0; i < r.n_params; i++) {
+        const dt_gradcheck_param *p = &r.params[i];
+        if (p->checked >= 2 && 2 * p->failed > p->checked && (bad_tensor < 0 || p->failed > r.params[bad_tensor].failed))
+            bad_tensor = i;
+    }
+    dt_report_metric(s->rep, "gradcheck_checked", r.checked);
+    dt_report_metric(s->rep, "gradcheck_failed", r.failed);
+    dt_report_metric(s->rep, "gradcheck_skipped", r.skipped);
+    dt_report_metric(s->rep, "gradcheck_max_error", r.max_err);
+    int ok = share <= GRADCHECK_FAIL_SHARE && bad_tensor < 0;
+    dbg_check(s, "gradcheck_failed_share", share, GRADCHECK_FAIL_SHARE, ok);
+    if (!ok) {
+        const char *where = bad_tensor >= 0 ? r.params[bad_tensor].param->name : r.worst_param;
+        dt_finding *f = dt_report_finding(
+            s->rep, "gradient-check-failed", DT_SEV_ERROR,
+            "backprop disagrees with finite differences on %d of %d checked parameter elements (worst in %s: "
+            "analytic %.4g, numeric %.4g)",
+            r.failed, r.checked, where, r.worst_analytic, r.worst_numeric);
+        dt_finding_evidence(f, "checked", r.checked);
+        dt_finding_evidence(f, "failed", r.failed);
+        dt_finding_evidence(f, "skipped_kinks", r.skipped);
+        dt_finding_evidence(f, "failed_share", share);
+        dt_finding_evidence(f, "max_relative_error", r.max_rel_err);
+        dt_finding_evidence_str(f, "worst_param", r.worst_param);
+        dt_finding_evidence(f, "worst_index", (double)r.worst_index);
+        dt_finding_suggest(f, "a backward pass is wrong in the layer of %s: this is a bug in dnntrouble's engine; "
+                              "please report it with this report attached", where);
+        dt_finding_suggest(f, "turn off dropout and batch-norm to narrow it down (train.dropout: 0, "
+                              "model.batch_norm: false)");
+    }
+    dt_gradcheck_free(&r);
+    return dt_model_load_batch(m, s->d, DT_SPLIT_TRAIN, s->rows, s->B);
+}
+
+/* ------------------------------------------------- batch dependency (K1) */
+
+static dt_status check_batch_dependency(dbg_state *s)
+{
+    dt_model *m = s->m;
+    dt_graph *g = m->g;
+    if (s->B < 2) return DT_OK;
+    size_t D = dt_numel(m->x) / s->B, K = (size_t)m->out->shape[1];
+    float *seed = calloc(s->B * K, sizeof *seed);
+    if (!seed) return dt_fail(DT_ENOMEM, "debug: out of memory");
+    m->x->requires_grad = 1;
+    dt_graph_update_grad_flags(g);
+    dt_graph_set_train(g, 0); /* batch-norm in train mode mixes samples on purpose */
+    dt_status st = dt_graph_forward(g, m->out);
+    size_t probes[2] = {0, s->B - 1}, leak_i = 0, leak_j = 0, leaks = 0, no_own = 0;
+    double leak_max = 0;
+    for (int t = 0; t < 2 && !st; t++) {
+        size_t i = probes[t];
+        /* Distinct weights: an all-ones seed would cancel on a softmax output. */
+        for (size_t k = 0; k < K; k++) seed[i * K + k] = 1.0f + (float)k;
+        st = dt_graph_backward_seeded(g, m->out, seed);
+        for (size_t k = 0; k < K; k++) seed[i * K + k] = 0.0f;
+        if (st) break;
+        for (size_t j = 0; j < s->B; j++) {
+            double mx = 0;
+            for (size_t e = 0; e < D; e++) mx = fmax(mx, fabs(m->x->grad[j * D + e]));
+            if (j == i) no_own += mx == 0;
+            else if (mx > 0) {
+                if (!leaks || mx > leak_max) { leak_i = i; leak_j = j; leak_max = mx; }
+                leaks++;
+            }
+        }
+    }
+    m->x->requires_grad = 0;
+    dt_graph_update_grad_flags(g);
+    dt_graph_set_train(g, 1);
+    free(seed);
+    if (st) return st;
+    dbg_check(s, "batch_dependency_leaks", (double)leaks, 0, leaks == 0);
+    dt_report_metric(s->rep, "batch_dependency_mode", 0); /* 0: evaluation mode */
+    if (leaks) {
+        dt_finding *f = dt_report_finding(s->rep, "batch-dependency", DT_SEV_ERROR,
+                                          "the output of sample %zu depends on the input of sample %zu (max |d out_%zu "
+                                          "/ d x_%zu| = %.3g): the model mixes samples across the batch",
+                                          leak_i, leak_j, leak_i, leak_j, leak_max);
+        dt_finding_evidence(f, "sample", (double)leak_i);
+        dt_finding_evidence(f, "other_sample", (double)leak_j);
+        dt_finding_evidence(f, "pairs", (double)leaks);
+        dt_finding_evidence(f, "max_gradient", leak_max);
+        dt_finding_evidence_str(f, "mode", "eval");
+        dt_finding_suggest(f, "look for a reshape/transpose that moves the batch axis (view vs permute, K2 #6)");
+        dt_finding_suggest(f, "checked in evaluation mode, where batch-norm uses running statistics; only "
+                              "train-mode batch-norm may mix samples");
+    }
+    if (no_own)
+        dt_report_finding(s->rep, "batch-dependency", DT_SEV_INFO,
+                          "the output of a probed sample has zero gradient with respect to its own input at "
+                          "initialization (dead units or a disconnected input)");
+    return DT_OK;
+}
+
+/* --------------------------------------------------- train / eval switch */
+
+static dt_status check_train_eval(dbg_state *s)
+{
+    dt_graph *g = s->m->g;
+    dt_node *out = s->m->out;
+    size_t k = dt_numel(out);
+    int stochastic = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const dt_node *n = g->nodes[i];
+        stochastic |= (n->op == DT_OP_DROPOUT && n->farg[0] > 0.0f) || n->op == DT_OP_BATCHNORM;
+    }
+    float *a = malloc(3 * k * sizeof *a);
+    if (!a) return dt_fail(DT_ENOMEM, "debug: out of memory");
+    dt_rng saved = g->rng;
+    dt_graph_set_train(g, 0);
+    dt_status st = dt_graph_forward(g, out);
+    if (!st) memcpy(a, out->val, k * sizeof *a);
+    if (!st) st = dt_graph_forward(g, out);
+    if (!st) memcpy(a + k, out->val, k * sizeof *a);
+    dt_graph_set_train(g, 1);
+    if (!st) st = dt_graph_forward(g, out);
+    if (!st) memcpy(a + 2 * k, out->val, k * sizeof *a);
+    g->rng = saved;
+    if (st) { free(a); return st; }
+    int eval_same = !memcmp(a, a + k, k * sizeof *a), train_same = !memcmp(a, a + 2 * k, k * sizeof *a);
+    double diff = 0;
+    for (size_t i = 0; i < k; i++) diff = fmax(diff, fabs((double)a[i] - a[2 * k + i]));
+    free(a);
+    int ok = eval_same && (stochastic ? !train_same : train_same);
+    dbg_check(s, "train_eval_max_output_difference", diff, 0, ok);
+    if (ok) return DT_OK;
+    dt_finding *f;
+    if (!eval_same)
+        f = dt_report_finding(s->rep, "train-eval-mismatch", DT_SEV_ERROR,
+                              "two evaluation-mode passes on the same batch give different outputs: evaluation "
+                              "is not deterministic");
+    else if (stochastic)
+        f = dt_report_finding(s->rep, "train-eval-mismatch", DT_SEV_ERROR,
+                              "the model has dropout or batch-norm but training-mode and evaluation-mode outputs "
+                              "are identical: the mode switch does not reach those layers");
+    else
+        f = dt_report_finding(s->rep, "train-eval-mismatch", DT_SEV_ERROR,
+                              "the model has neither dropout nor batch-norm yet training-mode and evaluation-mode "
+                              "outputs differ by up to %.3g",
+                              diff);
+    dt_finding_evidence(f, "eval_repeatable", eval_same);
+    dt_finding_evidence(f, "has_dropout_or_batchnorm", stochastic);
+    dt_finding_evidence(f, "max_difference", diff);
+    dt_finding_suggest(f, "check that every layer reads the train/eval flag (K2 #2: forgot to toggle train/eval)");
+    return DT_OK;
+}
+
+/* ------------------------------------------ training steps, update sizes */
+
+static dt_status train_steps(dbg_state *s, double *log_ratio_sum, int *ratio_steps, long *steps_done)
+{
+    dt_model *m = s->m;
+    dt_graph *g = m->g;
+    const dt_config *cfg = s->cfg;
+    size_t n = dt_data_split_size(s->d, DT_SPLIT_TRAIN);
+    long per_epoch = (long)((n + s->B - 1) / s->B);
+    long total = cfg->train.max_steps > 0 ? cfg->train.max_steps : per_epoch * cfg->train.epochs;
+    dt_optim_cfg oc = dt_stage_optim_cfg(cfg, total);
+    dt_optimizer o;
+    dt_status st = dt_optim_init(&o, &oc, g->n_param_values);
+    if (st) return st;
+    dt_rng rng;
+    dt_rng_seed(&rng, cfg->seed ^ 0xB5297A4D3F1A2C6Bull);
+    dt_batcher bt;
+    size_t *rows = malloc(s->B * sizeof *rows);
+    float *w0 = malloc(g->n_param_values * sizeof *w0 + 1);
+    if (!rows || !w0) {
+        free(rows);
+        free(w0);
+        dt_optim_free(&o);
+        return dt_fail(DT_ENOMEM, "debug: out of memory");
+    }
+    st = dt_batcher_init(&bt, s->d, DT_SPLIT_TRAIN, s->B, 1, &rng);
+    for (long step = 1; step <= DBG_TRAIN_STEPS && !st && !s->nan_found; step++) {
+        size_t k;
+        if (!dt_batcher_next(&bt, rows, &k) && !dt_batcher_next(&bt, rows, &k)) break;
+        st = dt_model_load_batch(m, s->d, DT_SPLIT_TRAIN, rows, k);
+        if (st) break;
+        memcpy(w0, g->param_val, g->n_param_values * sizeof *w0);
+        float loss;
+        g->anomaly_mode = 1;
+        g->anomaly.found = 0;
+        st = dt_model_train_step(m, &o, &loss);
+        g->anomaly_mode = 0;
+        if (st && g->anomaly.found) {
+            char when[48];
+            snprintf(when, sizeof when, "at training step %ld", step);
+            report_anomaly(s, when, step);
+            dt_clear_error();
+            st = DT_OK;
+            break;
+        }
+        if (st) break;
+        *steps_done = step;
+        for (int i = 0; i < g->n_params; i++) {
+            const dt_node *p = g->params[i];
+            if (!is_weight(p)) continue;
+            double dw = 0, w = 0;
+            for (size_t j = 0; j < dt_numel(p); j++) {
+                double a = w0[p->param_offset + j], b = p->val[j];
+                dw += (b - a) * (b - a);
+                w += a * a;
+            }
+            if (w > 0 && dw > 0) {
+                log_ratio_sum[i] += 0.5 * log10(dw / w);
+                ratio_steps[i]++;
+            }
+        }
+    }
+    dt_batcher_free(&bt);
+    free(rows);
+    free(w0);
+    dt_optim_free(&o);
+    if (!st) st = dt_model_load_batch(m, s->d, DT_SPLIT_TRAIN, s->rows, s->B);
+    return st;
+}
+
+static void check_update_ratio(dbg_state *s, const double *log_ratio)
+{
+    const dt_graph *g = s->m->g;
+    int worst = -1;
+    double worst_dist = 0, lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < g->n_params; i++) {
+        if (!isfinite(log_ratio[i])) continue;
+        lo = fmin(lo, log_ratio[i]);
+        hi = fmax(hi, log_ratio[i]);
+        double dist = log_ratio[i] < UPDATE_LOG10_MIN ? UPDATE_LOG10_MIN - log_ratio[i]
+                      : log_ratio[i] > UPDATE_LOG10_MAX ? log_ratio[i] - UPDATE_LOG10_MAX : 0;
+        if (dist > worst_dist) { worst_dist = dist; worst = i; }
+    }
+    if (!isfinite(lo)) return;
+    dbg_check(s, "update_ratio_log10_min", lo, UPDATE_LOG10_MIN, lo >= UPDATE_LOG10_MIN);
+    dbg_check(s, "update_ratio_log10_max", hi, UPDATE_LOG10_MAX, hi <= UPDATE_LOG10_MAX);
+    if (worst < 0) return;
+    int slow = log_ratio[worst] < UPDATE_LOG10_MIN;
+    dt_finding *f = dt_report_finding(s->rep, "update-ratio-off", DT_SEV_WARNING,
+                                      "updates of %s are too %s: |dw|/|w| = 10^%.2f per step, outside "
+                                      "10^[%.0f, %.0f]",
+                                      g->params[worst]->name, slow ? "small" : "large", log_ratio[worst],
+                                      UPDATE_LOG10_MIN, UPDATE_LOG10_MAX);
+    dt_finding_evidence(f, "log10_ratio", log_ratio[worst]);
+    dt_finding_evidence(f, "min_log10", UPDATE_LOG10_MIN);
+    dt_finding_evidence(f, "max_log10", UPDATE_LOG10_MAX);
+    dt_finding_evidence_str(f, "param", g->params[worst]->name);
+    dt_finding_evidence(f, "lr", s->cfg->train.lr);
+    if (slow) dt_finding_suggest(f, "raise the learning rate (train.lr)");
+    else dt_finding_suggest(f, "lower the learning rate (train.lr)");
+    dt_finding_suggest(f, "check the initialisation scale of %s", g->params[worst]->name);
+}
+
+/* --------------------------------------------- activations and dead ReLUs */
+
+static cJSON *layer_stats(dbg_state *s)
+{
+    dt_graph *g = s->m->g;
+    cJSON *arr = cJSON_CreateArray();
+    int worst = -1;
+    double worst_dead = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const dt_node *n = g->nodes[i];
+        if (n->op == DT_OP_INPUT || n->op == DT_OP_PARAM || !strcmp(n->layer, "loss")) continue;
+        /* A layer's output: its last node, and every ReLU. */
+        int last = 1;
+        for (int j = i + 1; j < g->n_nodes && last; j++)
+            if (g->nodes[j]->op != DT_OP_PARAM && !strcmp(g->nodes[j]->layer, n->layer)) last = 0;
+        if (!last && n->op != DT_OP_RELU) continue;
+        size_t k = dt_numel(n), zeros = 0;
+        double sum = 0, sq = 0;
+        for (size_t j = 0; j < k; j++) {
+            sum += n->val[j];
+            sq += (double)n->val[j] * n->val[j];
+            zeros += n->val[j] == 0.0f;
+        }
+        double mean = k ? sum / (double)k : 0, var = k ? sq / (double)k - mean * mean : 0;
+        char shape[64];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "layer", n->layer);
+        cJSON_AddStringToObject(o, "op", dt_op_get(n->op)->name);
+        cJSON_AddStringToObject(o, "shape", dt_shape_str(n, shape, sizeof shape));
+        cJSON_AddNumberToObject(o, "mean", mean);
+        cJSON_AddNumberToObject(o, "std", sqrt(var > 0 ? var : 0));
+        if (n->op == DT_OP_RELU && n->ndim >= 2 && s->B > 0) {
+            /* Units: features of a dense layer, channels of a conv layer;
+             * dead = zero for every sample (and every position). */
+            size_t B = (size_t)n->shape[0], per = k / B, units = (size_t)n->shape[1], spatial = per / units, dead = 0;
+            for (size_t u = 0; u < units; u++) {
+                int alive = 0;
+                for (size_t b = 0; b < B && !alive; b++)
+                    for (size_t p = 0; p < spatial && !alive; p++) alive = n->val[b * per + u * spatial + p] != 0.0f;
+                dead += !alive;
+            }
+            double share = units ? (double)dead / (double)units : 0;
+            cJSON_AddNumberToObject(o, "zero_fraction", k ? (double)zeros / (double)k : 0);
+            cJSON_AddNumberToObject(o, "dead_fraction", share);
+            char key[80];
+            snprintf(key, sizeof key, "dead_relu_%s", n->layer);
+            dbg_check(s, key, share, DEAD_RELU_SHARE, share < DEAD_RELU_SHARE);
+            if (share >= DEAD_RELU_SHARE && share > worst_dead) { worst_dead = share; worst = i; }
+            if (share >= DEAD_RELU_SHARE) {
+                dt_finding *f = dt_report_finding(s->rep, "dead-relu", DT_SEV_WARNING,
+                                                  "%.0f%% of the units of ReLU layer '%s' output zero for every "
+                                                  "sample of the batch after %d training steps",
+                                                  100.0 * share, n->layer, DBG_TRAIN_STEPS);
+                dt_finding_evidence_str(f, "layer", n->layer);
+                dt_finding_evidence(f, "dead_fraction", share);
+                dt_finding_evidence(f, "dead_units", (double)dead);
+                dt_finding_evidence(f, "units", (double)units);
+                dt_finding_evidence(f, "threshold", DEAD_RELU_SHARE);
+                dt_finding_suggest(f, "lower the learning rate (train.lr): large updates knock units dead");
+                dt_finding_suggest(f, "normalize the inputs (data.normalize: true) and keep He initialisation");
+                dt_finding_suggest(f, "try model.activation: tanh or add batch-norm (model.batch_norm: true)");
+            }
+        }
+        cJSON_AddItemToArray(arr, o);
+    }
+    (void)worst;
+    return arr;
+}
+
+/* ------------------------------------------------------------ the stage */
+
+dt_status dbg_model_checks(dbg_state *s)
+{
+    dt_model *m = s->m;
+    dt_graph *g = m->g;
+    int np = g->n_params;
+    double *buf = calloc((size_t)(np ? np : 1) * 6, sizeof *buf);
+    int *ratio_steps = calloc((size_t)(np ? np : 1), sizeof *ratio_steps);
+    if (!buf || !ratio_steps) {
+        free(buf);
+        free(ratio_steps);
+        return dt_fail(DT_ENOMEM, "debug: out of memory");
+    }
+    double *gn0 = buf, *ga0 = buf + np, *gn1 = buf + 2 * np, *ga1 = buf + 3 * np, *lr = buf + 4 * np,
+           *wn = buf + 5 * np;
+    long steps_done = 0;
+    dt_status st = DT_OK;
+    check_output_shape(s);
+    if (!check_inputs_finite(s)) goto done;
+
+    /* Loss at init as the model predicts: evaluation mode (no dropout),
+     * except with batch-norm, whose fresh running statistics would leave
+     * the activations unnormalized: then the first training step's view. */
+    int has_bn = 0;
+    for (int i = 0; i < g->n_nodes; i++) has_bn |= g->nodes[i]->op == DT_OP_BATCHNORM;
+    dt_rng saved = g->rng;
+    st = guarded(s, has_bn, 0, "at initialization", 0);
+    g->rng = saved;
+    if (st || s->nan_found) goto done;
+    check_init_loss(s, m->loss->val[0]);
+    check_softmax(s);
+    st = guarded(s, 1, 1, "at initialization", 0);
+    g->rng = saved;
+    if (st || s->nan_found) goto done;
+    param_grad_norms(g, gn0, ga0);
+    for (int i = 0; i < np; i++) wn[i] = dt_l2_norm(g->params[i]->val, dt_numel(g->params[i]));
+    check_gradient_flow(s, gn0, ga0, "init");
+
+    if ((st = check_gradients_numerically(s))) goto done;
+    if ((st = check_batch_dependency(s))) goto done;
+    if ((st = check_train_eval(s))) goto done;
+
+    if ((st = train_steps(s, lr, ratio_steps, &steps_done))) goto done;
+    dt_report_metric(s->rep, "debug_train_steps", (double)steps_done);
+    for (int i = 0; i < np; i++) lr[i] = ratio_steps[i] ? lr[i] / ratio_steps[i] : NAN;
+    if (!s->nan_found) {
+        check_update_ratio(s, lr);
+        st = guarded(s, 1, 1, "after the debug training steps", steps_done);
+        g->rng = saved;
+        if (st || s->nan_found) goto done;
+        param_grad_norms(g, gn1, ga1);
+        check_gradient_flow(s, gn1, ga1, "trained");
+        dt_graph_set_train(g, 0);
+        st = dt_graph_forward(g, m->loss);
+        dt_graph_set_train(g, 1);
+        if (st) goto done;
+        dt_report_metric_json(s->rep, "layers", layer_stats(s));
+        dbg_check(s, "nan_or_inf", 0, 0, 1);
+    }
+
+    cJSON *params = cJSON_CreateArray();
+    for (int i = 0; i < np && params; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", g->params[i]->name);
+        cJSON_AddNumberToObject(o, "numel", (double)dt_numel(g->params[i]));
+        cJSON_AddNumberToObject(o, "init_weight_norm", wn[i]);
+        cJSON_AddNumberToObject(o, "init_grad_norm", gn0[i]);
+        if (!s->nan_found) cJSON_AddNumberToObject(o, "trained_grad_norm", isfinite(gn1[i]) ? gn1[i] : -1);
+        if (isfinite(lr[i])) cJSON_AddNumberToObject(o, "update_ratio_log10", lr[i]);
+        cJSON_AddItemToArray(params, o);
+    }
+    dt_report_metric_json(s->rep, "params", params);
+done:
+    free(buf);
+    free(ratio_steps);
+    return st;
+}

@@ -1,0 +1,364 @@
+/* The debug stage: clean configs raise no errors; each planted bug raises
+ * its finding (and no unrelated error); the gradient check catches a wrong
+ * backward pass. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dnntrouble/diag.h"
+#include "dnntrouble/model.h"
+#include "dnntrouble/report.h"
+#include "dnntrouble/stage.h"
+#include "dnntrouble/train.h"
+
+static char tmpdir[64];
+
+static int setup(void **state)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/dt_debug_XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void set(dt_config *cfg, const char *key, const char *value)
+{
+    dt_status st = dt_config_set(cfg, key, value);
+    if (st) print_error("%s=%s: %s\n", key, value, dt_last_error());
+    assert_int_equal(st, DT_OK);
+}
+
+static void synthetic_config(dt_config *cfg, const char *generator, const char *samples)
+{
+    dt_config_defaults(cfg);
+    set(cfg, "data.format", "synthetic");
+    set(cfg, "data.synthetic.generator", generator);
+    set(cfg, "data.synthetic.samples", samples);
+}
+
+/* Runs the stage; the report is the caller's. */
+static dt_report *run_debug(dt_config *cfg)
+{
+    assert_int_equal(dt_config_check(cfg), DT_OK);
+    dt_stage_ctx ctx = {.cfg = cfg, .out_dir = tmpdir, .progress = NULL, .quiet = 1};
+    dt_report *rep = dt_report_new("debug", cfg);
+    assert_non_null(rep);
+    dt_status st = dt_stage_debug(&ctx, rep);
+    if (st) print_error("debug: %s\n", dt_last_error());
+    assert_int_equal(st, DT_OK);
+    assert_int_equal(dt_report_write(rep, tmpdir), DT_OK);
+    dt_stage_ctx_release(&ctx);
+    return rep;
+}
+
+/* Error findings other than `allowed` (NULL: none allowed); prints them. */
+static int other_errors(const dt_report *rep, const char *allowed)
+{
+    cJSON *j = dt_report_to_json(rep), *f;
+    int n = 0;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(j, "findings"))
+    {
+        const char *sev = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "severity"));
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "id"));
+        print_message("  %s %s: %s\n", sev, id, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "message")));
+        if (!strcmp(sev, "error") && (!allowed || strcmp(id, allowed))) n++;
+    }
+    cJSON_Delete(j);
+    return n;
+}
+
+static int finding_severity(const dt_report *rep, const char *id)
+{
+    cJSON *j = dt_report_to_json(rep), *f;
+    int sev = -1;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(j, "findings"))
+    {
+        if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "id")), id)) continue;
+        const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "severity"));
+        int v = !strcmp(s, "error") ? DT_SEV_ERROR : !strcmp(s, "warning") ? DT_SEV_WARNING : DT_SEV_INFO;
+        if (v > sev) sev = v;
+    }
+    cJSON_Delete(j);
+    return sev;
+}
+
+static void assert_clean(dt_config *cfg)
+{
+    dt_report *rep = run_debug(cfg);
+    assert_int_equal(other_errors(rep, NULL), 0);
+    assert_int_not_equal(dt_report_status(rep), DT_VERDICT_FAIL);
+    /* A passing run still shows what was checked. */
+    cJSON *checks = cJSON_GetObjectItemCaseSensitive(dt_report_metrics(rep), "checks");
+    assert_non_null(cJSON_GetObjectItemCaseSensitive(checks, "gradcheck_failed_share"));
+    assert_non_null(cJSON_GetObjectItemCaseSensitive(checks, "batch_dependency_leaks"));
+    assert_non_null(cJSON_GetObjectItemCaseSensitive(checks, "train_eval_max_output_difference"));
+    assert_non_null(cJSON_GetObjectItemCaseSensitive(checks, "init_loss_relative_deviation"));
+    assert_non_null(cJSON_GetObjectItemCaseSensitive(dt_report_metrics(rep), "layers"));
+    double failed = -1;
+    assert_true(dt_report_get_metric(rep, "gradcheck_failed", &failed));
+    assert_true(failed == 0);
+    dt_report_free(rep);
+}
+
+static void test_clean_blobs_mlp(void **state)
+{
+    dt_config cfg;
+    synthetic_config(&cfg, "blobs", "600");
+    assert_clean(&cfg);
+}
+
+static void test_clean_shapes_lenet(void **state)
+{
+    dt_config cfg;
+    synthetic_config(&cfg, "shapes", "300");
+    set(&cfg, "train.batch_size", "32");
+    assert_clean(&cfg);
+}
+
+static void test_clean_sequences_lstm(void **state)
+{
+    dt_config cfg;
+    synthetic_config(&cfg, "sequences", "300");
+    set(&cfg, "model.activation", "tanh");
+    assert_clean(&cfg);
+}
+
+/* Dropout and batch-norm: the train/eval switch must reach them, and
+ * evaluation-mode batch-norm must not mix samples. */
+static void test_clean_mlp_with_batchnorm_and_dropout(void **state)
+{
+    dt_config cfg;
+    synthetic_config(&cfg, "spirals", "600");
+    set(&cfg, "model.batch_norm", "true");
+    set(&cfg, "train.dropout", "0.3");
+    set(&cfg, "model.depth", "2");
+    assert_clean(&cfg);
+}
+
+/* Raw 0..255 pixels. */
+static void test_unnormalized_images(void **state)
+{
+    dt_config cfg;
+    synthetic_config(&cfg, "shapes", "300");
+    set(&cfg, "train.batch_size", "32");
+    set(&cfg, "data.normalize", "false");
+    dt_report *rep = run_debug(&cfg);
+    assert_true(dt_report_has_finding(rep, "inputs-not-normalized"));
+    assert_int_equal(finding_severity(rep, "inputs-not-normalized"), DT_SEV_ERROR);
+    assert_int_equal(other_errors(rep, "inputs-not-normalized"), 0);
+    dt_report_free(rep);
+}
+
+static void write_file(const char *name, const char *text, char *path, size_t size)
+{
+    snprintf(path, size, "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* n rows "a,b,label" with a seeded pattern; `scale` multiplies feature b. */
+static char *csv_rows(int n, int classes, double scale, int offset)
+{
+    size_t cap = (size_t)n * 64 + 64, len = 0;
+    char *s = malloc(cap);
+    assert_non_null(s);
+    len += (size_t)snprintf(s, cap, "a,b,label\n");
+    for (int i = 0; i < n; i++) {
+        int c = i % classes, k = i + offset;
+        double a = c + 0.1 * ((k * 37) % 11), b = scale * (c - 1 + 0.05 * ((k * 53) % 17));
+        len += (size_t)snprintf(s + len, cap - len, "%.4f,%.4f,%d\n", a, b, c);
+    }
+    return s;
+}
+
+static void csv_config(dt_config *cfg, const char *train, const char *test)
+{
+    dt_config_defaults(cfg);
+    set(cfg, "data.format", "csv");
+    set(cfg, "data.train.path", train);
+    if (test) set(cfg, "data.test.path", test);
+}
+
+static void test_unnormalized_large_tabular(void **state)
+{
+    char p[256];
+    char *rows = csv_rows(300, 3, 5000.0, 0);
+    write_file("large.csv", rows, p, sizeof p);
+    free(rows);
+    dt_config cfg;
+    csv_config(&cfg, p, NULL);
+    set(&cfg, "data.normalize", "false");
+    dt_report *rep = run_debug(&cfg);
+    assert_true(dt_report_has_finding(rep, "inputs-not-normalized"));
+    assert_int_equal(finding_severity(rep, "inputs-not-normalized"), DT_SEV_ERROR);
+    assert_int_equal(other_errors(rep, "inputs-not-normalized"), 0);
+    dt_report_free(rep);
+
+    /* The same data normalized is clean. */
+    csv_config(&cfg, p, NULL);
+    rep = run_debug(&cfg);
+    assert_false(dt_report_has_finding(rep, "inputs-not-normalized"));
+    assert_int_equal(other_errors(rep, NULL), 0);
+    dt_report_free(rep);
+}
+
+static void test_softmax_before_cross_entropy(void **state)
+{
+    dt_config cfg;
+    synthetic_config(&cfg, "blobs", "600");
+    set(&cfg, "model.output_activation", "softmax");
+    dt_report *rep = run_debug(&cfg);
+    assert_true(dt_report_has_finding(rep, "softmax-before-logits-loss"));
+    assert_int_equal(other_errors(rep, "softmax-before-logits-loss"), 0);
+    assert_int_equal(dt_report_status(rep), DT_VERDICT_FAIL);
+    dt_report_free(rep);
+}
+
+/* The data layer sizes the classes to cover every label, so an
+ * out-of-range label reaches the model as a test label that train never
+ * has: train classes 0..2, a test label 7. */
+static void test_test_label_outside_train_classes(void **state)
+{
+    char train[256], test[256];
+    char *rows = csv_rows(240, 3, 1.0, 0);
+    write_file("train.csv", rows, train, sizeof train);
+    free(rows);
+    rows = csv_rows(60, 3, 1.0, 1000);
+    size_t len = strlen(rows);
+    rows = realloc(rows, len + 64);
+    assert_non_null(rows);
+    snprintf(rows + len, 64, "0.5,0.25,7\n");
+    write_file("test.csv", rows, test, sizeof test);
+    free(rows);
+    dt_config cfg;
+    csv_config(&cfg, train, test);
+    dt_report *rep = run_debug(&cfg);
+    assert_true(dt_report_has_finding(rep, "labels-out-of-range"));
+    assert_int_equal(other_errors(rep, "labels-out-of-range"), 0);
+    dt_report_free(rep);
+}
+
+/* Test rows copied from train. */
+static void test_train_test_overlap(void **state)
+{
+    char train[256], test[256];
+    char *rows = csv_rows(240, 3, 1.0, 0);
+    write_file("train2.csv", rows, train, sizeof train);
+    /* The test file: every train row again (header included). */
+    write_file("test2.csv", rows, test, sizeof test);
+    free(rows);
+    dt_config cfg;
+    csv_config(&cfg, train, test);
+    dt_report *rep = run_debug(&cfg);
+    assert_true(dt_report_has_finding(rep, "train-test-overlap"));
+    assert_int_equal(finding_severity(rep, "train-test-overlap"), DT_SEV_ERROR);
+    assert_int_equal(other_errors(rep, "train-test-overlap"), 0);
+    dt_report_free(rep);
+}
+
+/* A learning rate of 1e35 sends the weights to ~1e35 on the first step:
+ * the next forward overflows, and the finding names op, layer and step. */
+static void test_divergence_reports_nan_or_inf(void **state)
+{
+    dt_config cfg;
+    synthetic_config(&cfg, "blobs", "600");
+    set(&cfg, "train.lr", "1e35");
+    dt_report *rep = run_debug(&cfg);
+    assert_true(dt_report_has_finding(rep, "nan-or-inf"));
+    assert_int_equal(other_errors(rep, "nan-or-inf"), 0);
+    cJSON *j = dt_report_to_json(rep);
+    cJSON *f = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "findings"), 0);
+    cJSON *ev = NULL, *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "findings"))
+        if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "id")), "nan-or-inf")) f = it;
+    ev = cJSON_GetObjectItemCaseSensitive(f, "evidence");
+    assert_non_null(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "layer")));
+    assert_non_null(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "op")));
+    assert_true(cJSON_GetObjectItemCaseSensitive(ev, "step")->valuedouble >= 1);
+    cJSON_Delete(j);
+    dt_report_free(rep);
+}
+
+/* ---------------------------------------------------- the gradient check */
+
+static void scale_first_weight_grad(dt_graph *g, void *ctx)
+{
+    dt_node *w = dt_graph_find(g, (const char *)ctx);
+    assert_non_null(w);
+    for (size_t i = 0; i < dt_numel(w); i++) w->grad[i] *= 1.5f;
+}
+
+static void test_gradcheck_catches_wrong_backward(void **state)
+{
+    dt_config cfg;
+    synthetic_config(&cfg, "spirals", "200");
+    dt_data *d = NULL;
+    assert_int_equal(dt_data_load(&cfg.data, NULL, &d), DT_OK);
+    dt_model_spec s = {.arch = DT_ARCH_MLP, .in_ndim = 1, .in_shape = {dt_data_sample_shape(d)[0]},
+                       .outputs = dt_data_classes(d), .hidden = 16, .depth = 2, .act = DT_ACT_TANH,
+                       .loss = DT_LOSS_CROSS_ENTROPY, .max_batch = 16};
+    dt_model *m = NULL;
+    assert_int_equal(dt_model_build(&s, &m), DT_OK);
+    dt_model_init(m, 3);
+    size_t rows[16];
+    for (size_t i = 0; i < 16; i++) rows[i] = i;
+    assert_int_equal(dt_model_load_batch(m, d, DT_SPLIT_TRAIN, rows, 16), DT_OK);
+    float before = m->g->params[0]->val[0];
+
+    dt_gradcheck_opts o;
+    dt_gradcheck_defaults(&o);
+    dt_gradcheck_result r;
+    assert_int_equal(dt_gradcheck(m->g, m->loss, &o, &r), DT_OK);
+    print_message("correct: %d checked, %d failed, max error %.3f\n", r.checked, r.failed, r.max_err);
+    assert_true(r.checked >= 30);
+    assert_int_equal(r.failed, 0);
+    dt_gradcheck_free(&r);
+
+    o.tamper = scale_first_weight_grad;
+    o.tamper_ctx = "f2.weight";
+    assert_int_equal(dt_gradcheck(m->g, m->loss, &o, &r), DT_OK);
+    print_message("broken f2: %d checked, %d failed, worst %s\n", r.checked, r.failed, r.worst_param);
+    assert_true(r.failed > 0);
+    assert_string_equal(r.worst_param, "f2.weight");
+    int f2 = -1;
+    for (int i = 0; i < r.n_params; i++)
+        if (!strcmp(r.params[i].param->name, "f2.weight")) f2 = i;
+    assert_true(f2 >= 0);
+    assert_true(2 * r.params[f2].failed > r.params[f2].checked);
+    dt_gradcheck_free(&r);
+    assert_true(m->g->params[0]->val[0] == before); /* parameters restored exactly */
+    dt_model_free(m);
+    dt_data_free(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_clean_blobs_mlp),
+        cmocka_unit_test(test_clean_shapes_lenet),
+        cmocka_unit_test(test_clean_sequences_lstm),
+        cmocka_unit_test(test_clean_mlp_with_batchnorm_and_dropout),
+        cmocka_unit_test(test_unnormalized_images),
+        cmocka_unit_test(test_unnormalized_large_tabular),
+        cmocka_unit_test(test_softmax_before_cross_entropy),
+        cmocka_unit_test(test_test_label_outside_train_classes),
+        cmocka_unit_test(test_train_test_overlap),
+        cmocka_unit_test(test_divergence_reports_nan_or_inf),
+        cmocka_unit_test(test_gradcheck_catches_wrong_backward),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
