@@ -1,6 +1,6 @@
 /* improve walks the remedies for the dominant term: on a big model trained on
  * a tiny subset (variance) more data lowers the train_val error and is kept;
- * best.yaml is written and loads back; a shifted test set gets error-analysis
+ * improved.yaml is written and loads back; a shifted test set gets error-analysis
  * advice instead of training changes. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,9 +29,9 @@ static void test_variance_remedy_lowers_train_val_error(void **state)
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "remedy")), "more data");
     assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "kept")));
     assert_true(cJSON_GetArraySize(st_metric_json(r, "attempts")) <= 2);
-    /* best.yaml loads back with the raised subset. */
+    /* improved.yaml loads back with the raised subset. */
     char path[700];
-    snprintf(path, sizeof path, "%s/best.yaml", r->dir);
+    snprintf(path, sizeof path, "%s/improved.yaml", r->dir);
     dt_config bc;
     dt_status st = dt_config_load(path, &bc);
     if (st) print_error("%s\n", dt_last_error());

@@ -222,8 +222,12 @@ dt_status dt_stage_compare(dt_stage_ctx *ctx, dt_report *rep)
         dt_finding_suggest(f, "go back to overfit-batch: a model that cannot beat a constant has a bug or cannot learn");
         dt_finding_suggest(f, "check the learning rate and that training ran long enough (train.epochs)");
     }
+    /* Only when a linear model leaves room to beat it: its error is above the
+     * target (0 when unknown) by the margin. */
     double m_lin = margin_for(d, lin_err, nv, scale, model_se);
-    if (model_err > lin_err - m_lin) {
+    double floor_err = 0;
+    if (!dt_ea_target_error(cfg, &floor_err)) floor_err = 0;
+    if (model_err > lin_err - m_lin && lin_err > floor_err + m_lin) {
         dt_finding *f = dt_report_finding(
             rep, "below-baseline", DT_SEV_WARNING,
             "model error %.4f on train_val is not better than a linear model's (%.4f) by the margin %.4f",

@@ -304,6 +304,25 @@ dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
         return DT_OK;
     }
 
+    if (dc.term[dc.dominant] <= dc.threshold[dc.dominant]) {
+        /* Nothing is high: no list to work on.  improved.yaml is the config as is. */
+        dt_finding *f = dt_report_finding(rep, "nothing-to-improve", DT_SEV_INFO,
+                                          "no term is above its threshold (largest: %s %.4f <= %.4f); no remedy tried",
+                                          dt_ea_term_names[dc.dominant], dc.term[dc.dominant],
+                                          dc.threshold[dc.dominant]);
+        dt_finding_evidence(f, dt_ea_term_names[dc.dominant], dc.term[dc.dominant]);
+        dt_finding_evidence(f, "threshold", dc.threshold[dc.dominant]);
+        dt_finding_suggest(f, "set target.value to a known result to measure bias against it");
+        dt_finding_suggest(f, "tune hyperparameters (dnntrouble tune)");
+        dt_report_metric_json(rep, "attempts", cJSON_CreateArray());
+        dt_report_metric(rep, "start_error", e.err[DT_SPLIT_TRAIN_VAL]);
+        dt_report_metric(rep, "best_error", e.err[DT_SPLIT_TRAIN_VAL]);
+        char path[1400];
+        snprintf(path, sizeof path, "%s/improved.yaml", ctx->out_dir);
+        if ((st = dt_config_write_yaml(&best.cfg, path))) return dt_fail_context(st, "writing %s", path);
+        dt_report_artifact(rep, "best_config", "improved.yaml");
+        return DT_OK;
+    }
     const remedy *ladder = dc.dominant == DT_TERM_BIAS ? bias_ladder : variance_ladder;
     int n_ladder = dc.dominant == DT_TERM_BIAS ? (int)(sizeof bias_ladder / sizeof *bias_ladder)
                                                : (int)(sizeof variance_ladder / sizeof *variance_ladder);
@@ -372,9 +391,9 @@ dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
     if (best.augment) dt_report_metric(rep, "augmentation_shift_px", AUG_SHIFT);
 
     char path[1400];
-    snprintf(path, sizeof path, "%s/best.yaml", ctx->out_dir);
+    snprintf(path, sizeof path, "%s/improved.yaml", ctx->out_dir);
     if ((st = dt_config_write_yaml(&best.cfg, path))) return dt_fail_context(st, "writing %s", path);
-    dt_report_artifact(rep, "best_config", "best.yaml");
+    dt_report_artifact(rep, "best_config", "improved.yaml");
 
     if (kept_text[0]) {
         dt_finding *f = dt_report_finding(rep, "remedy-helped", DT_SEV_INFO,
@@ -383,9 +402,9 @@ dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
         dt_finding_evidence(f, "start_error", start_err);
         dt_finding_evidence(f, "best_error", best_err);
         dt_finding_evidence_str(f, "kept", kept_text);
-        dt_finding_suggest(f, "use best.yaml (dnntrouble run %s/best.yaml)", ctx->out_dir);
+        dt_finding_suggest(f, "use improved.yaml (dnntrouble run %s/improved.yaml)", ctx->out_dir);
         if (best.width_mult > 1 || best.augment)
-            dt_finding_suggest(f, "best.yaml cannot express %s%s%s; apply it in your own training code",
+            dt_finding_suggest(f, "improved.yaml cannot express %s%s%s; apply it in your own training code",
                                best.width_mult > 1 ? "the wider LeNet" : "",
                                best.width_mult > 1 && best.augment ? " and " : "", best.augment ? "augmentation" : "");
     } else {
