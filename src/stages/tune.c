@@ -1,0 +1,593 @@
+/* tune: coarse-to-fine random search over stages.tune.space (Tobin: "random
+ * search, coarse to fine"), with sick trials stopped early, trials run in
+ * parallel processes, a crash-safe journal and resume.  See docs/tune.md.
+ *
+ * Sick-trial detectors are implemented here (include/dnntrouble/diag.h did
+ * not exist when this was written): NaN/Inf loss, exploding loss (> 10x the
+ * first step's), loss not decreasing after 30% of the budget (running loss
+ * >= 0.99x the first), vanishing gradients (AUTOTRAINER: first/last layer
+ * gradient-norm ratio < 1e-3 and first-layer norm < 1e-4). */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cJSON.h>
+
+#include "common.h"
+#include "tune_runner.h"
+
+#define SICK_EXPLODE_FACTOR 10.0
+#define SICK_WARMUP_FRACTION 0.3
+#define SICK_PLATEAU_FACTOR 0.99
+#define SICK_VANISH_RATIO 1e-3
+#define SICK_VANISH_FIRST 1e-4
+#define LOSS_RING 64
+#define EDGE_FRACTION 0.05
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ------------------------------------------------------------ one trial */
+
+/* First and last weight matrices (ndim >= 2), whose gradient norms the
+ * vanishing-gradient detector compares. */
+static void edge_weights(const dt_graph *g, const dt_node **first, const dt_node **last)
+{
+    *first = *last = NULL;
+    for (int i = 0; i < g->n_params; i++) {
+        if (g->params[i]->ndim < 2) continue;
+        if (!*first) *first = g->params[i];
+        *last = g->params[i];
+    }
+}
+
+static double grad_norm(const dt_graph *g, const dt_node *p)
+{
+    size_t n = 1;
+    for (int i = 0; i < p->ndim; i++) n *= (size_t)p->shape[i];
+    return dt_l2_norm(g->param_grad + p->param_offset, n);
+}
+
+#define SET_SICK(r, ...)                                          \
+    do {                                                          \
+        (r)->status = DT_TRIAL_SICK;                              \
+        snprintf((r)->reason, sizeof (r)->reason, __VA_ARGS__);   \
+    } while (0)
+
+/* Trains the trial's model for its budget, stopping at the first sick sign. */
+static dt_status train_loop(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_config *c, long total,
+                            dt_trial_result *r)
+{
+    size_t B = (size_t)m->g->max_batch;
+    dt_rng rng;
+    dt_rng_seed(&rng, c->seed ^ 0xB5297A4D3F1A2C6Bull);
+    dt_batcher bt;
+    dt_status st = dt_batcher_init(&bt, d, DT_SPLIT_TRAIN, B, 1, &rng);
+    if (st) return st;
+    size_t *rows = malloc(B * sizeof *rows);
+    if (!rows) {
+        dt_batcher_free(&bt);
+        return dt_fail(DT_ENOMEM, "tune: out of memory");
+    }
+    const dt_node *gf, *gl;
+    edge_weights(m->g, &gf, &gl);
+    long check_at = (long)ceil(SICK_WARMUP_FRACTION * (double)total);
+    double ring[LOSS_RING];
+    r->first_loss = NAN;
+    while (!st && r->steps < total && r->status == DT_TRIAL_OK) {
+        size_t k;
+        if (!dt_batcher_next(&bt, rows, &k)) continue; /* end of epoch: the next call starts a new one */
+        float loss;
+        st = dt_model_load_batch(m, d, DT_SPLIT_TRAIN, rows, k);
+        if (!st) st = dt_model_train_step(m, o, &loss);
+        if (st) break;
+        long s = ++r->steps;
+        ring[(s - 1) % LOSS_RING] = loss;
+        if (s == 1) r->first_loss = loss;
+        if (!isfinite(loss)) {
+            SET_SICK(r, "loss became %g at step %ld of %ld", (double)loss, s, total);
+            break;
+        }
+        if (r->first_loss > 0 && loss > SICK_EXPLODE_FACTOR * r->first_loss) {
+            SET_SICK(r, "loss exploded: %.4g > 10x the first step's %.4g at step %ld of %ld", (double)loss,
+                     r->first_loss, s, total);
+            break;
+        }
+        if (s == check_at && check_at >= 3) {
+            long w = check_at / 3 < LOSS_RING ? check_at / 3 : LOSS_RING;
+            double run = 0.0;
+            for (long i = 0; i < w; i++) run += ring[(s - 1 - i) % LOSS_RING];
+            run /= (double)w;
+            if (run >= SICK_PLATEAU_FACTOR * r->first_loss) {
+                SET_SICK(r, "loss not decreasing: running loss %.4g >= 0.99x the first step's %.4g after step %ld of %ld",
+                         run, r->first_loss, s, total);
+                break;
+            }
+        }
+        if (s >= check_at && gf && gl && gf != gl) {
+            double nf = grad_norm(m->g, gf), nl = grad_norm(m->g, gl);
+            if (nl > 0 && nf / nl < SICK_VANISH_RATIO && nf < SICK_VANISH_FIRST) {
+                SET_SICK(r, "vanishing gradients: |g %.32s|/|g %.32s| = %.3g < 1e-3, |g %.32s| = %.3g < 1e-4 at step %ld of %ld",
+                         gf->name, gl->name, nf / nl, gf->name, nf, s, total);
+                break;
+            }
+        }
+    }
+    long tail = r->steps < 20 ? r->steps : 20;
+    double sum = 0.0;
+    for (long i = 0; i < tail; i++) sum += ring[(r->steps - 1 - i) % LOSS_RING];
+    r->last_loss = tail > 0 ? sum / (double)tail : NAN;
+    free(rows);
+    dt_batcher_free(&bt);
+    return st;
+}
+
+/* The trial's config: the base with the trial's values and the tune budget. */
+static dt_status trial_config(const dt_config *base, const dt_trial *t, dt_config *c)
+{
+    dt_status st = dt_tune_apply(c, base, t);
+    if (st) return st;
+    if (base->stages.tune.epochs > 0) c->train.epochs = base->stages.tune.epochs;
+    return DT_OK;
+}
+
+/* Runs one trial; keeps the trained model in *keep when asked (final retrain). */
+static dt_status run_trial(const dt_tune_job *job, const dt_trial *t, dt_trial_result *r, dt_model **keep)
+{
+    double t0 = now_s();
+    memset(r, 0, sizeof *r);
+    r->id = t->id;
+    r->status = DT_TRIAL_OK;
+    r->score = r->val_loss = r->first_loss = r->last_loss = NAN;
+    dt_config *c = malloc(sizeof *c);
+    if (!c) return dt_fail(DT_ENOMEM, "tune: out of memory");
+    dt_model *m = NULL;
+    dt_optimizer o = {0};
+    int have_opt = 0;
+    dt_status st = trial_config(job->base, t, c);
+    if (!st) st = dt_stage_build_model(c, job->data, c->train.batch_size, &m);
+    if (st) {
+        /* A value the model cannot take (e.g. a shape that does not fit) fails the trial, not the search. */
+        r->status = DT_TRIAL_FAILED;
+        snprintf(r->reason, sizeof r->reason, "%s", dt_last_error());
+        free(c);
+        r->seconds = now_s() - t0;
+        return st == DT_ENOMEM ? st : DT_OK;
+    }
+    size_t n = dt_data_split_size(job->data, DT_SPLIT_TRAIN), B = (size_t)c->train.batch_size;
+    long per_epoch = (long)((n + B - 1) / B);
+    r->budget = c->train.max_steps > 0 ? c->train.max_steps : per_epoch * c->train.epochs;
+    dt_optim_cfg oc = dt_stage_optim_cfg(c, r->budget);
+    st = dt_optim_init(&o, &oc, m->g->n_param_values);
+    have_opt = st == DT_OK;
+    if (!st) st = train_loop(m, &o, job->data, c, r->budget, r);
+    if (!st && r->status == DT_TRIAL_OK) {
+        dt_eval ev;
+        st = dt_model_evaluate(m, job->data, DT_SPLIT_TRAIN_VAL, &ev, NULL, NULL);
+        if (!st) {
+            r->score = ev.error;
+            r->val_loss = ev.loss;
+            if (!isfinite(ev.error)) {
+                r->status = DT_TRIAL_SICK;
+                snprintf(r->reason, sizeof r->reason, "train_val error is %g after training", ev.error);
+            }
+        }
+    }
+    if (have_opt) dt_optim_free(&o);
+    if (keep && !st) *keep = m;
+    else dt_model_free(m);
+    free(c);
+    r->seconds = now_s() - t0;
+    return st;
+}
+
+dt_status dt_tune_run_trial(const dt_tune_job *job, const dt_trial *t, dt_trial_result *r)
+{
+    return run_trial(job, t, r, NULL);
+}
+
+static dt_status trial_fn(void *ctx, const dt_trial *t, dt_trial_result *r)
+{
+    return dt_tune_run_trial(ctx, t, r);
+}
+
+/* ------------------------------------------------------------ the search */
+
+typedef struct search {
+    dt_config *cfg;
+    int trials, rounds;
+    dt_trial *t;               /* [trials] by id */
+    dt_trial_result *r;        /* [trials] by id */
+    int *done;                 /* [trials] 1: finished (this run or the journal) */
+    int *resumed;              /* [trials] 1: taken from the journal */
+    dt_tune_ranges *ranges;    /* [rounds] */
+} search;
+
+/* Ranges of round `round` from the finished trials of the earlier rounds. */
+static void round_ranges(search *s, int round)
+{
+    if (round == 0) {
+        dt_tune_ranges_init(s->cfg, &s->ranges[0]);
+        return;
+    }
+    int end = dt_tune_round_start(s->trials, s->rounds, round);
+    dt_tune_ranges_narrow(s->cfg, &s->ranges[round - 1], s->t, s->r, end, s->cfg->stages.tune.top_k,
+                          &s->ranges[round]);
+}
+
+static void generate_round(search *s, int round)
+{
+    int a = dt_tune_round_start(s->trials, s->rounds, round), n = dt_tune_round_size(s->trials, s->rounds, round);
+    for (int id = a; id < a + n; id++) dt_tune_sample(s->cfg, &s->ranges[round], s->cfg->seed, round, id, &s->t[id]);
+}
+
+/* Matches journal entries to the regenerated trials round by round: an
+ * entry counts when its id and params are what this config draws.  A later
+ * round is only drawn when every trial of the earlier ones is known. */
+static int match_journal(search *s, const dt_trial *jt, const dt_trial_result *jr, int jn)
+{
+    int matched = 0;
+    for (int round = 0; round < s->rounds; round++) {
+        round_ranges(s, round);
+        generate_round(s, round);
+        int a = dt_tune_round_start(s->trials, s->rounds, round), n = dt_tune_round_size(s->trials, s->rounds, round);
+        int complete = 1;
+        for (int id = a; id < a + n; id++) {
+            for (int j = 0; j < jn && !s->done[id]; j++) {
+                if (jt[j].id != id || !dt_trial_same_params(s->cfg, &jt[j], &s->t[id])) continue;
+                s->r[id] = jr[j];
+                s->done[id] = s->resumed[id] = 1;
+                matched++;
+            }
+            complete &= s->done[id];
+        }
+        if (!complete) break;
+    }
+    return matched;
+}
+
+static void progress_trial(dt_stage_ctx *ctx, const search *s, const dt_trial_result *r)
+{
+    if (!ctx->progress) return;
+    char label[64], note[256];
+    snprintf(label, sizeof label, "tune trial %d/%d", r->id + 1, s->trials);
+    dt_progress_begin(ctx->progress, label);
+    if (r->status == DT_TRIAL_OK) snprintf(note, sizeof note, "train_val error %.4f", r->score);
+    else snprintf(note, sizeof note, "%s: %.200s", dt_trial_status_name(r->status), r->reason);
+    dt_progress_end(ctx->progress, note);
+}
+
+static dt_status run_search(dt_stage_ctx *ctx, search *s, dt_tune_journal *j, uint64_t hash, const dt_tune_job *job,
+                            int *ran)
+{
+    dt_trial_runner runner;
+    dt_status st = dt_trial_runner_local(&runner, s->cfg->stages.tune.jobs, trial_fn, (void *)job);
+    if (st) return st;
+    *ran = 0;
+    for (int round = 0; round < s->rounds && !st; round++) {
+        round_ranges(s, round);
+        generate_round(s, round);
+        int a = dt_tune_round_start(s->trials, s->rounds, round), n = dt_tune_round_size(s->trials, s->rounds, round);
+        int next = a;
+        for (;;) {
+            while (next < a + n && s->done[next]) next++;
+            if (next < a + n && runner.running(&runner) < runner.slots) {
+                st = runner.submit(&runner, &s->t[next]);
+                if (st) break;
+                next++;
+                continue;
+            }
+            if (runner.running(&runner) == 0) break;
+            dt_trial_result res;
+            st = runner.wait_any(&runner, &res);
+            if (st) break;
+            if (res.id < a || res.id >= a + n) {
+                st = dt_fail(DT_EINTERNAL, "tune: result for unexpected trial %d", res.id);
+                break;
+            }
+            /* Journal first: a trial counts as finished only once it is on disk. */
+            st = dt_tune_journal_append(j, s->cfg, hash, &s->t[res.id], &res);
+            if (st) break;
+            s->r[res.id] = res;
+            s->done[res.id] = 1;
+            (*ran)++;
+            progress_trial(ctx, s, &res);
+        }
+    }
+    runner.close(&runner);
+    openblas_set_num_threads(s->cfg->threads > 0 ? s->cfg->threads : 1);
+    return st;
+}
+
+/* ------------------------------------------------------------- reporting */
+
+static cJSON *params_json(const dt_config *cfg, const dt_trial *t)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (int i = 0; i < t->n; i++) {
+        const dt_space_param *p = &cfg->stages.tune.space[i];
+        if (p->kind == DT_SPACE_CHOICE) cJSON_AddStringToObject(o, p->key, p->choices[t->choice[i]]);
+        else cJSON_AddNumberToObject(o, p->key, t->num[i]);
+    }
+    return o;
+}
+
+static cJSON *ranges_json(const dt_config *cfg, const dt_tune_ranges *rg)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (int i = 0; i < rg->n; i++) {
+        const dt_space_param *p = &cfg->stages.tune.space[i];
+        cJSON *a = cJSON_CreateArray();
+        if (p->kind == DT_SPACE_CHOICE) {
+            for (int c = 0; c < p->n_choices; c++)
+                if (rg->r[i].allowed[c]) cJSON_AddItemToArray(a, cJSON_CreateString(p->choices[c]));
+        } else {
+            cJSON_AddItemToArray(a, cJSON_CreateNumber(rg->r[i].lo));
+            cJSON_AddItemToArray(a, cJSON_CreateNumber(rg->r[i].hi));
+        }
+        cJSON_AddItemToObject(o, p->key, a);
+    }
+    return o;
+}
+
+/* Score in the units of target.metric (error, or accuracy = 1 - error). */
+static double score_of(const dt_config *cfg, const dt_data *d, double error)
+{
+    return cfg->target.metric == DT_TARGET_ACCURACY && d->task == DT_TASK_CLASSIFICATION ? 1.0 - error : error;
+}
+
+static void report_rounds(dt_report *rep, const search *s)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (int round = 0; round < s->rounds; round++) {
+        int a = dt_tune_round_start(s->trials, s->rounds, round), n = dt_tune_round_size(s->trials, s->rounds, round);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "round", round + 1);
+        cJSON_AddNumberToObject(o, "trials", n);
+        cJSON_AddNumberToObject(o, "first_trial", a);
+        cJSON_AddItemToObject(o, "ranges", ranges_json(s->cfg, &s->ranges[round]));
+        int best = -1;
+        for (int id = a; id < a + n; id++)
+            if (s->done[id] && s->r[id].status == DT_TRIAL_OK && (best < 0 || dt_trial_result_cmp(&s->r[id], &s->r[best]) < 0))
+                best = id;
+        if (best >= 0) cJSON_AddNumberToObject(o, "best_train_val_error", s->r[best].score);
+        else cJSON_AddNullToObject(o, "best_train_val_error");
+        cJSON_AddItemToArray(arr, o);
+    }
+    dt_report_metric_json(rep, "rounds", arr);
+}
+
+static void report_importance(dt_report *rep, const search *s)
+{
+    int ns = s->cfg->stages.tune.n_space;
+    double r2[DT_MAX_SPACE], share[DT_MAX_SPACE];
+    dt_tune_importance(s->cfg, s->t, s->r, s->trials, r2, share);
+    int order[DT_MAX_SPACE];
+    for (int i = 0; i < ns; i++) order[i] = i;
+    for (int i = 1; i < ns; i++)
+        for (int j = i; j > 0 && share[order[j]] > share[order[j - 1]]; j--) {
+            int tmp = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = tmp;
+        }
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; i < ns; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "key", s->cfg->stages.tune.space[order[i]].key);
+        cJSON_AddNumberToObject(o, "r2", r2[order[i]]);
+        cJSON_AddNumberToObject(o, "share", share[order[i]]);
+        cJSON_AddItemToArray(arr, o);
+    }
+    dt_report_metric_json(rep, "importance", arr);
+}
+
+static void report_sick(dt_report *rep, const search *s)
+{
+    int counts[4] = {0}, sick = 0, failed = 0;
+    cJSON *arr = cJSON_CreateArray();
+    for (int id = 0; id < s->trials; id++) {
+        const dt_trial_result *r = &s->r[id];
+        if (!s->done[id] || r->status == DT_TRIAL_OK) continue;
+        if (r->status == DT_TRIAL_SICK) {
+            sick++;
+            counts[strstr(r->reason, "exploded") ? 1 : strstr(r->reason, "not decreasing") ? 2
+                   : strstr(r->reason, "vanishing") ? 3 : 0]++;
+        } else {
+            failed++;
+        }
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "trial", id);
+        cJSON_AddStringToObject(o, "status", dt_trial_status_name(r->status));
+        cJSON_AddStringToObject(o, "reason", r->reason);
+        cJSON_AddNumberToObject(o, "steps", (double)r->steps);
+        cJSON_AddNumberToObject(o, "budget", (double)r->budget);
+        cJSON_AddItemToArray(arr, o);
+    }
+    dt_report_metric_json(rep, "stopped_trials", arr);
+    if (sick > 0) {
+        dt_finding *f = dt_report_finding(rep, "tune-sick-trials", DT_SEV_INFO,
+                                          "%d of %d trials were stopped early as sick (see stopped_trials)", sick,
+                                          s->trials);
+        dt_finding_evidence(f, "sick", sick);
+        dt_finding_evidence(f, "nan_or_inf", counts[0]);
+        dt_finding_evidence(f, "exploding", counts[1]);
+        dt_finding_evidence(f, "not_decreasing", counts[2]);
+        dt_finding_evidence(f, "vanishing_gradients", counts[3]);
+        if (counts[0] + counts[1] > 0)
+            dt_finding_suggest(f, "lower the upper bound of the learning rate range (or add train.clip_grad_norm)");
+        if (counts[2] > 0) dt_finding_suggest(f, "raise the lower bound of the learning rate range or the budget");
+        if (counts[3] > 0) dt_finding_suggest(f, "use ReLU, batch norm or a smaller depth to keep gradients flowing");
+    }
+    if (failed > 0) {
+        dt_finding *f = dt_report_finding(rep, "tune-failed-trials", DT_SEV_WARNING,
+                                          "%d of %d trials failed (see stopped_trials)", failed, s->trials);
+        dt_finding_evidence(f, "failed", failed);
+        dt_finding_suggest(f, "check the space: some values cannot be applied or crash training");
+    }
+}
+
+/* Tobin: when the best value sits at the edge of the range, widen the range. */
+static void report_edges(dt_report *rep, const dt_config *cfg, const dt_trial *best)
+{
+    for (int i = 0; i < best->n; i++) {
+        const dt_space_param *p = &cfg->stages.tune.space[i];
+        if (p->kind == DT_SPACE_CHOICE || p->kind == DT_SPACE_INT) continue;
+        double lo = p->kind == DT_SPACE_LOG_UNIFORM ? log(p->lo) : p->lo;
+        double hi = p->kind == DT_SPACE_LOG_UNIFORM ? log(p->hi) : p->hi;
+        double v = p->kind == DT_SPACE_LOG_UNIFORM ? log(best->num[i]) : best->num[i];
+        if (hi <= lo) continue;
+        double pos = (v - lo) / (hi - lo);
+        if (pos > EDGE_FRACTION && pos < 1.0 - EDGE_FRACTION) continue;
+        dt_finding *f = dt_report_finding(rep, "tune-best-at-edge", DT_SEV_WARNING,
+                                          "best %s = %g lies at the %s edge of the searched range [%g, %g]", p->key,
+                                          best->num[i], pos <= EDGE_FRACTION ? "lower" : "upper", p->lo, p->hi);
+        dt_finding_evidence(f, "value", best->num[i]);
+        dt_finding_evidence(f, "lo", p->lo);
+        dt_finding_evidence(f, "hi", p->hi);
+        dt_finding_evidence(f, "position", pos);
+        dt_finding_suggest(f, "extend the range of %s past this edge and tune again", p->key);
+    }
+}
+
+/* Re-trains the best trial, scores it on train_val, test_val and test, and
+ * writes best.yaml. */
+static dt_status finish_best(dt_stage_ctx *ctx, dt_report *rep, const search *s, const dt_tune_job *job, int best)
+{
+    dt_model *m = NULL;
+    dt_trial_result rr;
+    dt_status st = run_trial(job, &s->t[best], &rr, &m);
+    if (st) return st;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "trial", best);
+    cJSON_AddNumberToObject(o, "round", s->t[best].round + 1);
+    cJSON_AddItemToObject(o, "params", params_json(s->cfg, &s->t[best]));
+    cJSON_AddNumberToObject(o, "score", score_of(s->cfg, job->data, s->r[best].score));
+    cJSON_AddStringToObject(o, "score_metric",
+                            s->cfg->target.metric == DT_TARGET_ACCURACY && job->data->task == DT_TASK_CLASSIFICATION
+                                ? "train_val_accuracy"
+                                : "train_val_error");
+    cJSON_AddNumberToObject(o, "train_val_error", s->r[best].score);
+    if (m) {
+        static const dt_split_id splits[2] = {DT_SPLIT_TEST_VAL, DT_SPLIT_TEST};
+        static const char *names[2] = {"test_val_error", "test_error"};
+        for (int i = 0; i < 2 && !st; i++) {
+            dt_eval ev;
+            if (dt_data_split_size(job->data, splits[i]) == 0) continue;
+            st = dt_model_evaluate(m, job->data, splits[i], &ev, NULL, NULL);
+            if (!st) cJSON_AddNumberToObject(o, names[i], ev.error);
+        }
+        dt_model_free(m);
+    }
+    cJSON_AddNumberToObject(o, "retrain_train_val_error", rr.score);
+    dt_report_metric_json(rep, "best", o);
+    if (st) return st;
+    /* best.yaml: the full config with the best values (the user's train budget, not the tune budget). */
+    dt_config *bc = malloc(sizeof *bc);
+    if (!bc) return dt_fail(DT_ENOMEM, "tune: out of memory");
+    st = dt_tune_apply(bc, s->cfg, &s->t[best]);
+    char path[1300];
+    snprintf(path, sizeof path, "%s/best.yaml", ctx->out_dir);
+    if (!st) st = dt_config_write_yaml(bc, path);
+    free(bc);
+    if (!st) dt_report_artifact(rep, "best", "best.yaml");
+    report_edges(rep, s->cfg, &s->t[best]);
+    return st;
+}
+
+dt_status dt_stage_tune(dt_stage_ctx *ctx, dt_report *rep)
+{
+    dt_data *d;
+    dt_status st = dt_stage_prepare(ctx, &d);
+    if (st) return st;
+    dt_config *cfg = ctx->cfg;
+    if (cfg->stages.tune.n_space == 0)
+        return dt_fail(DT_ECONFIG, "stages.tune.space is empty: name at least one key to search, e.g. "
+                                   "stages.tune.space.train.lr: {log_uniform: [1.0e-5, 1.0e-1]}");
+    if (dt_data_split_size(d, DT_SPLIT_TRAIN_VAL) == 0)
+        return dt_fail(DT_ECONFIG, "tune scores trials on the train_val split, which is empty: set "
+                                   "data.splits.train_val > 0");
+    search s = {0};
+    s.cfg = cfg;
+    s.trials = cfg->stages.tune.trials;
+    s.rounds = cfg->stages.tune.rounds < s.trials ? cfg->stages.tune.rounds : s.trials;
+    s.t = calloc((size_t)s.trials, sizeof *s.t);
+    s.r = calloc((size_t)s.trials, sizeof *s.r);
+    s.done = calloc((size_t)s.trials, sizeof *s.done);
+    s.resumed = calloc((size_t)s.trials, sizeof *s.resumed);
+    s.ranges = calloc((size_t)s.rounds, sizeof *s.ranges);
+    dt_trial *jt = calloc((size_t)s.trials, sizeof *jt);
+    dt_trial_result *jr = calloc((size_t)s.trials, sizeof *jr);
+    dt_tune_journal j = {.fd = -1};
+    if (!s.t || !s.r || !s.done || !s.resumed || !s.ranges || !jt || !jr) {
+        st = dt_fail(DT_ENOMEM, "tune: out of memory");
+        goto out;
+    }
+    uint64_t hash = dt_tune_config_hash(cfg);
+    char path[1300];
+    snprintf(path, sizeof path, "%s/trials.jsonl", ctx->out_dir);
+    int jn = 0;
+    st = dt_tune_journal_read(path, cfg, hash, jt, jr, s.trials, &jn);
+    if (st) goto out;
+    int resumed = match_journal(&s, jt, jr, jn);
+    /* Keep exactly the matched entries (drops a torn tail and stale lines). */
+    int kn = 0;
+    for (int id = 0; id < s.trials; id++)
+        if (s.resumed[id]) {
+            jt[kn] = s.t[id];
+            jr[kn++] = s.r[id];
+        }
+    st = dt_tune_journal_open(&j, path, cfg, hash, jt, jr, kn);
+    if (st) goto out;
+    dt_report_artifact(rep, "trials", "trials.jsonl");
+    dt_tune_job job = {.base = cfg, .data = d};
+    int ran = 0;
+    st = run_search(ctx, &s, &j, hash, &job, &ran);
+    dt_tune_journal_close(&j);
+    if (st) goto out;
+
+    int finished = 0, ok = 0, sick = 0, best = -1;
+    for (int id = 0; id < s.trials; id++) {
+        if (!s.done[id]) continue;
+        finished++;
+        ok += s.r[id].status == DT_TRIAL_OK;
+        sick += s.r[id].status == DT_TRIAL_SICK;
+        if (s.r[id].status == DT_TRIAL_OK && (best < 0 || dt_trial_result_cmp(&s.r[id], &s.r[best]) < 0)) best = id;
+    }
+    dt_report_metric(rep, "trials", finished);
+    dt_report_metric(rep, "trials_ok", ok);
+    dt_report_metric(rep, "trials_sick", sick);
+    dt_report_metric(rep, "trials_failed", finished - ok - sick);
+    dt_report_metric(rep, "trials_resumed", resumed);
+    dt_report_metric(rep, "trials_run", ran);
+    dt_report_metric(rep, "jobs", cfg->stages.tune.jobs);
+    report_rounds(rep, &s);
+    report_importance(rep, &s);
+    report_sick(rep, &s);
+    if (best < 0) {
+        dt_finding *f = dt_report_finding(rep, "tune-no-healthy-trial", DT_SEV_ERROR,
+                                          "none of the %d trials trained without a sick sign or failure", finished);
+        dt_finding_evidence(f, "trials", finished);
+        dt_finding_evidence(f, "sick", sick);
+        dt_finding_suggest(f, "run debug and overfit-batch first: the setup may be broken for every value");
+        dt_finding_suggest(f, "narrow the space to values that are known to train (e.g. lr around 3e-4 for Adam)");
+        goto out;
+    }
+    st = finish_best(ctx, rep, &s, &job, best);
+out:
+    dt_tune_journal_close(&j);
+    free(jt);
+    free(jr);
+    free(s.t);
+    free(s.r);
+    free(s.done);
+    free(s.resumed);
+    free(s.ranges);
+    return st;
+}
