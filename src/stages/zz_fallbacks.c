@@ -18,4 +18,3 @@
         (void)rep;                                                                      \
         return dt_fail(DT_EINTERNAL, "stage '%s' is not implemented in this build", name); \
     }
-DT_STAGE_FALLBACK(dt_stage_tune, "tune")
