@@ -57,7 +57,7 @@ static dt_status check_sources(const dt_config *cfg)
     if (cfg->data.format == DT_FORMAT_SYNTHETIC && (cfg->data.train.present || cfg->data.test.present))
         return fail_at(cfg, line, "data.format synthetic reads no files; remove data.train / data.test");
     if (cfg->data.slice_column[0] && cfg->data.format != DT_FORMAT_CSV)
-        return fail_at(cfg, key_line(cfg, "data.slice"), "data.slice needs data.format csv, not ", fmt);
+        return fail_at(cfg, key_line(cfg, "data.slice"), "data.slice needs data.format csv, not %s", fmt);
     return DT_OK;
 }
 
