@@ -92,7 +92,11 @@ dt_status dt_stage_decompose(dt_stage_ctx *ctx, dt_report *rep)
     if (st) return st;
     dt_ea_errors e;
     dt_model *m = NULL;
-    if ((st = dt_ea_train_measure(ctx, ctx->cfg, d, 1, NULL, NULL, &e, &m))) return st;
+    dt_fit_result fr;
+    if ((st = dt_ea_train_measure(ctx, ctx->cfg, d, 1, NULL, NULL, &e, &m, &fr))) return st;
+    dt_report_metric(rep, "epochs_run", fr.epochs_run);
+    dt_report_metric(rep, "best_epoch", fr.best_epoch);
+    dt_report_metric(rep, "stopped_early", fr.stopped_early);
     dt_ea_decomp dc;
     dt_ea_decompose(ctx->cfg, d, &e, &dc);
 

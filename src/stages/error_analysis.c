@@ -312,7 +312,8 @@ void dt_ea_decompose(const dt_config *cfg, const dt_data *d, const dt_ea_errors 
 }
 
 dt_status dt_ea_train_measure(dt_stage_ctx *ctx, const dt_config *cfg, const dt_data *d, int width_mult,
-                              dt_ea_transform tf, void *tctx, dt_ea_errors *e, dt_model **m_out)
+                              dt_ea_transform tf, void *tctx, dt_ea_errors *e, dt_model **m_out,
+                              dt_fit_result *fit_out)
 {
     if (m_out) *m_out = NULL;
     dt_model_spec s;
@@ -325,6 +326,7 @@ dt_status dt_ea_train_measure(dt_stage_ctx *ctx, const dt_config *cfg, const dt_
     dt_fit_result fr;
     st = dt_ea_fit(ctx, cfg, d, m, DT_SPLIT_TRAIN, DT_SPLIT_TRAIN_VAL, tf, tctx, &fr);
     if (!st) st = dt_ea_measure(m, d, e);
+    if (!st && fit_out) *fit_out = fr;
     if (st || !m_out) dt_model_free(m);
     else *m_out = m;
     return st;

@@ -211,7 +211,7 @@ static dt_status run_trial(dt_stage_ctx *ctx, const trial *t, dt_data *base, dt_
         tf = augment_batch;
     }
     if (t->augment && !a.tmp) st = dt_fail(DT_ENOMEM, "improve: out of memory");
-    else st = dt_ea_train_measure(ctx, &t->cfg, *d_trial, t->width_mult, tf, &a, e, NULL);
+    else st = dt_ea_train_measure(ctx, &t->cfg, *d_trial, t->width_mult, tf, &a, e, NULL, NULL);
     free(a.tmp);
     if (st && *owned) {
         dt_data_free(*d_trial);
@@ -221,13 +221,12 @@ static dt_status run_trial(dt_stage_ctx *ctx, const trial *t, dt_data *base, dt_
     return st;
 }
 
-static void shift_advice(dt_stage_ctx *ctx, dt_report *rep, const dt_data *d, const dt_ea_decomp *dc)
+/* m: the configured model, trained. */
+static dt_status shift_advice(dt_report *rep, dt_model *m, const dt_data *d, const dt_ea_decomp *dc)
 {
-    dt_model *m = NULL;
-    dt_ea_errors e;
     cJSON *a = NULL;
-    if (dt_ea_train_measure(ctx, ctx->cfg, d, 1, NULL, NULL, &e, &m) == DT_OK &&
-        dt_ea_analyze_split(m, d, DT_SPLIT_TEST_VAL, &a, NULL) == DT_OK) {
+    dt_status st = dt_ea_analyze_split(m, d, DT_SPLIT_TEST_VAL, &a, NULL);
+    if (st == DT_OK) {
         dt_finding *f = dt_report_finding(rep, "shift-error-analysis", DT_SEV_INFO,
                                           "distribution shift dominates (%.4f): no training change fixes it; work "
                                           "on the test_val errors ranked below",
@@ -267,7 +266,7 @@ static void shift_advice(dt_stage_ctx *ctx, dt_report *rep, const dt_data *d, co
         a = NULL;
     }
     cJSON_Delete(a);
-    dt_model_free(m);
+    return st;
 }
 
 dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
@@ -277,7 +276,8 @@ dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
     if (st) return st;
     trial best = {.cfg = *ctx->cfg, .width_mult = 1, .augment = 0};
     dt_ea_errors e;
-    if ((st = dt_ea_train_measure(ctx, &best.cfg, d, 1, NULL, NULL, &e, NULL))) return st;
+    dt_model *m0 = NULL;
+    if ((st = dt_ea_train_measure(ctx, &best.cfg, d, 1, NULL, NULL, &e, &m0, NULL))) return st;
     dt_ea_decomp dc;
     dt_ea_decompose(ctx->cfg, d, &e, &dc);
     dt_report_metric_str(rep, "dominant", dt_ea_term_names[dc.dominant]);
@@ -288,23 +288,8 @@ dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
             dt_report_metric(rep, key, dc.term[t]);
         }
 
-    if (dc.dominant == DT_TERM_SHIFT) {
-        shift_advice(ctx, rep, d, &dc);
-        dt_report_metric_json(rep, "attempts", cJSON_CreateArray());
-        return DT_OK;
-    }
-    if (dc.dominant == DT_TERM_VAL_OVERFIT) {
-        dt_finding *f = dt_report_finding(rep, "rebalance-validation", DT_SEV_INFO,
-                                          "test error is %.4f above test_val error: the validation set was overfit",
-                                          dc.term[DT_TERM_VAL_OVERFIT]);
-        dt_finding_evidence(f, "val_overfit", dc.term[DT_TERM_VAL_OVERFIT]);
-        dt_finding_suggest(f, "resample test_val from the test distribution; make it larger (data.splits.test_val)");
-        dt_finding_suggest(f, "run fewer hyperparameter trials against one test_val");
-        dt_report_metric_json(rep, "attempts", cJSON_CreateArray());
-        return DT_OK;
-    }
-
     if (dc.term[dc.dominant] <= dc.threshold[dc.dominant]) {
+        dt_model_free(m0);
         /* Nothing is high: no list to work on.  improved.yaml is the config as is. */
         dt_finding *f = dt_report_finding(rep, "nothing-to-improve", DT_SEV_INFO,
                                           "no term is above its threshold (largest: %s %.4f <= %.4f); no remedy tried",
@@ -323,6 +308,24 @@ dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
         dt_report_artifact(rep, "best_config", "improved.yaml");
         return DT_OK;
     }
+    if (dc.dominant == DT_TERM_SHIFT) st = shift_advice(rep, m0, d, &dc);
+    dt_model_free(m0);
+    if (st) return st;
+    if (dc.dominant == DT_TERM_SHIFT) {
+        dt_report_metric_json(rep, "attempts", cJSON_CreateArray());
+        return DT_OK;
+    }
+    if (dc.dominant == DT_TERM_VAL_OVERFIT) {
+        dt_finding *f = dt_report_finding(rep, "rebalance-validation", DT_SEV_INFO,
+                                          "test error is %.4f above test_val error: the validation set was overfit",
+                                          dc.term[DT_TERM_VAL_OVERFIT]);
+        dt_finding_evidence(f, "val_overfit", dc.term[DT_TERM_VAL_OVERFIT]);
+        dt_finding_suggest(f, "resample test_val from the test distribution; make it larger (data.splits.test_val)");
+        dt_finding_suggest(f, "run fewer hyperparameter trials against one test_val");
+        dt_report_metric_json(rep, "attempts", cJSON_CreateArray());
+        return DT_OK;
+    }
+
     const remedy *ladder = dc.dominant == DT_TERM_BIAS ? bias_ladder : variance_ladder;
     int n_ladder = dc.dominant == DT_TERM_BIAS ? (int)(sizeof bias_ladder / sizeof *bias_ladder)
                                                : (int)(sizeof variance_ladder / sizeof *variance_ladder);
