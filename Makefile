@@ -8,7 +8,7 @@
 
 CC      ?= cc
 PREFIX  ?= /usr/local
-OPT     ?= -O2
+OPT     ?= -O3
 CFLAGS  ?=
 CPPFLAGS_ALL = -Iinclude -I/usr/include/cjson -D_GNU_SOURCE
 CFLAGS_ALL   = -std=c11 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter -MMD -MP $(CFLAGS)
