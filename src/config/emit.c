@@ -83,7 +83,7 @@ static cJSON *space_json(const dt_space_param *sp)
 
 static void add_maps(cJSON *root, const dt_config *cfg)
 {
-    const char *leaf;
+    const char *leaf = NULL;
     if (cfg->stages.tune.n_space) {
         cJSON *tune = parent_of(root, "stages.tune.space", &leaf);
         cJSON *space = cJSON_AddObjectToObject(tune, leaf);

@@ -115,7 +115,7 @@ dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_
         res->last_train_loss = count ? sum / count : NAN;
         if (st || res->diverged) break;
         if (validate) {
-            dt_eval ev;
+            dt_eval ev = {0};
             st = dt_model_evaluate(m, d, opts->val_split, &ev, NULL, NULL);
             if (st) break;
             if (ev.error < res->best_val_error) {

@@ -173,7 +173,7 @@ static dt_status fit_transformed(dt_stage_ctx *ctx, dt_model *m, dt_optimizer *o
         res->last_train_loss = count ? sum / (double)count : NAN;
         if (st || res->diverged) break;
         if (validate) {
-            dt_eval ev;
+            dt_eval ev = {0};
             st = dt_ea_evaluate(m, d, opts->val_split, tf, tctx, &ev, NULL, NULL);
             if (st) break;
             if (ev.error < res->best_val_error) {

@@ -169,7 +169,7 @@ static dt_status run_trial(const dt_tune_job *job, const dt_trial *t, dt_trial_r
     have_opt = st == DT_OK;
     if (!st) st = train_loop(m, &o, job->data, c, r->budget, r);
     if (!st && r->status == DT_TRIAL_OK) {
-        dt_eval ev;
+        dt_eval ev = {0};
         st = dt_model_evaluate(m, job->data, DT_SPLIT_TRAIN_VAL, &ev, NULL, NULL);
         if (!st) {
             r->score = ev.error;
@@ -478,7 +478,7 @@ static dt_status finish_best(dt_stage_ctx *ctx, dt_report *rep, const search *s,
         static const dt_split_id splits[2] = {DT_SPLIT_TEST_VAL, DT_SPLIT_TEST};
         static const char *names[2] = {"test_val_error", "test_error"};
         for (int i = 0; i < 2 && !st; i++) {
-            dt_eval ev;
+            dt_eval ev = {0};
             if (dt_data_split_size(job->data, splits[i]) == 0) continue;
             st = dt_model_evaluate(m, job->data, splits[i], &ev, NULL, NULL);
             if (!st) cJSON_AddNumberToObject(o, names[i], ev.error);
