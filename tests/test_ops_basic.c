@@ -11,68 +11,37 @@
 #include "dnntrouble/graph.h"
 #include "support/gradcheck.h"
 
-#define EPS 1e-2
-#define RTOL 2e-3
-#define ATOL 1e-3
-
-/* Input x [dims] with gradients requested. */
-static dt_node *x_input(dt_graph *g, const char *name, int ndim, const int *shape)
-{
-    dt_node *x = dt_input(g, name, ndim, shape);
-    x->requires_grad = 1;
-    return x;
-}
-
-/* Compiles, fills every input and parameter, checks gradients w.r.t. each of wrt. */
-static void check_graph(dt_graph *g, dt_node *y, dt_node *const *wrt, int n_wrt)
-{
-    dt_node *w;
-    dt_node *loss = gc_weighted_sum(g, y, &w);
-    assert_non_null(loss);
-    assert_int_equal(dt_graph_compile(g, g->nodes[0]->shape[0]), DT_OK);
-    dt_graph_init_params(g, 7);
-    dt_rng r;
-    dt_rng_seed(&r, 3);
-    for (int i = 0; i < g->n_nodes; i++)
-        if (g->nodes[i]->op == DT_OP_INPUT) gc_fill(g->nodes[i], &r, -1.0f, 1.0f);
-    gc_result res = gc_check(g, loss, wrt, n_wrt, EPS, RTOL, ATOL, 0);
-    if (res.failed) print_error("worst: %s\n", res.worst);
-    assert_int_equal(res.failed, 0);
-    assert_true(res.checked > 0);
-    assert_true(res.skipped * 10 <= res.checked); /* kinks are rare with random inputs */
-    dt_graph_free(g);
-}
 
 static void test_matmul(void **state)
 {
     dt_graph *g = dt_graph_new();
-    dt_node *x = x_input(g, "x", 3, (int[]){2, 3, 4});
+    dt_node *x = gc_input(g, "x", 3, (int[]){2, 3, 4});
     dt_node *w = dt_param(g, "f.weight", "f", 2, (int[]){5, 4}, DT_INIT_HE_NORMAL, 4, 5);
-    check_graph(g, dt_matmul(g, "f", x, w), (dt_node *[]){x, w}, 2);
+    gc_assert_graph(g, dt_matmul(g, "f", x, w), (dt_node *[]){x, w}, 2);
 }
 
 static void test_bias_add_2d_and_4d(void **state)
 {
     dt_graph *g = dt_graph_new();
-    dt_node *x = x_input(g, "x", 2, (int[]){3, 4});
+    dt_node *x = gc_input(g, "x", 2, (int[]){3, 4});
     dt_node *b = dt_param(g, "f.bias", "f", 1, (int[]){4}, DT_INIT_UNIFORM_FAN_IN, 4, 4);
-    check_graph(g, dt_bias_add(g, "f", x, b), (dt_node *[]){x, b}, 2);
+    gc_assert_graph(g, dt_bias_add(g, "f", x, b), (dt_node *[]){x, b}, 2);
 
     g = dt_graph_new();
-    x = x_input(g, "x", 4, (int[]){2, 3, 2, 2});
+    x = gc_input(g, "x", 4, (int[]){2, 3, 2, 2});
     b = dt_param(g, "c.bias", "c", 1, (int[]){3}, DT_INIT_UNIFORM_FAN_IN, 4, 4);
-    check_graph(g, dt_bias_add(g, "c", x, b), (dt_node *[]){x, b}, 2);
+    gc_assert_graph(g, dt_bias_add(g, "c", x, b), (dt_node *[]){x, b}, 2);
 }
 
 static void test_add_mul(void **state)
 {
     dt_graph *g = dt_graph_new();
-    dt_node *a = x_input(g, "a", 2, (int[]){3, 4}), *b = x_input(g, "b", 2, (int[]){3, 4});
-    check_graph(g, dt_add(g, "l", a, b), (dt_node *[]){a, b}, 2);
+    dt_node *a = gc_input(g, "a", 2, (int[]){3, 4}), *b = gc_input(g, "b", 2, (int[]){3, 4});
+    gc_assert_graph(g, dt_add(g, "l", a, b), (dt_node *[]){a, b}, 2);
     g = dt_graph_new();
-    a = x_input(g, "a", 2, (int[]){3, 4});
-    b = x_input(g, "b", 2, (int[]){3, 4});
-    check_graph(g, dt_mul(g, "l", a, b), (dt_node *[]){a, b}, 2);
+    a = gc_input(g, "a", 2, (int[]){3, 4});
+    b = gc_input(g, "b", 2, (int[]){3, 4});
+    gc_assert_graph(g, dt_mul(g, "l", a, b), (dt_node *[]){a, b}, 2);
 }
 
 static void test_activations(void **state)
@@ -81,16 +50,16 @@ static void test_activations(void **state)
                                                              dt_log_softmax};
     for (size_t f = 0; f < sizeof fns / sizeof fns[0]; f++) {
         dt_graph *g = dt_graph_new();
-        dt_node *x = x_input(g, "x", 2, (int[]){4, 5});
-        check_graph(g, fns[f](g, "act", x), (dt_node *[]){x}, 1);
+        dt_node *x = gc_input(g, "x", 2, (int[]){4, 5});
+        gc_assert_graph(g, fns[f](g, "act", x), (dt_node *[]){x}, 1);
     }
 }
 
 static void test_dropout_train_gradient(void **state)
 {
     dt_graph *g = dt_graph_new();
-    dt_node *x = x_input(g, "x", 2, (int[]){4, 8});
-    check_graph(g, dt_dropout(g, "drop", x, 0.5f), (dt_node *[]){x}, 1);
+    dt_node *x = gc_input(g, "x", 2, (int[]){4, 8});
+    gc_assert_graph(g, dt_dropout(g, "drop", x, 0.5f), (dt_node *[]){x}, 1);
 }
 
 static void test_dropout_modes(void **state)
@@ -116,7 +85,7 @@ static void test_dropout_modes(void **state)
 static void test_cross_entropy(void **state)
 {
     dt_graph *g = dt_graph_new();
-    dt_node *z = x_input(g, "logits", 2, (int[]){4, 5});
+    dt_node *z = gc_input(g, "logits", 2, (int[]){4, 5});
     dt_node *y = dt_input(g, "labels", 1, (int[]){4});
     dt_node *loss = dt_cross_entropy(g, "loss", z, y);
     assert_int_equal(dt_graph_compile(g, 4), DT_OK);
@@ -124,7 +93,7 @@ static void test_cross_entropy(void **state)
     dt_rng_seed(&r, 1);
     gc_fill(z, &r, -2, 2);
     for (int i = 0; i < 4; i++) y->val[i] = (float)(i % 5);
-    gc_result res = gc_check(g, loss, (dt_node *[]){z}, 1, EPS, RTOL, ATOL, 0);
+    gc_result res = gc_check(g, loss, (dt_node *[]){z}, 1, GC_EPS, GC_RTOL, GC_ATOL, 0);
     assert_int_equal(res.failed, 0);
     assert_int_equal(res.checked, 20);
     /* Uniform logits give -log(1/C). */
@@ -145,15 +114,15 @@ static void test_cross_entropy(void **state)
 static void test_mse(void **state)
 {
     dt_graph *g = dt_graph_new();
-    dt_node *p = x_input(g, "pred", 2, (int[]){4, 3});
-    dt_node *t = x_input(g, "target", 2, (int[]){4, 3});
+    dt_node *p = gc_input(g, "pred", 2, (int[]){4, 3});
+    dt_node *t = gc_input(g, "target", 2, (int[]){4, 3});
     dt_node *loss = dt_mse(g, "loss", p, t);
     assert_int_equal(dt_graph_compile(g, 4), DT_OK);
     dt_rng r;
     dt_rng_seed(&r, 2);
     gc_fill(p, &r, -1, 1);
     gc_fill(t, &r, -1, 1);
-    gc_result res = gc_check(g, loss, (dt_node *[]){p, t}, 2, EPS, RTOL, ATOL, 0);
+    gc_result res = gc_check(g, loss, (dt_node *[]){p, t}, 2, GC_EPS, GC_RTOL, GC_ATOL, 0);
     assert_int_equal(res.failed, 0);
     dt_graph_free(g);
 }
@@ -161,25 +130,25 @@ static void test_mse(void **state)
 static void test_shape_ops(void **state)
 {
     dt_graph *g = dt_graph_new();
-    dt_node *x = x_input(g, "x", 4, (int[]){2, 3, 2, 2});
-    check_graph(g, dt_flatten(g, "flat", x), (dt_node *[]){x}, 1);
+    dt_node *x = gc_input(g, "x", 4, (int[]){2, 3, 2, 2});
+    gc_assert_graph(g, dt_flatten(g, "flat", x), (dt_node *[]){x}, 1);
 
     g = dt_graph_new();
-    dt_node *a = x_input(g, "a", 2, (int[]){3, 2}), *b = x_input(g, "b", 2, (int[]){3, 4});
-    check_graph(g, dt_concat(g, "cat", a, b, 1), (dt_node *[]){a, b}, 2);
+    dt_node *a = gc_input(g, "a", 2, (int[]){3, 2}), *b = gc_input(g, "b", 2, (int[]){3, 4});
+    gc_assert_graph(g, dt_concat(g, "cat", a, b, 1), (dt_node *[]){a, b}, 2);
 
     g = dt_graph_new();
-    x = x_input(g, "x", 3, (int[]){2, 4, 3});
-    check_graph(g, dt_seq_last(g, "last", x), (dt_node *[]){x}, 1);
+    x = gc_input(g, "x", 3, (int[]){2, 4, 3});
+    gc_assert_graph(g, dt_seq_last(g, "last", x), (dt_node *[]){x}, 1);
 
     g = dt_graph_new();
-    x = x_input(g, "x", 2, (int[]){3, 4});
+    x = gc_input(g, "x", 2, (int[]){3, 4});
     dt_node *m = dt_mean(g, "mean", x);
     assert_int_equal(dt_graph_compile(g, 3), DT_OK);
     dt_rng r;
     dt_rng_seed(&r, 5);
     gc_fill(x, &r, -1, 1);
-    gc_result res = gc_check(g, m, (dt_node *[]){x}, 1, EPS, RTOL, ATOL, 0);
+    gc_result res = gc_check(g, m, (dt_node *[]){x}, 1, GC_EPS, GC_RTOL, GC_ATOL, 0);
     assert_int_equal(res.failed, 0);
     dt_graph_free(g);
 }
@@ -188,12 +157,12 @@ static void test_shape_ops(void **state)
 static void test_fan_out_accumulates(void **state)
 {
     dt_graph *g = dt_graph_new();
-    dt_node *x = x_input(g, "x", 2, (int[]){3, 4});
+    dt_node *x = gc_input(g, "x", 2, (int[]){3, 4});
     dt_node *y = dt_add(g, "l", dt_tanh(g, "a", x), dt_mul(g, "b", x, x));
-    check_graph(g, y, (dt_node *[]){x}, 1);
+    gc_assert_graph(g, y, (dt_node *[]){x}, 1);
 
     g = dt_graph_new();
-    x = x_input(g, "x", 2, (int[]){2, 2});
+    x = gc_input(g, "x", 2, (int[]){2, 2});
     dt_node *s = dt_sum(g, "s", dt_add(g, "l", x, x));
     assert_int_equal(dt_graph_compile(g, 2), DT_OK);
     dt_graph_forward(g, NULL);

@@ -13,37 +13,6 @@
 #include "dnntrouble/graph.h"
 #include "support/gradcheck.h"
 
-#define EPS 1e-2
-#define RTOL 2e-3
-#define ATOL 1e-3
-
-/* Input x [dims] with gradients requested. */
-static dt_node *x_input(dt_graph *g, const char *name, int ndim, const int *shape)
-{
-    dt_node *x = dt_input(g, name, ndim, shape);
-    x->requires_grad = 1;
-    return x;
-}
-
-/* Compiles, fills every input and parameter, checks gradients w.r.t. each of wrt. */
-static void check_graph(dt_graph *g, dt_node *y, dt_node *const *wrt, int n_wrt)
-{
-    dt_node *w;
-    dt_node *loss = gc_weighted_sum(g, y, &w);
-    assert_non_null(loss);
-    assert_int_equal(dt_graph_compile(g, g->nodes[0]->shape[0]), DT_OK);
-    dt_graph_init_params(g, 7);
-    dt_rng r;
-    dt_rng_seed(&r, 3);
-    for (int i = 0; i < g->n_nodes; i++)
-        if (g->nodes[i]->op == DT_OP_INPUT) gc_fill(g->nodes[i], &r, -1.0f, 1.0f);
-    gc_result res = gc_check(g, loss, wrt, n_wrt, EPS, RTOL, ATOL, 0);
-    if (res.failed) print_error("worst: %s\n", res.worst);
-    assert_int_equal(res.failed, 0);
-    assert_true(res.checked > 0);
-    assert_true(res.skipped * 10 <= res.checked); /* the LSTM is smooth: skips would be a bug */
-    dt_graph_free(g);
-}
 
 /* An LSTM layer "rnn" with torch's parameter names and default
  * initialisation (everything U(+-1/sqrt(H))), so every bias gate is random. */
@@ -68,9 +37,9 @@ static dt_node *lstm_apply(dt_graph *g, dt_node *x, lstm_layer l)
 static void check_full_sequence(int B, int T, int D, int H)
 {
     dt_graph *g = dt_graph_new();
-    dt_node *x = x_input(g, "x", 3, (int[]){B, T, D});
+    dt_node *x = gc_input(g, "x", 3, (int[]){B, T, D});
     lstm_layer l = lstm_params(g, D, H);
-    check_graph(g, lstm_apply(g, x, l), (dt_node *[]){x, l.w_ih, l.w_hh, l.b_ih, l.b_hh}, 5);
+    gc_assert_graph(g, lstm_apply(g, x, l), (dt_node *[]){x, l.w_ih, l.w_hh, l.b_ih, l.b_hh}, 5);
 }
 
 static void test_grad_full_sequence(void **state) { check_full_sequence(2, 4, 3, 5); }
@@ -82,10 +51,10 @@ static void test_grad_batch_one(void **state) { check_full_sequence(1, 3, 2, 4);
 static void test_grad_last_step_only(void **state)
 {
     dt_graph *g = dt_graph_new();
-    dt_node *x = x_input(g, "x", 3, (int[]){2, 5, 3});
+    dt_node *x = gc_input(g, "x", 3, (int[]){2, 5, 3});
     lstm_layer l = lstm_params(g, 3, 4);
     dt_node *last = dt_seq_last(g, "last", lstm_apply(g, x, l));
-    check_graph(g, last, (dt_node *[]){x, l.w_ih, l.w_hh, l.b_ih, l.b_hh}, 5);
+    gc_assert_graph(g, last, (dt_node *[]){x, l.w_ih, l.w_hh, l.b_ih, l.b_hh}, 5);
 }
 
 /* x without requires_grad: its grad is NULL and must be skipped, the
@@ -96,7 +65,7 @@ static void test_grad_without_input_grad(void **state)
     dt_node *x = dt_input(g, "x", 3, (int[]){2, 3, 3});
     lstm_layer l = lstm_params(g, 3, 4);
     dt_node *y = lstm_apply(g, x, l);
-    check_graph(g, y, (dt_node *[]){l.w_ih, l.w_hh, l.b_ih, l.b_hh}, 4);
+    gc_assert_graph(g, y, (dt_node *[]){l.w_ih, l.w_hh, l.b_ih, l.b_hh}, 4);
 }
 
 static double sig(double v) { return 1.0 / (1.0 + exp(-v)); }

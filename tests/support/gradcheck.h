@@ -28,4 +28,17 @@ void gc_fill(dt_node *n, dt_rng *r, float lo, float hi);
 gc_result gc_check(dt_graph *g, dt_node *loss, dt_node *const *wrt, int n_wrt, double eps,
                    double rtol, double atol, int max_per_node);
 
+/* Test-suite defaults: central step, relative and absolute tolerance. */
+#define GC_EPS 1e-2
+#define GC_RTOL 2e-3
+#define GC_ATOL 1e-3
+
+/* An input whose gradient is requested. */
+dt_node *gc_input(dt_graph *g, const char *name, int ndim, const int *shape);
+
+/* The op tests' common check (cmocka assertions): builds loss = sum(y ⊙ R),
+ * compiles, fills inputs in [-1, 1), checks d loss / d wrt with the defaults
+ * above, asserts no failure and few kinks, and frees the graph. */
+void gc_assert_graph(dt_graph *g, dt_node *y, dt_node *const *wrt, int n_wrt);
+
 #endif
