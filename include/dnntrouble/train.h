@@ -9,6 +9,10 @@
 /* Copies rows[0..n) of split s into m->x and m->y (normalized) and sets the batch size. */
 dt_status dt_model_load_batch(dt_model *m, const dt_data *d, dt_split_id s, const size_t *rows, size_t n);
 
+/* Changes a loaded batch in place before the model sees it (n rows; train
+ * is 1 during training): zeroed inputs for a baseline, augmentation. */
+typedef void (*dt_batch_fn)(void *ctx, dt_model *m, size_t n, int train);
+
 typedef struct dt_eval {
     double loss;       /* mean loss */
     double error;      /* classification: misclassified fraction; regression: mean squared error */
@@ -19,6 +23,9 @@ typedef struct dt_eval {
  * the predicted class (classification) and row_loss (optional) each row's loss. */
 dt_status dt_model_evaluate(dt_model *m, const dt_data *d, dt_split_id s, dt_eval *res, int *pred,
                             float *row_loss);
+/* The same with each batch passed through tf (may be NULL) first. */
+dt_status dt_model_evaluate_with(dt_model *m, const dt_data *d, dt_split_id s, dt_batch_fn tf, void *tctx,
+                                 dt_eval *res, int *pred, float *row_loss);
 
 typedef void (*dt_step_fn)(void *ctx, int epoch, int epochs, long step, long steps, float loss);
 
@@ -31,6 +38,8 @@ typedef struct dt_fit_opts {
     uint64_t seed;              /* batch order */
     dt_step_fn on_step;         /* progress (may be NULL) */
     void *ctx;
+    dt_batch_fn transform;      /* applied to every training and validation batch (may be NULL) */
+    void *transform_ctx;
 } dt_fit_opts;
 
 typedef struct dt_fit_result {

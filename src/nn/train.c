@@ -41,6 +41,12 @@ static float row_loss_of(const dt_model *m, size_t r, int *pred)
 dt_status dt_model_evaluate(dt_model *m, const dt_data *d, dt_split_id s, dt_eval *res, int *pred,
                             float *row_loss)
 {
+    return dt_model_evaluate_with(m, d, s, NULL, NULL, res, pred, row_loss);
+}
+
+dt_status dt_model_evaluate_with(dt_model *m, const dt_data *d, dt_split_id s, dt_batch_fn tf, void *tctx,
+                                 dt_eval *res, int *pred, float *row_loss)
+{
     size_t n = dt_data_split_size(d, s), B = (size_t)m->g->max_batch;
     size_t *rows = malloc(B * sizeof *rows);
     if (!rows) return dt_fail(DT_ENOMEM, "evaluate: out of memory");
@@ -51,6 +57,7 @@ dt_status dt_model_evaluate(dt_model *m, const dt_data *d, dt_split_id s, dt_eva
         size_t k = n - start < B ? n - start : B;
         for (size_t i = 0; i < k; i++) rows[i] = start + i;
         st = dt_model_load_batch(m, d, s, rows, k);
+        if (!st && tf) tf(tctx, m, k, 0);
         if (!st) st = dt_graph_forward(m->g, m->loss);
         for (size_t i = 0; i < k && !st; i++) {
             int p;
@@ -102,6 +109,7 @@ dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_
         while (res->steps < total && dt_batcher_next(&bt, rows, &k)) {
             float loss;
             st = dt_model_load_batch(m, d, opts->train_split, rows, k);
+            if (!st && opts->transform) opts->transform(opts->transform_ctx, m, k, 1);
             if (!st) st = dt_model_train_step(m, o, &loss);
             if (st) break;
             res->steps++;
@@ -116,7 +124,8 @@ dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_
         if (st || res->diverged) break;
         if (validate) {
             dt_eval ev = {0};
-            st = dt_model_evaluate(m, d, opts->val_split, &ev, NULL, NULL);
+            st = dt_model_evaluate_with(m, d, opts->val_split, opts->transform, opts->transform_ctx, &ev,
+                                        NULL, NULL);
             if (st) break;
             if (ev.error < res->best_val_error) {
                 res->best_val_error = ev.error;

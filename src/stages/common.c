@@ -90,14 +90,20 @@ dt_status dt_stage_train(dt_stage_ctx *ctx, const dt_data *d, dt_model *m, dt_sp
                          dt_split_id val, dt_fit_result *res)
 {
     dt_fit_opts fo = dt_stage_fit_opts(ctx, train, val);
-    size_t n = dt_data_split_size(d, train), B = (size_t)m->g->max_batch;
+    return dt_stage_train_opts(ctx, d, m, &fo, res);
+}
+
+dt_status dt_stage_train_opts(dt_stage_ctx *ctx, const dt_data *d, dt_model *m, const dt_fit_opts *fo,
+                              dt_fit_result *res)
+{
+    size_t n = dt_data_split_size(d, fo->train_split), B = (size_t)m->g->max_batch;
     long per_epoch = (long)((n + B - 1) / B);
-    long total = fo.max_steps > 0 ? fo.max_steps : per_epoch * fo.epochs;
+    long total = fo->max_steps > 0 ? fo->max_steps : per_epoch * fo->epochs;
     dt_optim_cfg oc = dt_stage_optim_cfg(ctx->cfg, total);
     dt_optimizer o;
     dt_status st = dt_optim_init(&o, &oc, m->g->n_param_values);
     if (st) return st;
-    st = dt_model_fit(m, &o, d, &fo, res);
+    st = dt_model_fit(m, &o, d, fo, res);
     dt_optim_free(&o);
     return st;
 }

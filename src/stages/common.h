@@ -29,6 +29,10 @@ dt_fit_opts dt_stage_fit_opts(dt_stage_ctx *ctx, dt_split_id train, dt_split_id 
 dt_status dt_stage_train(dt_stage_ctx *ctx, const dt_data *d, dt_model *m, dt_split_id train,
                          dt_split_id val, dt_fit_result *res);
 
+/* The same with explicit fit options (e.g. with a batch transform). */
+dt_status dt_stage_train_opts(dt_stage_ctx *ctx, const dt_data *d, dt_model *m, const dt_fit_opts *fo,
+                              dt_fit_result *res);
+
 /* Number of classes, or 0 for regression. */
 int dt_stage_classes(const dt_data *d);
 

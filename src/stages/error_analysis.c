@@ -65,135 +65,10 @@ void dt_ea_zero_inputs(void *tctx, dt_model *m, size_t n, int train)
 
 /* ------------------------------------------------------------ training */
 
-static void progress_step(dt_stage_ctx *ctx, int epoch, int epochs, long step, long steps, float loss)
-{
-    if (ctx && ctx->progress) dt_progress_update(ctx->progress, epoch, epochs, step, steps, loss);
-}
-
 dt_status dt_ea_evaluate(dt_model *m, const dt_data *d, dt_split_id s, dt_ea_transform tf, void *tctx,
                          dt_eval *res, int *pred, float *row_loss)
 {
-    if (!tf) return dt_model_evaluate(m, d, s, res, pred, row_loss);
-    size_t n = dt_data_split_size(d, s), B = (size_t)m->g->max_batch;
-    size_t *rows = malloc(B * sizeof *rows);
-    if (!rows) return dt_fail(DT_ENOMEM, "evaluate: out of memory");
-    int K = m->out->shape[1];
-    double loss = 0.0, err = 0.0;
-    dt_graph_set_train(m->g, 0);
-    dt_status st = DT_OK;
-    for (size_t start = 0; start < n && !st; start += B) {
-        size_t k = n - start < B ? n - start : B;
-        for (size_t i = 0; i < k; i++) rows[i] = start + i;
-        st = dt_model_load_batch(m, d, s, rows, k);
-        if (st) break;
-        tf(tctx, m, k, 0);
-        st = dt_graph_forward(m->g, m->out);
-        for (size_t i = 0; i < k && !st; i++) {
-            const float *z = m->out->val + i * (size_t)K;
-            int best = 0;
-            for (int j = 1; j < K; j++) if (z[j] > z[best]) best = j;
-            double l;
-            if (m->spec.loss == DT_LOSS_MSE) {
-                l = 0;
-                for (int j = 0; j < K; j++) {
-                    double e = z[j] - m->y->val[i * (size_t)K + j];
-                    l += e * e;
-                }
-                l /= K;
-                err += l;
-            } else {
-                int c = (int)m->y->val[i];
-                double mx = z[0], se = 0;
-                for (int j = 1; j < K; j++) if (z[j] > mx) mx = z[j];
-                for (int j = 0; j < K; j++) se += exp(z[j] - mx);
-                l = m->spec.output_softmax ? -log(z[c] > 1e-30f ? z[c] : 1e-30f) : mx + log(se) - z[c];
-                err += best != c;
-            }
-            loss += l;
-            if (pred) pred[start + i] = best;
-            if (row_loss) row_loss[start + i] = (float)l;
-        }
-    }
-    dt_graph_set_train(m->g, 1);
-    free(rows);
-    if (st) return st;
-    res->n = n;
-    res->loss = n ? loss / (double)n : 0.0;
-    res->error = n ? err / (double)n : 0.0;
-    return DT_OK;
-}
-
-/* dt_model_fit with a per-batch transform (the same schedule, early stopping
- * and best-weight restore). */
-static dt_status fit_transformed(dt_stage_ctx *ctx, dt_model *m, dt_optimizer *o, const dt_data *d,
-                                 const dt_fit_opts *opts, dt_ea_transform tf, void *tctx, dt_fit_result *res)
-{
-    memset(res, 0, sizeof *res);
-    res->best_val_error = INFINITY;
-    size_t B = (size_t)m->g->max_batch, n = dt_data_split_size(d, opts->train_split);
-    int validate = opts->val_split != opts->train_split && dt_data_split_size(d, opts->val_split) > 0;
-    long per_epoch = (long)((n + B - 1) / B);
-    long total = opts->max_steps > 0 ? opts->max_steps : per_epoch * opts->epochs;
-    int epochs = opts->max_steps > 0 ? (int)((total + per_epoch - 1) / per_epoch) : opts->epochs;
-    dt_rng rng;
-    dt_rng_seed(&rng, opts->seed);
-    dt_batcher bt;
-    dt_status st = dt_batcher_init(&bt, d, opts->train_split, B, 1, &rng);
-    if (st) return st;
-    size_t *rows = malloc(B * sizeof *rows);
-    float *best = malloc(m->g->n_param_values * sizeof *best + 1);
-    if (!rows || !best) {
-        free(rows);
-        free(best);
-        dt_batcher_free(&bt);
-        return dt_fail(DT_ENOMEM, "fit: out of memory");
-    }
-    int since_best = 0;
-    for (int e = 1; e <= epochs && !st && res->steps < total; e++) {
-        double sum = 0.0;
-        long count = 0;
-        size_t k;
-        while (res->steps < total && dt_batcher_next(&bt, rows, &k)) {
-            float loss;
-            st = dt_model_load_batch(m, d, opts->train_split, rows, k);
-            if (st) break;
-            tf(tctx, m, k, 1);
-            st = dt_model_train_step(m, o, &loss);
-            if (st) break;
-            res->steps++;
-            sum += loss;
-            count++;
-            progress_step(ctx, e, epochs, res->steps, total, loss);
-            if (!isfinite(loss)) {
-                res->diverged = 1;
-                break;
-            }
-        }
-        res->epochs_run = e;
-        res->last_train_loss = count ? sum / (double)count : NAN;
-        if (st || res->diverged) break;
-        if (validate) {
-            dt_eval ev = {0};
-            st = dt_ea_evaluate(m, d, opts->val_split, tf, tctx, &ev, NULL, NULL);
-            if (st) break;
-            if (ev.error < res->best_val_error) {
-                res->best_val_error = ev.error;
-                res->best_val_loss = ev.loss;
-                res->best_epoch = e;
-                since_best = 0;
-                memcpy(best, m->g->param_val, m->g->n_param_values * sizeof *best);
-            } else if (opts->patience > 0 && ++since_best >= opts->patience) {
-                res->stopped_early = 1;
-                break;
-            }
-        }
-    }
-    if (!st && res->best_epoch > 0 && !res->diverged)
-        memcpy(m->g->param_val, best, m->g->n_param_values * sizeof *best);
-    free(rows);
-    free(best);
-    dt_batcher_free(&bt);
-    return st;
+    return dt_model_evaluate_with(m, d, s, tf, tctx, res, pred, row_loss);
 }
 
 dt_status dt_ea_fit(dt_stage_ctx *ctx, const dt_config *cfg, const dt_data *d, dt_model *m, dt_split_id train,
@@ -202,18 +77,10 @@ dt_status dt_ea_fit(dt_stage_ctx *ctx, const dt_config *cfg, const dt_data *d, d
     dt_stage_ctx c = *ctx;
     dt_config copy = *cfg;
     c.cfg = &copy;
-    if (!tf) return dt_stage_train(&c, d, m, train, val, res);
     dt_fit_opts fo = dt_stage_fit_opts(&c, train, val);
-    size_t n = dt_data_split_size(d, train), B = (size_t)m->g->max_batch;
-    long per_epoch = (long)((n + B - 1) / B);
-    long total = fo.max_steps > 0 ? fo.max_steps : per_epoch * fo.epochs;
-    dt_optim_cfg oc = dt_stage_optim_cfg(cfg, total);
-    dt_optimizer o;
-    dt_status st = dt_optim_init(&o, &oc, m->g->n_param_values);
-    if (st) return st;
-    st = fit_transformed(ctx, m, &o, d, &fo, tf, tctx, res);
-    dt_optim_free(&o);
-    return st;
+    fo.transform = tf;
+    fo.transform_ctx = tctx;
+    return dt_stage_train_opts(&c, d, m, &fo, res);
 }
 
 dt_status dt_ea_linear_model(const dt_data *d, dt_loss loss, int max_batch, uint64_t seed, dt_model **out)

@@ -36,13 +36,12 @@ double dt_ea_error_scale(const dt_data *d);
 double dt_ea_se(const dt_data *d, double err, size_t n, const float *row_loss);
 
 /* Called after each batch is loaded (train: 1 for a training step, 0 for evaluation). */
-typedef void (*dt_ea_transform)(void *tctx, dt_model *m, size_t n, int train);
+typedef dt_batch_fn dt_ea_transform;
 /* Zeroes m->x for every batch (the input-independent baseline). */
 void dt_ea_zero_inputs(void *tctx, dt_model *m, size_t n, int train);
 
-/* Trains m with cfg's optimizer, epochs, early stopping on val (restoring the
- * best weights), like dt_stage_train, but applies tf (may be NULL: then it is
- * dt_stage_train itself with cfg in place of ctx->cfg). */
+/* dt_stage_train with cfg in place of ctx->cfg and tf (may be NULL) applied
+ * to every batch. */
 dt_status dt_ea_fit(dt_stage_ctx *ctx, const dt_config *cfg, const dt_data *d, dt_model *m, dt_split_id train,
                     dt_split_id val, dt_ea_transform tf, void *tctx, dt_fit_result *res);
 /* Evaluation with tf applied to each batch (tf NULL: dt_model_evaluate). */
