@@ -318,6 +318,8 @@ static void test_progress(void **state)
         dt_progress_update(p, 1, 1, s, 1000, 0.5);
     }
     dt_progress_end(p, "done");
+    /* A task timed elsewhere (a forked tune trial) prints its own duration. */
+    dt_progress_done(p, "tune trial 3/20", "train_val error 0.0130", 12.34);
     dt_progress_free(p);
     fclose(out);
     char *text = dt_test_read(path);
@@ -326,6 +328,7 @@ static void test_progress(void **state)
     assert_true(lines >= 10 && lines <= 13);
     assert_non_null(strstr(text, "train: 100% epoch 1/1 step 1000/1000"));
     assert_non_null(strstr(text, "train: done"));
+    assert_non_null(strstr(text, "tune trial 3/20: train_val error 0.0130 (12.3s)\n"));
     assert_null(strchr(text, '\r'));   /* no carriage returns in logs */
     free(text);
     /* NULL reporter: every call is a no-op. */
@@ -333,6 +336,7 @@ static void test_progress(void **state)
     dt_progress_begin(NULL, "x");
     dt_progress_update(NULL, 1, 1, 1, 1, 0);
     dt_progress_end(NULL, NULL);
+    dt_progress_done(NULL, "x", NULL, 0);
     dt_test_rmtree(dir);
 }
 

@@ -106,6 +106,47 @@ static void test_target_sets_irreducible_error(void **state)
 
 /* Real MNIST: LeNet test error <= 1.2% (measured 1.10% in 169 s on 2 threads).
  * Minutes of training: only with DT_SLOW_TESTS=1. */
+/* One run trains the configured model once: decompose after compare reuses
+ * compare's model, with the same numbers as decompose trained alone; a
+ * changed config retrains. */
+static void test_run_trains_the_model_once(void **state)
+{
+    st_run *alone = st_stage(dt_stage_decompose, "decompose", spirals, NULL);
+    assert_string_equal(cJSON_GetStringValue(st_metric_json(alone, "model_trained_by")), "decompose");
+
+    st_run *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    st_config(&r->cfg, spirals, NULL);
+    dt_test_tmpdir(r->dir, sizeof r->dir);
+    dt_stage_ctx ctx = {.cfg = &r->cfg, .out_dir = r->dir, .quiet = 1};
+    dt_report *cmp = dt_report_new("compare", &r->cfg), *dec = dt_report_new("decompose", &r->cfg);
+    assert_int_equal(dt_stage_compare(&ctx, cmp), DT_OK);
+    assert_int_equal(dt_stage_decompose(&ctx, dec), DT_OK);
+    r->rep = dec;
+    r->json = dt_report_to_json(dec);
+    assert_string_equal(cJSON_GetStringValue(st_metric_json(r, "model_trained_by")), "compare");
+    double model_err = NAN;
+    assert_true(dt_report_get_metric(cmp, "model_error", &model_err));
+    assert_true(st_metric(r, "train_val_error") == model_err);
+    assert_true(st_metric(r, "train_val_error") == st_metric(alone, "train_val_error"));
+    assert_true(st_metric(r, "test_error") == st_metric(alone, "test_error"));
+
+    /* Another seed is another model: trained again. */
+    r->cfg.seed += 1;
+    dt_report *again = dt_report_new("decompose", &r->cfg);
+    assert_int_equal(dt_stage_decompose(&ctx, again), DT_OK);
+    cJSON *j = dt_report_to_json(again);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+                            cJSON_GetObjectItemCaseSensitive(j, "metrics"), "model_trained_by")),
+                        "decompose");
+    cJSON_Delete(j);
+    dt_report_free(again);
+    dt_report_free(cmp);
+    dt_stage_ctx_release(&ctx);
+    st_free(r);
+    st_free(alone);
+}
+
 static void test_mnist_lenet(void **state)
 {
     const char *root = "../shared/data/mnist";
@@ -139,6 +180,7 @@ int main(void)
         cmocka_unit_test(test_shifted_test_set_is_distribution_shift),
         cmocka_unit_test(test_clean_problem_has_no_findings),
         cmocka_unit_test(test_target_sets_irreducible_error),
+        cmocka_unit_test(test_run_trains_the_model_once),
         cmocka_unit_test(test_mnist_lenet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

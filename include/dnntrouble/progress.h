@@ -22,6 +22,9 @@ void dt_progress_begin(dt_progress *p, const char *label);
 void dt_progress_update(dt_progress *p, int epoch, int epochs, long step, long steps, double loss);
 /* Ends the task's line with a short note ("done", "loss 0.01"). */
 void dt_progress_end(dt_progress *p, const char *note);
+/* One finished line for a task that ran elsewhere (a tune trial in a worker
+ * process), with the duration it measured itself. */
+void dt_progress_done(dt_progress *p, const char *label, const char *note, double seconds);
 
 /* For tests: replaces the clock (seconds, monotonic). */
 void dt_progress_set_clock(dt_progress *p, double (*now)(void));

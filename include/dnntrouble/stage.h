@@ -19,6 +19,8 @@ typedef struct dt_stage_ctx {
     const char *out_dir;     /* exists when a stage runs */
     dt_progress *progress;   /* may be NULL */
     struct dt_data *data;    /* loaded lazily and shared across stages of one run */
+    struct dt_trained *trained; /* the configured model trained once per run (compare,
+                                   decompose and improve share it): stages/error_analysis.h */
     int quiet;
     int resume;              /* tune --resume: continue from out_dir/trials.jsonl */
 } dt_stage_ctx;
@@ -26,7 +28,7 @@ typedef struct dt_stage_ctx {
 /* Loads cfg->data on first call (dt_data_load(&cfg->data, cfg->base_dir, ...))
  * and returns the shared dataset afterwards. */
 dt_status dt_stage_ctx_data(dt_stage_ctx *ctx, struct dt_data **out);
-/* Frees what the context loaded (the dataset); not cfg, out_dir or progress. */
+/* Frees what the context loaded (the dataset, the trained model); not cfg, out_dir or progress. */
 void dt_stage_ctx_release(dt_stage_ctx *ctx);
 
 /* Fills rep; a failed verdict is a report status, not an error status. */

@@ -102,14 +102,27 @@ void dt_progress_update(dt_progress *p, int epoch, int epochs, long step, long s
     pthread_mutex_unlock(&p->lock);
 }
 
+/* Called with p->lock held. */
+static void print_done(dt_progress *p, const char *label, const char *note, double seconds)
+{
+    if (p->tty && p->line_open) fputs("\r\033[K", p->out);
+    fprintf(p->out, "%s: %s (%.1fs)\n", label, note ? note : "done", seconds);
+    fflush(p->out);
+    p->line_open = 0;
+}
+
 void dt_progress_end(dt_progress *p, const char *note)
 {
     if (!p) return;
     pthread_mutex_lock(&p->lock);
-    double elapsed = p->now() - p->t0;
-    if (p->tty && p->line_open) fputs("\r\033[K", p->out);
-    fprintf(p->out, "%s: %s (%.1fs)\n", p->label, note ? note : "done", elapsed);
-    fflush(p->out);
-    p->line_open = 0;
+    print_done(p, p->label, note, p->now() - p->t0);
+    pthread_mutex_unlock(&p->lock);
+}
+
+void dt_progress_done(dt_progress *p, const char *label, const char *note, double seconds)
+{
+    if (!p) return;
+    pthread_mutex_lock(&p->lock);
+    print_done(p, label, note, seconds);
     pthread_mutex_unlock(&p->lock);
 }

@@ -137,25 +137,25 @@ static dt_status linear_baseline_error(dt_stage_ctx *ctx, const dt_data *d, doub
     return st;
 }
 
-/* The configured model trained and scored on train_val, with or without zeroed inputs. */
-static dt_status model_error(dt_stage_ctx *ctx, const dt_data *d, dt_ea_transform tf, double *err, double *se)
+/* The configured model trained on zeroed inputs, scored on train_val.  It
+ * can only learn a constant output (the label prior), which takes far less
+ * than the model's budget: at most ZERO_INPUT_MAX_EPOCHS epochs, with early
+ * stopping after one epoch without improvement. */
+#define ZERO_INPUT_MAX_EPOCHS 2
+static dt_status zero_input_error(dt_stage_ctx *ctx, const dt_data *d, double *err, int *epochs)
 {
+    dt_config c = *ctx->cfg;
+    if (c.train.epochs > ZERO_INPUT_MAX_EPOCHS) c.train.epochs = ZERO_INPUT_MAX_EPOCHS;
+    if (c.train.patience == 0 || c.train.patience > 1) c.train.patience = 1;
     dt_model *m = NULL;
-    dt_status st = dt_stage_build_model(ctx->cfg, d, ctx->cfg->train.batch_size, &m);
+    dt_status st = dt_stage_build_model(&c, d, c.train.batch_size, &m);
     if (st) return st;
-    size_t nv = dt_data_split_size(d, DT_SPLIT_TRAIN_VAL);
-    float *loss = malloc((nv ? nv : 1) * sizeof *loss);
-    if (!loss) {
-        dt_model_free(m);
-        return dt_fail(DT_ENOMEM, "compare: out of memory");
-    }
-    dt_fit_result fr;
-    st = dt_ea_fit(ctx, ctx->cfg, d, m, DT_SPLIT_TRAIN, DT_SPLIT_TRAIN_VAL, tf, NULL, &fr);
+    dt_fit_result fr = {0};
+    st = dt_ea_fit(ctx, &c, d, m, DT_SPLIT_TRAIN, DT_SPLIT_TRAIN_VAL, dt_ea_zero_inputs, NULL, &fr);
     dt_eval ev = {0};
-    if (!st) st = dt_ea_evaluate(m, d, DT_SPLIT_TRAIN_VAL, tf, NULL, &ev, NULL, loss);
+    if (!st) st = dt_ea_evaluate(m, d, DT_SPLIT_TRAIN_VAL, dt_ea_zero_inputs, NULL, &ev, NULL, NULL);
     *err = ev.error;
-    if (se) *se = dt_ea_se(d, ev.error, nv, loss);
-    free(loss);
+    *epochs = fr.epochs_run;
     dt_model_free(m);
     return st;
 }
@@ -181,10 +181,15 @@ dt_status dt_stage_compare(dt_stage_ctx *ctx, dt_report *rep)
     double scale = dt_ea_error_scale(d);
 
     double const_value, const_err = constant_baseline_error(d, &const_value);
-    double lin_err = 0, zero_err = 0, model_err = 0, model_se = 0;
+    double lin_err = 0, zero_err = 0;
+    int zero_epochs = 0;
     if ((st = linear_baseline_error(ctx, d, &lin_err))) return st;
-    if ((st = model_error(ctx, d, dt_ea_zero_inputs, &zero_err, NULL))) return st;
-    if ((st = model_error(ctx, d, NULL, &model_err, &model_se))) return st;
+    if ((st = zero_input_error(ctx, d, &zero_err, &zero_epochs))) return st;
+    dt_model *m = NULL;
+    dt_ea_errors e;
+    const char *trained_by = NULL;
+    if ((st = dt_ea_trained(ctx, "compare", d, &m, &e, NULL, &trained_by))) return st;
+    double model_err = e.err[DT_SPLIT_TRAIN_VAL], model_se = e.se[DT_SPLIT_TRAIN_VAL];
 
     const char *const_name = cls ? "majority" : "mean";
     char key[64];
@@ -193,8 +198,10 @@ dt_status dt_stage_compare(dt_stage_ctx *ctx, dt_report *rep)
     dt_report_metric(rep, cls ? "baseline_majority_class" : "baseline_mean_value", const_value);
     dt_report_metric(rep, "baseline_linear_error", lin_err);
     dt_report_metric(rep, "baseline_zero_input_error", zero_err);
+    dt_report_metric(rep, "baseline_zero_input_epochs", zero_epochs);
     dt_report_metric(rep, "model_error", model_err);
     dt_report_metric(rep, "model_error_se", model_se);
+    dt_report_metric_str(rep, "model_trained_by", trained_by);
     dt_report_metric_str(rep, "split", "train_val");
     dt_report_metric_str(rep, "error_metric", cls ? "misclassified fraction" : "mean squared error");
     double target_err = 0, human_err = 0;

@@ -93,7 +93,9 @@ dt_status dt_stage_decompose(dt_stage_ctx *ctx, dt_report *rep)
     dt_ea_errors e;
     dt_model *m = NULL;
     dt_fit_result fr;
-    if ((st = dt_ea_train_measure(ctx, ctx->cfg, d, 1, NULL, NULL, &e, &m, &fr))) return st;
+    const char *trained_by = NULL;
+    if ((st = dt_ea_trained(ctx, "decompose", d, &m, &e, &fr, &trained_by))) return st;
+    dt_report_metric_str(rep, "model_trained_by", trained_by);
     dt_report_metric(rep, "epochs_run", fr.epochs_run);
     dt_report_metric(rep, "best_epoch", fr.best_epoch);
     dt_report_metric(rep, "stopped_early", fr.stopped_early);
@@ -174,6 +176,5 @@ dt_status dt_stage_decompose(dt_stage_ctx *ctx, dt_report *rep)
         cJSON_Delete(confusion);
     }
     if (!st) st = save_model(ctx, d, m, rep);
-    dt_model_free(m);
     return st;
 }

@@ -199,6 +199,49 @@ dt_status dt_ea_train_measure(dt_stage_ctx *ctx, const dt_config *cfg, const dt_
     return st;
 }
 
+struct dt_trained {
+    dt_config cfg;        /* byte copy of ctx->cfg when trained: the cache key */
+    const dt_data *data;
+    const char *stage;
+    dt_model *m;
+    dt_ea_errors e;
+    dt_fit_result fr;
+};
+
+void dt_ea_trained_free(struct dt_trained *t)
+{
+    if (!t) return;
+    dt_model_free(t->m);
+    free(t);
+}
+
+dt_status dt_ea_trained(dt_stage_ctx *ctx, const char *stage, const dt_data *d, dt_model **m, dt_ea_errors *e,
+                        dt_fit_result *fr, const char **by)
+{
+    struct dt_trained *t = ctx->trained;
+    if (t && (t->data != d || memcmp(&t->cfg, ctx->cfg, sizeof t->cfg) != 0)) {
+        dt_ea_trained_free(t);
+        ctx->trained = t = NULL;
+    }
+    if (!t) {
+        if (!(t = calloc(1, sizeof *t))) return dt_fail(DT_ENOMEM, "%s: out of memory", stage);
+        memcpy(&t->cfg, ctx->cfg, sizeof t->cfg);
+        t->data = d;
+        t->stage = stage;
+        dt_status st = dt_ea_train_measure(ctx, ctx->cfg, d, 1, NULL, NULL, &t->e, &t->m, &t->fr);
+        if (st) {
+            free(t);
+            return st;
+        }
+        ctx->trained = t;
+    }
+    *m = t->m;
+    if (e) *e = t->e;
+    if (fr) *fr = t->fr;
+    if (by) *by = t->stage;
+    return DT_OK;
+}
+
 /* ------------------------------------------------------------ error analysis */
 
 #define TOP_LOSSES 10

@@ -85,6 +85,16 @@ dt_status dt_ea_train_measure(dt_stage_ctx *ctx, const dt_config *cfg, const dt_
                               dt_ea_transform tf, void *tctx, dt_ea_errors *e, dt_model **m_out,
                               dt_fit_result *fit_out);
 
+/* The configured model (ctx->cfg as it is now, no transform) trained on
+ * train with early stopping on train_val, and its errors on the four splits.
+ * It is trained once per run and kept in ctx: compare, decompose and improve
+ * all start from this same model (same config and seed give the same
+ * weights), so `run` pays for it once.  *m stays owned by ctx; *by names the
+ * stage that trained it.  A changed ctx->cfg retrains. */
+dt_status dt_ea_trained(dt_stage_ctx *ctx, const char *stage, const dt_data *d, dt_model **m, dt_ea_errors *e,
+                        dt_fit_result *fr, const char **by);
+void dt_ea_trained_free(struct dt_trained *t);
+
 /* Error analysis of a split: per-class error (classification), confusion
  * matrix, per-slice error with each slice's share of the total error
  * (ranked), and the top-loss rows.  Returns a cJSON object (NULL on OOM);

@@ -277,7 +277,9 @@ dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
     trial best = {.cfg = *ctx->cfg, .width_mult = 1, .augment = 0};
     dt_ea_errors e;
     dt_model *m0 = NULL;
-    if ((st = dt_ea_train_measure(ctx, &best.cfg, d, 1, NULL, NULL, &e, &m0, NULL))) return st;
+    const char *trained_by = NULL;
+    if ((st = dt_ea_trained(ctx, "improve", d, &m0, &e, NULL, &trained_by))) return st;
+    dt_report_metric_str(rep, "model_trained_by", trained_by);
     dt_ea_decomp dc;
     dt_ea_decompose(ctx->cfg, d, &e, &dc);
     dt_report_metric_str(rep, "dominant", dt_ea_term_names[dc.dominant]);
@@ -289,7 +291,6 @@ dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
         }
 
     if (dc.term[dc.dominant] <= dc.threshold[dc.dominant]) {
-        dt_model_free(m0);
         /* Nothing is high: no list to work on.  improved.yaml is the config as is. */
         dt_finding *f = dt_report_finding(rep, "nothing-to-improve", DT_SEV_INFO,
                                           "no term is above its threshold (largest: %s %.4f <= %.4f); no remedy tried",
@@ -309,7 +310,6 @@ dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
         return DT_OK;
     }
     if (dc.dominant == DT_TERM_SHIFT) st = shift_advice(rep, m0, d, &dc);
-    dt_model_free(m0);
     if (st) return st;
     if (dc.dominant == DT_TERM_SHIFT) {
         dt_report_metric_json(rep, "attempts", cJSON_CreateArray());

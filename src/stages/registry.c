@@ -3,6 +3,7 @@
 
 #include "dnntrouble/data.h"
 #include "dnntrouble/stage.h"
+#include "error_analysis.h"
 
 const dt_stage_def dt_stages[] = {
     {"start-simple", dt_stage_start_simple, "profile data, simplify, choose architecture and defaults"},
@@ -35,6 +36,8 @@ dt_status dt_stage_ctx_data(dt_stage_ctx *ctx, struct dt_data **out)
 
 void dt_stage_ctx_release(dt_stage_ctx *ctx)
 {
+    dt_ea_trained_free(ctx->trained);
+    ctx->trained = NULL;
     if (ctx->data) dt_data_free(ctx->data);
     ctx->data = NULL;
 }

@@ -258,10 +258,9 @@ static void progress_trial(dt_stage_ctx *ctx, const search *s, const dt_trial_re
     if (!ctx->progress) return;
     char label[64], note[256];
     snprintf(label, sizeof label, "tune trial %d/%d", r->id + 1, s->trials);
-    dt_progress_begin(ctx->progress, label);
     if (r->status == DT_TRIAL_OK) snprintf(note, sizeof note, "train_val error %.4f", r->score);
     else snprintf(note, sizeof note, "%s: %.200s", dt_trial_status_name(r->status), r->reason);
-    dt_progress_end(ctx->progress, note);
+    dt_progress_done(ctx->progress, label, note, r->seconds);
 }
 
 static dt_status run_search(dt_stage_ctx *ctx, search *s, dt_tune_journal *j, uint64_t hash, const dt_tune_job *job,
