@@ -94,9 +94,10 @@ typedef struct ref_conv { int B, C, H, W, O, KH, KW, s, p, OH, OW; } ref_conv;
                                 BODY;                                                          \
                             }
 
-/* Builds y = conv2d(x, w), runs forward and backward with a random seed dy,
- * and compares y, dx and dw with the direct loops (in double). */
-static void check_against_direct(int B, int C, int H, int W, int O, int KH, int KW, int s, int p)
+/* Builds y = conv2d(x, w) compiled for max_batch, runs forward and backward
+ * at batch B with a random seed dy, and compares y, dx and dw with the
+ * direct loops (in double). */
+static void check_against_direct_at(int max_batch, int B, int C, int H, int W, int O, int KH, int KW, int s, int p)
 {
     ref_conv r = {B, C, H, W, O, KH, KW, s, p, (H + 2 * p - KH) / s + 1, (W + 2 * p - KW) / s + 1};
     dt_graph *g = dt_graph_new();
@@ -104,7 +105,8 @@ static void check_against_direct(int B, int C, int H, int W, int O, int KH, int 
     dt_node *w = dt_param(g, "c.weight", "c", 4, (int[]){O, C, KH, KW}, DT_INIT_HE_NORMAL, C * KH * KW, O);
     dt_node *y = dt_conv2d(g, "c", x, w, s, p);
     assert_non_null(y);
-    assert_int_equal(dt_graph_compile(g, B), DT_OK);
+    assert_int_equal(dt_graph_compile(g, max_batch), DT_OK);
+    assert_int_equal(dt_graph_set_batch(g, B), DT_OK);
     assert_int_equal(y->shape[2], r.OH);
     assert_int_equal(y->shape[3], r.OW);
     dt_graph_init_params(g, 11);
@@ -127,6 +129,11 @@ static void check_against_direct(int B, int C, int H, int W, int O, int KH, int 
     for (size_t i = 0; i < nw; i++) assert_float_equal(w->grad[i], rdw[i], 1e-3 * (1 + fabs(rdw[i])));
     free(dy); free(ry); free(rdx); free(rdw);
     dt_graph_free(g);
+}
+
+static void check_against_direct(int B, int C, int H, int W, int O, int KH, int KW, int s, int p)
+{
+    check_against_direct_at(B, B, C, H, W, O, KH, KW, s, p);
 }
 
 /* ---- conv2d ---- */
@@ -166,6 +173,15 @@ static void test_conv_chunked_batch(void **state)
     /* (CKK + O) * OHW = (196 + 2) * 40000 ≈ 7.9M floats per image: the 16M-float
      * workspace cap fits 2 images, so batch 3 runs as passes of 2 and 1. */
     check_against_direct(3, 4, 200, 200, 2, 7, 7, 1, 3);
+}
+
+/* A graph compiled for a larger batch runs a smaller one (the last partial
+ * batch of an epoch): the columns kept from forward for backward, and the
+ * chunked path, agree with the direct loops there too. */
+static void test_conv_smaller_batch_than_compiled(void **state)
+{
+    check_against_direct_at(5, 3, 6, 14, 14, 16, 5, 5, 1, 0); /* LeNet c2: columns kept */
+    check_against_direct_at(3, 2, 4, 200, 200, 2, 7, 7, 1, 3); /* too large to keep: recomputed */
 }
 
 static void test_conv_gradients(void **state)
@@ -381,6 +397,7 @@ int main(void)
         cmocka_unit_test(test_conv_forward_hand),
         cmocka_unit_test(test_conv_matches_direct_loops),
         cmocka_unit_test(test_conv_chunked_batch),
+        cmocka_unit_test(test_conv_smaller_batch_than_compiled),
         cmocka_unit_test(test_conv_gradients),
         cmocka_unit_test(test_conv_first_layer_weight_grad),
         cmocka_unit_test(test_conv_batch_change),

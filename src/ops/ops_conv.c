@@ -14,6 +14,7 @@
  * Very large layers (batch x columns beyond CHUNK_FLOATS) are processed a
  * few images at a time so the workspace stays bounded. */
 #include <cblas.h>
+#include <stdint.h>
 
 #include "op_util.h"
 
@@ -82,6 +83,27 @@ static size_t conv_workspace(const dt_node *n)
     conv_geom g;
     conv_geom_of(n, &g);
     return (g.CKK + (size_t)g.O) * g.OHW * (size_t)g.chunk;
+}
+
+/* The forward's columns are kept in aux for the weight gradient when the
+ * largest batch runs in one pass and they take at most CHUNK_FLOATS (LeNet
+ * at batch 64: 5 MB for c1, 3.8 MB for c2); otherwise backward recomputes
+ * them.  Decided from the node's capacity (its largest batch), so every
+ * batch the graph runs agrees with what compile allocated. */
+static int keeps_cols(const dt_node *n, const conv_geom *g)
+{
+    size_t per_image = (size_t)g->O * g->OHW;
+    size_t max_b = per_image ? n->cap / per_image : 0;
+    if (max_b == 0 || max_b > (size_t)INT32_MAX) return 0;
+    return conv_chunk((g->CKK + (size_t)g->O) * g->OHW, (int)max_b) == (int)max_b &&
+           g->CKK * g->OHW * max_b <= CHUNK_FLOATS;
+}
+
+static size_t conv_aux_bytes(const dt_node *n)
+{
+    conv_geom g;
+    conv_geom_of(n, &g);
+    return keeps_cols(n, &g) ? g.CKK * g.OHW * (n->cap / ((size_t)g.O * g.OHW)) * sizeof(float) : 0;
 }
 
 /* Output positions o in [*lo, *hi) whose input index o*s + off lies in
@@ -192,7 +214,7 @@ static void col2im_add(const conv_geom *g, const float *dcols, int nb, float *dx
 }
 
 /* Per pass over nb images starting at image b0:
- *   cols = ws             [CKK, nb*OHW]
+ *   cols = ws (or aux)    [CKK, nb*OHW]
  *   prod = ws + CKK*cols  [O,   nb*OHW]   (channel-major product / gradient) */
 static void conv_forward(dt_node *n, const dt_exec *ex)
 {
@@ -200,10 +222,11 @@ static void conv_forward(dt_node *n, const dt_exec *ex)
     conv_geom g;
     conv_geom_of(n, &g);
     const size_t in_img = (size_t)g.C * g.H * g.W, out_img = (size_t)g.O * g.OHW;
+    const int keep = keeps_cols(n, &g);
     for (int b0 = 0; b0 < g.B; b0 += g.chunk) {
         int nb = g.B - b0 < g.chunk ? g.B - b0 : g.chunk;
         size_t N = (size_t)nb * g.OHW;
-        float *cols = ex->ws, *prod = ex->ws + g.CKK * N;
+        float *cols = keep ? (float *)n->aux : ex->ws, *prod = ex->ws + g.CKK * N;
         im2col(&g, x->val + (size_t)b0 * in_img, nb, cols);
         /* prod[O,N] = w[O,CKK] · cols[CKK,N] */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.O, (int)N, (int)g.CKK, 1.0f, w->val,
@@ -217,17 +240,17 @@ static void conv_forward(dt_node *n, const dt_exec *ex)
     }
 }
 
-/* The weight gradient needs the forward's columns.  They are recomputed from
- * x rather than kept: keeping them would cost CKK*B*OHW floats per conv layer
- * for the whole step (5 MB for LeNet's c1 alone, 25x its input), while
- * im2col is a cheap memory pass next to the sgemms.  The shared workspace
- * cannot hold them either, as later ops overwrite it. */
+/* The weight gradient needs the forward's columns: kept in aux when they fit
+ * (keeps_cols), else recomputed from x (the shared workspace cannot hold them
+ * across the step, as later ops overwrite it).  im2col was 17% of a LeNet
+ * step when every backward recomputed them. */
 static void conv_backward(dt_node *n, const dt_exec *ex)
 {
     dt_node *x = n->in[0], *w = n->in[1];
     conv_geom g;
     conv_geom_of(n, &g);
     const size_t in_img = (size_t)g.C * g.H * g.W, out_img = (size_t)g.O * g.OHW;
+    const int keep = keeps_cols(n, &g);
     for (int b0 = 0; b0 < g.B; b0 += g.chunk) {
         int nb = g.B - b0 < g.chunk ? g.B - b0 : g.chunk;
         size_t N = (size_t)nb * g.OHW;
@@ -239,10 +262,11 @@ static void conv_backward(dt_node *n, const dt_exec *ex)
                 memcpy(dprod + (size_t)o * N + (size_t)b * g.OHW, dy + ((size_t)b * g.O + o) * g.OHW,
                        g.OHW * sizeof *dprod);
         if (w->grad) {
-            im2col(&g, x->val + (size_t)b0 * in_img, nb, cols);
+            const float *fcols = keep ? (const float *)n->aux : cols;
+            if (!keep) im2col(&g, x->val + (size_t)b0 * in_img, nb, cols);
             /* dw[O,CKK] += dprod[O,N] · cols[CKK,N]ᵀ */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.O, (int)g.CKK, (int)N, 1.0f, dprod,
-                        (int)N, cols, (int)N, 1.0f, w->grad, (int)g.CKK);
+                        (int)N, fcols, (int)N, 1.0f, w->grad, (int)g.CKK);
         }
         if (x->grad) { /* NULL for a first layer: the largest gemm and col2im are skipped */
             /* dcols[CKK,N] = w[O,CKK]ᵀ · dprod[O,N], overwriting cols (no longer needed) */
@@ -253,4 +277,4 @@ static void conv_backward(dt_node *n, const dt_exec *ex)
     }
 }
 
-const dt_op_def dt_def_conv2d = {"conv2d", conv_infer, conv_forward, conv_backward, 0, conv_workspace, 0};
+const dt_op_def dt_def_conv2d = {"conv2d", conv_infer, conv_forward, conv_backward, conv_aux_bytes, conv_workspace, 0};

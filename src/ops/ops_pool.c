@@ -7,6 +7,7 @@
  * B*C planes of [H,W] -> [OH,OW]. */
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "op_util.h"
 
@@ -96,21 +97,50 @@ static int32_t window_argmax(const float *win, int k, int W, float *out)
     return at;
 }
 
+/* One output row of the general window scan. */
+static void maxpool_row(const pool_geom *g, const float *xp, int oh, float *y, int32_t *a)
+{
+    for (int ow = 0; ow < g->OW; ow++) {
+        const size_t off = (size_t)oh * g->s * g->W + (size_t)ow * g->s;
+        a[ow] = (int32_t)off + window_argmax(xp + off, g->k, g->W, &y[ow]);
+    }
+}
+
+/* One output row for k = s = 2 (LeNet's pools).  The first maximum in
+ * row-major order is the first of the top pair unless the bottom pair's
+ * maximum is strictly larger, so the two pairs are reduced independently and
+ * then compared: short dependency chains, no branches.  Selects drop NaNs,
+ * so a row that holds one is redone by the general scan (torch's rule). */
+static void maxpool2_row(const pool_geom *g, const float *xp, int oh, float *restrict y, int32_t *restrict a)
+{
+    const int W = g->W, OW = g->OW;
+    const float *restrict r0 = xp + (size_t)(2 * oh) * W, *restrict r1 = r0 + W;
+    const int32_t base = (int32_t)(2 * oh) * W;
+    int nan = 0;
+    for (int ow = 0; ow < OW; ow++) {
+        const float v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
+        const int t = v1 > v0, b = v3 > v2;
+        const float top = t ? v1 : v0, bottom = b ? v3 : v2;
+        const int down = bottom > top;
+        y[ow] = down ? bottom : top;
+        a[ow] = base + 2 * ow + (down ? W + b : t);
+        nan |= (v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3);
+    }
+    if (nan) maxpool_row(g, xp, oh, y, a);
+}
+
 static void maxpool_forward(dt_node *n, const dt_exec *ex)
 {
     pool_geom g;
     pool_geom_of(n, &g);
     const size_t HW = (size_t)g.H * g.W, OHW = (size_t)g.OH * g.OW;
+    void (*row)(const pool_geom *, const float *, int, float *, int32_t *) =
+        g.k == 2 && g.s == 2 ? maxpool2_row : maxpool_row;
     for (size_t p = 0; p < g.planes; p++) {
         const float *xp = n->in[0]->val + p * HW;   /* [H,W] */
         float *yp = n->val + p * OHW;               /* [OH,OW] */
         int32_t *ap = (int32_t *)n->aux + p * OHW;  /* [OH,OW] */
-        for (int oh = 0; oh < g.OH; oh++)
-            for (int ow = 0; ow < g.OW; ow++) {
-                const size_t off = (size_t)oh * g.s * g.W + (size_t)ow * g.s;
-                const size_t o = (size_t)oh * g.OW + ow;
-                ap[o] = (int32_t)off + window_argmax(xp + off, g.k, g.W, &yp[o]);
-            }
+        for (int oh = 0; oh < g.OH; oh++) row(&g, xp, oh, yp + (size_t)oh * g.OW, ap + (size_t)oh * g.OW);
     }
 }
 
