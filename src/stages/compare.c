@@ -14,9 +14,12 @@
 #include "error_analysis.h"
 
 /* Linear baseline (softmax regression): Adam at this rate, at least this many
- * epochs, the config's batch size, early stopping (patience 3 when off). */
-#define LINEAR_LR 1e-2
+ * epochs and steps, the config's batch size, early stopping (patience 3 when
+ * off).  On MNIST, 1e-3 reaches the textbook 7.5% error of softmax regression
+ * (7.55% measured); 1e-2 stalled at 9.9%, too weak a bar to beat. */
+#define LINEAR_LR 1e-3
 #define LINEAR_MIN_EPOCHS 20
+#define LINEAR_MIN_STEPS 3000
 /* Known result: the model is "below" it beyond max(KNOWN_ABS * scale, Z * SE). */
 #define KNOWN_ABS 0.005
 
@@ -117,7 +120,11 @@ static dt_status linear_baseline_error(dt_stage_ctx *ctx, const dt_data *d, doub
 {
     if (d->task == DT_TASK_REGRESSION && ctx->cfg->loss == DT_LOSS_MSE && least_squares_error(d, err)) return DT_OK;
     dt_config c = *ctx->cfg;
-    if (c.train.epochs < LINEAR_MIN_EPOCHS) c.train.epochs = LINEAR_MIN_EPOCHS;
+    size_t batch = (size_t)c.train.batch_size, n = dt_data_split_size(d, DT_SPLIT_TRAIN);
+    long per_epoch = n > batch ? (long)((n + batch - 1) / batch) : 1, min_epochs = (LINEAR_MIN_STEPS + per_epoch - 1) / per_epoch;
+    if (min_epochs < LINEAR_MIN_EPOCHS) min_epochs = LINEAR_MIN_EPOCHS;
+    if (c.train.epochs < min_epochs) c.train.epochs = (int)min_epochs;
+    c.train.max_steps = 0;
     c.train.lr = LINEAR_LR;
     c.train.optimizer = DT_OPT_ADAM;
     c.train.weight_decay = 0;
