@@ -57,6 +57,20 @@ static dt_status bias_infer(dt_node *n)
     return DT_OK;
 }
 
+/* Σ v[0..n) in 8 interleaved partial sums, added pairwise at the end: a
+ * fixed order (deterministic) that the compiler can keep in one vector
+ * register, where a single running sum is a serial chain it may not
+ * reorder without -ffast-math. */
+static float sum_lanes(const float *restrict v, size_t n)
+{
+    float lane[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) lane[k] += v[i + k];
+    for (; i < n; i++) lane[i & 7] += v[i];
+    return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
+}
+
 static void bias_forward(dt_node *n, const dt_exec *ex)
 {
     const dt_node *x = n->in[0], *b = n->in[1];
@@ -80,12 +94,13 @@ static void bias_backward(dt_node *n, const dt_exec *ex)
         for (size_t i = 0; i < total; i++) x->grad[i] += n->grad[i];
     if (b->grad) {
         const float *dy = n->grad;
+        if (inner == 1) { /* [B, C] (linear layers): rows add straight into db */
+            for (size_t o = 0; o < outer; o++, dy += C)
+                for (size_t c = 0; c < C; c++) b->grad[c] += dy[c];
+            return;
+        }
         for (size_t o = 0; o < outer; o++)
-            for (size_t c = 0; c < C; c++) {
-                float s = 0.0f;
-                for (size_t i = 0; i < inner; i++) s += *dy++;
-                b->grad[c] += s;
-            }
+            for (size_t c = 0; c < C; c++, dy += inner) b->grad[c] += sum_lanes(dy, inner);
     }
 }
 
