@@ -55,6 +55,20 @@ static void test_missed_target_is_below_known_result(void **state)
     st_free(r);
 }
 
+/* Separable blobs: the linear baseline starts with every train_val row wrong
+ * and a slowly falling loss.  Early stopping must count the falling loss as
+ * progress (the error does not move for several epochs); stopping on the
+ * error alone left it at 1.0. */
+static void test_linear_baseline_learns_blobs(void **state)
+{
+    const char *base[] = {"data.format=synthetic", "data.synthetic.generator=blobs", "data.synthetic.samples=1200",
+                          "data.synthetic.noise=0.1", "model.hidden=32", "train.lr=0.003", "train.epochs=5", NULL};
+    st_run *r = st_stage(dt_stage_compare, "compare", base, NULL);
+    assert_true(st_metric(r, "baseline_linear_error") < 0.05);
+    assert_true(st_metric(r, "baseline_majority_error") > 0.7);
+    st_free(r);
+}
+
 /* Regression: the mean baseline and least squares; a linear target is learnt. */
 static void test_regression_baselines(void **state)
 {
@@ -89,6 +103,7 @@ int main(void)
         cmocka_unit_test(test_random_labels_are_below_baseline),
         cmocka_unit_test(test_clean_problem_beats_baselines),
         cmocka_unit_test(test_missed_target_is_below_known_result),
+        cmocka_unit_test(test_linear_baseline_learns_blobs),
         cmocka_unit_test(test_regression_baselines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

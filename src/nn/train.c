@@ -82,7 +82,7 @@ dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_
                        dt_fit_result *res)
 {
     memset(res, 0, sizeof *res);
-    res->best_val_error = INFINITY;
+    res->best_val_error = res->best_val_loss = INFINITY;
     size_t B = (size_t)m->g->max_batch, n = dt_data_split_size(d, opts->train_split);
     int validate = opts->val_split != opts->train_split && dt_data_split_size(d, opts->val_split) > 0;
     long steps_per_epoch = (long)((n + B - 1) / B);
@@ -127,7 +127,11 @@ dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_
             st = dt_model_evaluate_with(m, d, opts->val_split, opts->transform, opts->transform_ctx, &ev,
                                         NULL, NULL);
             if (st) break;
-            if (ev.error < res->best_val_error) {
+            /* Better: a lower error, or the same error at a lower loss.  The
+             * loss breaks ties because error moves in steps: a model stuck
+             * at one error while its loss falls (early epochs, small
+             * validation sets) is still learning. */
+            if (ev.error < res->best_val_error || (ev.error == res->best_val_error && ev.loss < res->best_val_loss)) {
                 res->best_val_error = ev.error;
                 res->best_val_loss = ev.loss;
                 res->best_epoch = e;
