@@ -398,6 +398,66 @@ static void test_yaml_round_trip(void **state)
     dt_test_rmtree(dir);
 }
 
+/* Inputs found while fuzzing (tests/fuzz/fuzz_config.c): each written back
+ * as YAML must read back to the same values, and none may be undefined
+ * behaviour or take quadratic time. */
+static void test_fuzz_regressions(void **state)
+{
+    dt_config *a = cfg_new(), *b = cfg_new();
+    /* Integers of 1e15 and up were written as "1e+15" (not an integer), and
+     * past 2^53 rounded through a double; 1e300 overflowed a long long cast. */
+    const char *yaml[] = {"data: {format: synthetic}\nseed: 1000000000000000\n",
+                          "data: {format: synthetic, synthetic: {samples: 9007199254740993}}\n"
+                          "seed: 9223372036854775807\n",
+                          "data: {format: synthetic}\ntrain: {lr: 1e300, clip_grad_norm: 1.5e19}\n"
+                          "stages.tune.space: {train.lr: {uniform: [1, 1e300]}}\n",
+                          /* Choices that read as numbers or booleans were written as 1 or true. */
+                          "data: {format: csv, train: {path: a.csv}}\nstages.tune.space:\n"
+                          "  data.csv.delimiter: {choice: [y, \";\"]}\n"
+                          "  name: {choice: [\"01\", yes, 1e-4, 16, true]}\n"};
+    for (int i = 0; i < 4; i++) {
+        if (parse(a, yaml[i]) != DT_OK) fail_msg("%s", dt_last_error());
+        char *text = dt_config_to_yaml(a);
+        assert_non_null(text);
+        dt_config_defaults(b);
+        if (dt_config_parse_string(b, text, strlen(text), "written.yaml", "/base") != DT_OK ||
+            dt_config_check(b) != DT_OK)
+            fail_msg("%s\n%s", dt_last_error(), text);
+        free(text);
+        assert_true(a->seed == b->seed && a->data.samples == b->data.samples);
+        assert_true(a->train.lr == b->train.lr && a->train.clip_grad_norm == b->train.clip_grad_norm);
+        assert_same_config(a, b);
+        if (i == 1) assert_true(b->seed == 9223372036854775807ull && b->data.samples == 9007199254740993ull);
+        assert_int_equal(a->stages.tune.n_space, b->stages.tune.n_space);
+        for (int s = 0; s < a->stages.tune.n_space; s++)
+            for (int k = 0; k < a->stages.tune.space[s].n_choices; k++)
+                assert_string_equal(a->stages.tune.space[s].choices[k], b->stages.tune.space[s].choices[k]);
+    }
+    /* int bounds were checked by a long long cast (undefined past 2^63). */
+    assert_error(a, "data: {format: synthetic}\nstages.tune.space: {train.epochs: {int: [1, 1e30]}}\n",
+                 "train.epochs must be an integer");
+    /* A relative data path that does not fit the field once made absolute. */
+    char long_path[1100];
+    memset(long_path, 'a', 1020);
+    long_path[1020] = '\0';
+    char text[1200];
+    snprintf(text, sizeof text, "data: {format: csv, train: {path: %s}}\n", long_path);
+    assert_error(a, text, "data.train.path is 1026 characters long once made absolute");
+    /* An alias repeating a big mapping many times. */
+    size_t cap = 200000, n = 0;
+    char *big = malloc(cap);
+    assert_non_null(big);
+    n += (size_t)snprintf(big + n, cap - n, "data: {format: synthetic}\nstages.tune.space: &s {");
+    for (int i = 0; i < 2000; i++) n += (size_t)snprintf(big + n, cap - n, "train.lr: {uniform: [1, 2]}, ");
+    n += (size_t)snprintf(big + n, cap - n, "}\n");
+    for (int i = 0; i < 2000; i++) n += (size_t)snprintf(big + n, cap - n, "stages.tune.space: *s\n");
+    assert_true(n < cap);
+    assert_error(a, big, "YAML aliases repeat mappings too often");
+    free(big);
+    free(a);
+    free(b);
+}
+
 /* docs/config.md is the reference: every key of the table must be in it. */
 static void test_docs_list_every_key(void **state)
 {
@@ -419,7 +479,7 @@ int main(void)
         cmocka_unit_test(test_cross_key_checks), cmocka_unit_test(test_csv_label),
         cmocka_unit_test(test_missing_file),    cmocka_unit_test(test_load_file_name_and_base_dir),
         cmocka_unit_test(test_set),             cmocka_unit_test(test_yaml_round_trip),
-        cmocka_unit_test(test_docs_list_every_key),
+        cmocka_unit_test(test_fuzz_regressions), cmocka_unit_test(test_docs_list_every_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,6 +58,16 @@ static dt_status check_sources(const dt_config *cfg)
         return fail_at(cfg, line, "data.format synthetic reads no files; remove data.train / data.test");
     if (cfg->data.slice_column[0] && cfg->data.format != DT_FORMAT_CSV)
         return fail_at(cfg, key_line(cfg, "data.slice"), "data.slice needs data.format csv, not %s", fmt);
+    /* A relative data path is read, and written back, as base_dir/path: that must fit the field. */
+    for (int k = 0; k < dt_n_keys; k++) {
+        const dt_key *e = &dt_keys[k];
+        const char *p = (const char *)cfg + e->offset;
+        if (!(e->flags & DT_KF_PATH) || e->alias_of || !p[0] || p[0] == '/') continue;
+        size_t n = strlen(cfg->base_dir) + 1 + strlen(p);
+        if (n >= e->size)
+            return fail_at(cfg, cfg->line[k], "%s is %zu characters long once made absolute (relative to %.200s); "
+                           "the limit is %zu", e->name, n, cfg->base_dir, e->size - 1);
+    }
     return DT_OK;
 }
 

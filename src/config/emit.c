@@ -29,13 +29,18 @@ static cJSON *parent_of(cJSON *root, const char *key, const char **leaf)
     return root;
 }
 
-/* A YAML scalar as JSON: numbers and booleans typed, the rest strings. */
+/* A YAML scalar (a tune choice) as JSON: a number or boolean when it is
+ * written back as the same text, else a string, so the choice reads back
+ * unchanged ("y" or "01" must not come back as true or 1). */
 static cJSON *scalar_json(const char *s)
 {
     double d;
-    int b;
-    if (dt_parse_double(s, &d)) return cJSON_CreateNumber(d);
-    if (dt_parse_bool(s, &b)) return cJSON_CreateBool(b);
+    char num[64];
+    if (dt_parse_double(s, &d)) {
+        dt_format_double(d, num, sizeof num);
+        if (strcmp(num, s) == 0) return cJSON_CreateNumber(d);
+    }
+    if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0) return cJSON_CreateBool(s[0] == 't');
     return cJSON_CreateString(s);
 }
 
@@ -51,6 +56,11 @@ static cJSON *key_json(const dt_config *cfg, int k)
     case DT_KT_DOUBLE: {
         double v;
         dt_config_get_number(cfg, e->name, &v);
+        /* From 2^53 a double rounds integers (a seed would change): write the digits. */
+        if (e->type != DT_KT_DOUBLE && v >= 9007199254740992.0) {
+            dt_key_format(cfg, k, buf, sizeof buf);
+            return cJSON_CreateRaw(buf);
+        }
         return cJSON_CreateNumber(v);
     }
     case DT_KT_BOOL: return cJSON_CreateBool(*(const int *)p);
@@ -192,6 +202,7 @@ static int emit_json(yaml_emitter_t *em, const cJSON *j, int flow)
         return emit_scalar(em, num, 0);
     }
     if (cJSON_IsBool(j)) return emit_scalar(em, cJSON_IsTrue(j) ? "true" : "false", 0);
+    if (cJSON_IsRaw(j)) return emit_scalar(em, j->valuestring, 0);   /* a big integer's digits */
     if (cJSON_IsString(j)) return emit_scalar(em, j->valuestring, 1);
     return emit_scalar(em, "null", 0);
 }

@@ -1,6 +1,7 @@
 /* The two map-valued config sections whose keys are free-form:
  *   gates: {overfit-batch: pass, test_error: {max: 0.02}}
  *   stages.tune.space: {train.lr: {log_uniform: [1e-5, 0.1]}, ...} */
+#include <math.h>
 #include <string.h>
 
 #include "parse.h"
@@ -96,7 +97,7 @@ static dt_status parse_bounds(dt_parse_ctx *p, dt_space_param *sp, yaml_node_t *
     if (v[0] > v[1]) return dt_parse_fail(p, sp->line, "space '%s': low %g is above high %g", sp->key, v[0], v[1]);
     if (sp->kind == DT_SPACE_LOG_UNIFORM && v[0] <= 0)
         return dt_parse_fail(p, sp->line, "space '%s': log_uniform bounds must be > 0", sp->key);
-    if (sp->kind == DT_SPACE_INT && (v[0] != (long long)v[0] || v[1] != (long long)v[1]))
+    if (sp->kind == DT_SPACE_INT && (v[0] != floor(v[0]) || v[1] != floor(v[1])))
         return dt_parse_fail(p, sp->line, "space '%s': int bounds must be integers", sp->key);
     sp->lo = v[0];
     sp->hi = v[1];

@@ -101,6 +101,9 @@ dt_status dt_parse_mapping(dt_parse_ctx *p, yaml_node_t *map, const char *prefix
         yaml_node_t *kn = yaml_document_get_node(p->doc, pr->key);
         yaml_node_t *vn = yaml_document_get_node(p->doc, pr->value);
         char key[512];
+        if (--p->budget < 0)
+            return dt_parse_fail(p, dt_node_line(kn), "YAML aliases repeat mappings too often (more entries than "
+                                 "the document holds)");
         if (kn->type != YAML_SCALAR_NODE) return dt_parse_fail(p, dt_node_line(kn), "keys must be plain names");
         int n = snprintf(key, sizeof key, "%s%s%s", prefix, prefix[0] ? "." : "", (const char *)kn->data.scalar.value);
         if (n >= (int)sizeof key) return dt_parse_fail(p, dt_node_line(kn), "key too long");
@@ -154,6 +157,12 @@ dt_status dt_parse_text(dt_parse_ctx *p, const char *text, size_t len,
         yaml_parser_delete(&y);
         return st;
     }
+    /* An alias names a mapping again without repeating its text, so a small
+     * file could make the walk quadratic: visit about as many entries as the
+     * document holds. */
+    p->budget = 1024;
+    for (yaml_node_t *n = doc.nodes.start; n < doc.nodes.top; n++)
+        if (n->type == YAML_MAPPING_NODE) p->budget += n->data.mapping.pairs.top - n->data.mapping.pairs.start;
     p->doc = &doc;
     dt_status st = fn(p, yaml_document_get_root_node(&doc), arg);
     p->doc = NULL;

@@ -12,6 +12,7 @@ typedef struct dt_parse_ctx {
     const char *source;          /* file name, or "--set KEY" */
     int from_file;               /* messages carry lines; keys may appear only once */
     unsigned char seen[DT_CONFIG_MAX_KEYS];
+    long budget;                 /* mapping entries the walk may still visit (YAML aliases repeat them) */
 } dt_parse_ctx;
 
 dt_status dt_parse_fail(const dt_parse_ctx *p, int line, const char *fmt, ...)

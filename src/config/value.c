@@ -44,8 +44,10 @@ int dt_parse_bool(const char *s, int *out)
 
 void dt_format_double(double v, char *buf, size_t size)
 {
-    /* Whole numbers stay whole ("1200", not "1.2e+03") so int keys read them back. */
-    if (v == (double)(long long)v && fabs(v) < 1e15) {
+    /* Whole numbers stay whole ("1200", not "1.2e+03") so int keys read them
+     * back, up to 2^53 where a double still holds every integer (the range
+     * test comes first: casting a value past 2^63 to long long is undefined). */
+    if (fabs(v) <= 9007199254740992.0 && v == (double)(long long)v) {
         snprintf(buf, size, "%lld", (long long)v);
         return;
     }
