@@ -164,7 +164,7 @@ static void test_mnist_lenet(void **state)
     snprintf(k[2], sizeof k[2], "data.test.images=%s/t10k-images-idx3-ubyte.gz", root);
     snprintf(k[3], sizeof k[3], "data.test.labels=%s/t10k-labels-idx1-ubyte.gz", root);
     const char *base[] = {"data.format=idx", k[0], k[1], k[2], k[3], "train.lr=0.001", "train.schedule=cosine",
-                          "train.epochs=15", "train.early_stopping.patience=0", "threads=2",
+                          "train.epochs=15", "train.early_stopping.patience=0", "threads=1",
                           "target.value=0.0095", NULL};
     st_run *r = st_stage(dt_stage_decompose, "decompose", base, NULL);
     st_print(r);
