@@ -56,15 +56,8 @@ static void fill_distinct(dt_node *n, dt_rng *r)
  * wrt.  `distinct`: the first input gets fill_distinct instead of uniform. */
 static void check_graph(dt_graph *g, dt_node *y, dt_node *const *wrt, int n_wrt, int distinct)
 {
-    dt_node *w;
-    dt_node *loss = gc_weighted_sum(g, y, &w);
-    assert_non_null(loss);
-    assert_int_equal(dt_graph_compile(g, g->nodes[0]->shape[0]), DT_OK);
-    dt_graph_init_params(g, 7);
     dt_rng r;
-    dt_rng_seed(&r, 3);
-    for (int i = 0; i < g->n_nodes; i++)
-        if (g->nodes[i]->op == DT_OP_INPUT) gc_fill(g->nodes[i], &r, -1.0f, 1.0f);
+    dt_node *loss = gc_prepare(g, y, &r);
     if (distinct) fill_distinct(g->nodes[0], &r);
     gc_result res = gc_check(g, loss, wrt, n_wrt, EPS, RTOL, ATOL, 0);
     if (res.failed) print_error("worst: %s\n", res.worst);

@@ -26,20 +26,10 @@ static dt_node *x_input(dt_graph *g, const char *name, int ndim, const int *shap
     return x;
 }
 
-/* Adds the weighted-sum loss, compiles, initialises parameters and fills
- * every input uniformly in [-1, 1).  Returns the loss. */
 static dt_node *prepare(dt_graph *g, dt_node *y)
 {
-    dt_node *w;
-    dt_node *loss = gc_weighted_sum(g, y, &w);
-    assert_non_null(loss);
-    assert_int_equal(dt_graph_compile(g, g->nodes[0]->shape[0]), DT_OK);
-    dt_graph_init_params(g, 7);
     dt_rng r;
-    dt_rng_seed(&r, 3);
-    for (int i = 0; i < g->n_nodes; i++)
-        if (g->nodes[i]->op == DT_OP_INPUT) gc_fill(g->nodes[i], &r, -1.0f, 1.0f);
-    return loss;
+    return gc_prepare(g, y, &r);
 }
 
 /* Checks gradients w.r.t. each of wrt, then frees the graph. */

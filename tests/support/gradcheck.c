@@ -88,17 +88,23 @@ dt_node *gc_input(dt_graph *g, const char *name, int ndim, const int *shape)
     return x;
 }
 
-void gc_assert_graph(dt_graph *g, dt_node *y, dt_node *const *wrt, int n_wrt)
+dt_node *gc_prepare(dt_graph *g, dt_node *y, dt_rng *r)
 {
     dt_node *w;
     dt_node *loss = gc_weighted_sum(g, y, &w);
     assert_non_null(loss);
     assert_int_equal(dt_graph_compile(g, g->nodes[0]->shape[0]), DT_OK);
     dt_graph_init_params(g, 7);
-    dt_rng r;
-    dt_rng_seed(&r, 3);
+    dt_rng_seed(r, 3);
     for (int i = 0; i < g->n_nodes; i++)
-        if (g->nodes[i]->op == DT_OP_INPUT) gc_fill(g->nodes[i], &r, -1.0f, 1.0f);
+        if (g->nodes[i]->op == DT_OP_INPUT) gc_fill(g->nodes[i], r, -1.0f, 1.0f);
+    return loss;
+}
+
+void gc_assert_graph(dt_graph *g, dt_node *y, dt_node *const *wrt, int n_wrt)
+{
+    dt_rng r;
+    dt_node *loss = gc_prepare(g, y, &r);
     gc_result res = gc_check(g, loss, wrt, n_wrt, GC_EPS, GC_RTOL, GC_ATOL, 0);
     if (res.failed) print_error("worst: %s\n", res.worst);
     assert_int_equal(res.failed, 0);

@@ -41,4 +41,10 @@ dt_node *gc_input(dt_graph *g, const char *name, int ndim, const int *shape);
  * above, asserts no failure and few kinks, and frees the graph. */
 void gc_assert_graph(dt_graph *g, dt_node *y, dt_node *const *wrt, int n_wrt);
 
+/* The set-up gc_assert_graph uses, for tests with their own checks: adds the
+ * weighted-sum loss to y, compiles for the first node's batch, initialises
+ * the parameters (seed 7) and fills every input uniformly in [-1, 1) from r
+ * (seeded 3 here, so callers can draw more from it).  Returns the loss. */
+dt_node *gc_prepare(dt_graph *g, dt_node *y, dt_rng *r);
+
 #endif
