@@ -10,7 +10,9 @@
  * (c2 per image is only 16x150x100).
  *
  * Scratch lives in the graph's one shared workspace (ex->ws), sized by
- * conv_workspace at compile time; forward and backward never allocate.
+ * conv_workspace at compile time; forward and backward never allocate.  The
+ * columns the weight gradient needs are kept from forward in the node's aux
+ * buffer when they fit (kept_cols_batch).
  * Very large layers (batch x columns beyond CHUNK_FLOATS) are processed a
  * few images at a time so the workspace stays bounded. */
 #include <cblas.h>
@@ -88,22 +90,23 @@ static size_t conv_workspace(const dt_node *n)
 /* The forward's columns are kept in aux for the weight gradient when the
  * largest batch runs in one pass and they take at most CHUNK_FLOATS (LeNet
  * at batch 64: 5 MB for c1, 3.8 MB for c2); otherwise backward recomputes
- * them.  Decided from the node's capacity (its largest batch), so every
- * batch the graph runs agrees with what compile allocated. */
-static int keeps_cols(const dt_node *n, const conv_geom *g)
+ * them.  Returns that largest batch (the node's capacity) when they are
+ * kept, else 0, so every batch the graph runs agrees with what compile
+ * allocated. */
+static size_t kept_cols_batch(const dt_node *n, const conv_geom *g)
 {
     size_t per_image = (size_t)g->O * g->OHW;
     size_t max_b = per_image ? n->cap / per_image : 0;
     if (max_b == 0 || max_b > (size_t)INT32_MAX) return 0;
-    return conv_chunk((g->CKK + (size_t)g->O) * g->OHW, (int)max_b) == (int)max_b &&
-           g->CKK * g->OHW * max_b <= CHUNK_FLOATS;
+    int one_pass = conv_chunk((g->CKK + (size_t)g->O) * g->OHW, (int)max_b) == (int)max_b;
+    return one_pass && g->CKK * g->OHW * max_b <= CHUNK_FLOATS ? max_b : 0;
 }
 
 static size_t conv_aux_bytes(const dt_node *n)
 {
     conv_geom g;
     conv_geom_of(n, &g);
-    return keeps_cols(n, &g) ? g.CKK * g.OHW * (n->cap / ((size_t)g.O * g.OHW)) * sizeof(float) : 0;
+    return g.CKK * g.OHW * kept_cols_batch(n, &g) * sizeof(float);
 }
 
 /* Output positions o in [*lo, *hi) whose input index o*s + off lies in
@@ -222,7 +225,7 @@ static void conv_forward(dt_node *n, const dt_exec *ex)
     conv_geom g;
     conv_geom_of(n, &g);
     const size_t in_img = (size_t)g.C * g.H * g.W, out_img = (size_t)g.O * g.OHW;
-    const int keep = keeps_cols(n, &g);
+    const int keep = kept_cols_batch(n, &g) > 0;
     for (int b0 = 0; b0 < g.B; b0 += g.chunk) {
         int nb = g.B - b0 < g.chunk ? g.B - b0 : g.chunk;
         size_t N = (size_t)nb * g.OHW;
@@ -241,7 +244,7 @@ static void conv_forward(dt_node *n, const dt_exec *ex)
 }
 
 /* The weight gradient needs the forward's columns: kept in aux when they fit
- * (keeps_cols), else recomputed from x (the shared workspace cannot hold them
+ * (kept_cols_batch), else recomputed from x (the shared workspace cannot hold them
  * across the step, as later ops overwrite it).  im2col was 17% of a LeNet
  * step when every backward recomputed them. */
 static void conv_backward(dt_node *n, const dt_exec *ex)
@@ -250,7 +253,7 @@ static void conv_backward(dt_node *n, const dt_exec *ex)
     conv_geom g;
     conv_geom_of(n, &g);
     const size_t in_img = (size_t)g.C * g.H * g.W, out_img = (size_t)g.O * g.OHW;
-    const int keep = keeps_cols(n, &g);
+    const int keep = kept_cols_batch(n, &g) > 0;
     for (int b0 = 0; b0 < g.B; b0 += g.chunk) {
         int nb = g.B - b0 < g.chunk ? g.B - b0 : g.chunk;
         size_t N = (size_t)nb * g.OHW;

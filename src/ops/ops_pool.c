@@ -7,7 +7,6 @@
  * B*C planes of [H,W] -> [OH,OW]. */
 #include <math.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "op_util.h"
 

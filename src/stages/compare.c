@@ -116,12 +116,18 @@ static int least_squares_error(const dt_data *d, double *err)
     return ok;
 }
 
+/* Training steps in one epoch over the train split (at least 1). */
+static long steps_per_epoch(const dt_config *c, const dt_data *d)
+{
+    size_t batch = (size_t)c->train.batch_size, n = dt_data_split_size(d, DT_SPLIT_TRAIN);
+    return n > batch ? (long)((n + batch - 1) / batch) : 1;
+}
+
 static dt_status linear_baseline_error(dt_stage_ctx *ctx, const dt_data *d, double *err)
 {
     if (d->task == DT_TASK_REGRESSION && ctx->cfg->loss == DT_LOSS_MSE && least_squares_error(d, err)) return DT_OK;
     dt_config c = *ctx->cfg;
-    size_t batch = (size_t)c.train.batch_size, n = dt_data_split_size(d, DT_SPLIT_TRAIN);
-    long per_epoch = n > batch ? (long)((n + batch - 1) / batch) : 1, min_epochs = (LINEAR_MIN_STEPS + per_epoch - 1) / per_epoch;
+    long per_epoch = steps_per_epoch(&c, d), min_epochs = (LINEAR_MIN_STEPS + per_epoch - 1) / per_epoch;
     if (min_epochs < LINEAR_MIN_EPOCHS) min_epochs = LINEAR_MIN_EPOCHS;
     if (c.train.epochs < min_epochs) c.train.epochs = (int)min_epochs;
     c.train.max_steps = 0;
@@ -152,8 +158,10 @@ static dt_status linear_baseline_error(dt_stage_ctx *ctx, const dt_data *d, doub
 static dt_status zero_input_error(dt_stage_ctx *ctx, const dt_data *d, double *err, int *epochs)
 {
     dt_config c = *ctx->cfg;
+    long cap = ZERO_INPUT_MAX_EPOCHS * steps_per_epoch(&c, d);
     if (c.train.epochs > ZERO_INPUT_MAX_EPOCHS) c.train.epochs = ZERO_INPUT_MAX_EPOCHS;
-    if (c.train.patience == 0 || c.train.patience > 1) c.train.patience = 1;
+    if (c.train.max_steps > cap) c.train.max_steps = (int)cap;
+    c.train.patience = 1;
     dt_model *m = NULL;
     dt_status st = dt_stage_build_model(&c, d, c.train.batch_size, &m);
     if (st) return st;
