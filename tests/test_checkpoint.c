@@ -18,17 +18,17 @@
 #include "dnntrouble/checkpoint.h"
 #include "dnntrouble/ops_norm.h"
 #include "support/test_files.h"
+#include "support/test_models.h"
 
 #define BATCH 3
 
-static dt_model_spec spec_of(dt_arch arch, int batch_norm)
+static dt_test_model spec_of(dt_arch arch, int batch_norm)
 {
-    dt_model_spec s = {0};
+    dt_test_model s = {0};
     s.arch = arch;
     s.outputs = 10;
     s.hidden = 16;
     s.depth = 1;
-    s.width_mult = 1;
     s.act = DT_ACT_RELU;
     s.batch_norm = batch_norm;
     s.loss = DT_LOSS_CROSS_ENTROPY;
@@ -42,12 +42,9 @@ static dt_model_spec spec_of(dt_arch arch, int batch_norm)
 }
 
 /* A model with seeded weights and (when it has batch-norm) non-trivial running statistics. */
-static dt_model *make(const dt_model_spec *s, uint64_t seed)
+static dt_model *make(const dt_test_model *s, uint64_t seed)
 {
-    dt_model *m;
-    dt_status st = dt_model_build(s, &m);
-    if (st) print_error("%s\n", dt_last_error());
-    assert_int_equal(st, DT_OK);
+    dt_model *m = dt_test_preset(s);
     dt_model_init(m, seed);
     /* biases start at zero: give them values so a mix-up would show */
     dt_rng r;
@@ -117,7 +114,7 @@ static void round_trip(dt_arch arch, int bn)
     char dir[256], path[512];
     dt_test_tmpdir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    dt_model_spec s = spec_of(arch, bn);
+    dt_test_model s = spec_of(arch, bn);
     dt_model *a = make(&s, 1), *b = make(&s, 2);
     assert_int_equal(dt_checkpoint_save(a, path, NULL), DT_OK);
     assert_int_equal(dt_checkpoint_load(b, path), DT_OK);
@@ -151,7 +148,7 @@ static void test_names_and_metadata(void **state)
     char dir[256], path[512];
     dt_test_tmpdir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/m.safetensors", dir);
-    dt_model_spec s = spec_of(DT_ARCH_LENET, 1);
+    dt_test_model s = spec_of(DT_ARCH_LENET, 1);
     s.outputs = 3;
     dt_model *m = make(&s, 1);
     float mean[1] = {33.318f}, std[1] = {78.567f};
@@ -176,7 +173,12 @@ static void test_names_and_metadata(void **state)
     assert_string_equal(dt_st_meta(f, "input_shape"), "[1,28,28]");
     assert_string_equal(dt_st_meta(f, "classes"), "[3,5,8]");
     assert_string_equal(dt_st_meta(f, "outputs"), "3");
-    assert_string_equal(dt_st_meta(f, "batch_norm"), "1");
+    /* the expanded description rebuilds the net: bn1 sits between c1 and its ReLU */
+    dt_model_desc desc;
+    assert_int_equal(dt_model_desc_from_json(dt_st_meta(f, "model"), path, &desc), DT_OK);
+    assert_int_equal(desc.n_layers, m->spec.desc.n_layers);
+    assert_string_equal(desc.layers[1].name, "bn1");
+    assert_int_equal(desc.layers[1].type, DT_LAYER_BATCHNORM);
     assert_string_equal(dt_st_meta(f, "dataset"), "mnist");
     /* mean/std: JSON arrays that give back the float values exactly */
     cJSON *jm = cJSON_Parse(dt_st_meta(f, "mean")), *js = cJSON_Parse(dt_st_meta(f, "std"));
@@ -236,14 +238,14 @@ static void test_load_errors(void **state)
     char dir[256], path[512];
     dt_test_tmpdir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/m.safetensors", dir);
-    dt_model_spec s8 = spec_of(DT_ARCH_MLP, 0), s16 = s8;
+    dt_test_model s8 = spec_of(DT_ARCH_MLP, 0), s16 = s8;
     s8.hidden = 8;
     dt_model *m8 = make(&s8, 1), *m16 = make(&s16, 2);
     assert_int_equal(dt_checkpoint_save(m8, path, NULL), DT_OK);
     expect_load_error(m16, path, "'f1.weight'", "[8,20] in the file but [16,20] in the model");
 
     /* another architecture */
-    dt_model_spec sl = spec_of(DT_ARCH_LSTM, 0);
+    dt_test_model sl = spec_of(DT_ARCH_LSTM, 0);
     dt_model *ml = make(&sl, 3);
     expect_load_error(ml, path, "checkpoint of a mlp model", "lstm");
 
@@ -323,7 +325,7 @@ static void test_loads_in_torch(void **state)
     char cmd[8192];
     int off = snprintf(cmd, sizeof cmd, "'%s' '%s'", python(), script);
     for (int c = 0; c < NC; c++) {
-        dt_model_spec s = spec_of(cases[c].arch, cases[c].bn);
+        dt_test_model s = spec_of(cases[c].arch, cases[c].bn);
         models[c] = make(&s, 10 + (uint64_t)c);
         char ck[600], in[600];
         snprintf(ck, sizeof ck, "%s/m%d.safetensors", dir, c);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "support/test_models.h"
 #include "dnntrouble/train.h"
 
 static dt_data *synthetic(dt_generator gen, size_t samples, double noise)
@@ -30,7 +31,7 @@ static dt_data *synthetic(dt_generator gen, size_t samples, double noise)
 
 static dt_model *model_for(const dt_data *d, dt_arch arch, int hidden, int batch)
 {
-    dt_model_spec s = {0};
+    dt_test_model s = {0};
     s.arch = arch;
     s.in_ndim = dt_data_sample_ndim(d);
     memcpy(s.in_shape, dt_data_sample_shape(d), (size_t)s.in_ndim * sizeof(int));
@@ -40,10 +41,7 @@ static dt_model *model_for(const dt_data *d, dt_arch arch, int hidden, int batch
     s.act = arch == DT_ARCH_LSTM ? DT_ACT_TANH : DT_ACT_RELU;
     s.loss = DT_LOSS_CROSS_ENTROPY;
     s.max_batch = batch;
-    dt_model *m = NULL;
-    dt_status st = dt_model_build(&s, &m);
-    if (st) print_error("%s\n", dt_last_error());
-    assert_int_equal(st, DT_OK);
+    dt_model *m = dt_test_preset(&s);
     dt_model_init(m, 42);
     return m;
 }
@@ -83,7 +81,7 @@ static void fit_one_batch(dt_data *d, dt_arch arch, int hidden, int batch, int s
         assert_int_equal(dt_model_train_step(m, &o, &loss), DT_OK);
         if (s == 0) first = loss;
     }
-    print_message("%s one batch of %d: loss %.4f -> %.5f in %d steps\n", dt_arch_label(arch), batch, first,
+    print_message("%s one batch of %d: loss %.4f -> %.5f in %d steps\n", dt_arch_name(arch), batch, first,
                   loss, steps);
     assert_true(loss < 0.01f);
     dt_optim_free(&o);

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <string.h>
 
+#include "support/test_models.h"
 #include "dnntrouble/train.h"
 
 static long allocations;
@@ -27,12 +28,11 @@ static void steps_do_not_allocate(dt_generator gen, dt_arch arch, int hidden)
     s.samples = 200;
     dt_data *d = NULL;
     assert_int_equal(dt_data_load(&s, NULL, &d), DT_OK);
-    dt_model_spec ms = {.arch = arch, .in_ndim = dt_data_sample_ndim(d), .outputs = dt_data_classes(d),
+    dt_test_model ms = {.arch = arch, .in_ndim = dt_data_sample_ndim(d), .outputs = dt_data_classes(d),
                         .hidden = hidden, .depth = 1, .act = DT_ACT_RELU, .dropout = 0.2f,
                         .loss = DT_LOSS_CROSS_ENTROPY, .max_batch = 16};
     memcpy(ms.in_shape, dt_data_sample_shape(d), (size_t)ms.in_ndim * sizeof(int));
-    dt_model *m = NULL;
-    assert_int_equal(dt_model_build(&ms, &m), DT_OK);
+    dt_model *m = dt_test_preset(&ms);
     dt_model_init(m, 1);
     dt_optimizer o;
     dt_optim_cfg oc = dt_optim_defaults(DT_OPT_ADAM, 1e-3f);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "support/test_models.h"
 #include "dnntrouble/diag.h"
 #include "dnntrouble/model.h"
 #include "dnntrouble/report.h"
@@ -308,11 +309,10 @@ static void test_gradcheck_catches_wrong_backward(void **state)
     synthetic_config(&cfg, "spirals", "200");
     dt_data *d = NULL;
     assert_int_equal(dt_data_load(&cfg.data, NULL, &d), DT_OK);
-    dt_model_spec s = {.arch = DT_ARCH_MLP, .in_ndim = 1, .in_shape = {dt_data_sample_shape(d)[0]},
+    dt_test_model s = {.arch = DT_ARCH_MLP, .in_ndim = 1, .in_shape = {dt_data_sample_shape(d)[0]},
                        .outputs = dt_data_classes(d), .hidden = 16, .depth = 2, .act = DT_ACT_TANH,
                        .loss = DT_LOSS_CROSS_ENTROPY, .max_batch = 16};
-    dt_model *m = NULL;
-    assert_int_equal(dt_model_build(&s, &m), DT_OK);
+    dt_model *m = dt_test_preset(&s);
     dt_model_init(m, 3);
     size_t rows[16];
     for (size_t i = 0; i < 16; i++) rows[i] = i;

@@ -37,7 +37,10 @@ static void test_variance_remedy_lowers_train_val_error(void **state)
     if (st) print_error("%s\n", dt_last_error());
     assert_int_equal(st, DT_OK);
     assert_int_equal(bc.data.subset_samples, 240);
-    assert_int_equal(bc.model.hidden, 256);
+    /* ... and the expanded layers (the preset's f1 at model.hidden 256). */
+    int f1 = dt_model_desc_find(&bc.model.desc, "f1");
+    assert_true(f1 >= 0);
+    assert_int_equal((int)dt_layer_opt(&bc.model.desc.layers[f1], "units"), 256);
     st_free(r);
 }
 
@@ -66,7 +69,7 @@ static void test_bias_ladder_makes_the_model_bigger(void **state)
     st_print(r);
     assert_string_equal(cJSON_GetStringValue(st_metric_json(r, "dominant")), "bias");
     const cJSON *a = cJSON_GetArrayItem(st_metric_json(r, "attempts"), 0);
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "change")), "model.hidden 4 -> 8");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "change")), "f1.units 4 -> 8");
     st_free(r);
 }
 

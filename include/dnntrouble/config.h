@@ -16,12 +16,13 @@
 #include <stddef.h>
 
 #include "dnntrouble/data_spec.h"
+#include "dnntrouble/layers.h"
 #include "dnntrouble/optim.h"
 #include "dnntrouble/status.h"
 
 typedef struct cJSON cJSON;
 
-typedef enum { DT_ARCH_AUTO, DT_ARCH_MLP, DT_ARCH_LENET, DT_ARCH_LSTM } dt_arch;
+typedef enum { DT_ARCH_AUTO, DT_ARCH_MLP, DT_ARCH_LENET, DT_ARCH_LSTM, DT_ARCH_CUSTOM } dt_arch;
 typedef enum { DT_ACT_RELU, DT_ACT_TANH } dt_activation;
 typedef enum { DT_OUT_NONE, DT_OUT_SOFTMAX } dt_output_activation;
 typedef enum { DT_LOSS_CROSS_ENTROPY, DT_LOSS_MSE } dt_loss;
@@ -71,6 +72,13 @@ typedef struct dt_config {
         int batch_norm;
         dt_activation activation;
         dt_output_activation output_activation;
+        /* model.layers / model.inputs.  With layers_given the description is
+         * the user's (or an edited one: a remedy, a tuned layer option) and
+         * the preset keys above no longer apply; otherwise stages expand the
+         * preset into desc (dt_stage_resolve_model) and re-expand it when a
+         * preset key changes. */
+        dt_model_desc desc;
+        int layers_given, layers_line, inputs_line;
     } model;
     dt_loss loss;
     struct {
@@ -83,6 +91,7 @@ typedef struct dt_config {
         int warmup_steps;
         int patience;                     /* train.early_stopping.patience; 0 = off */
         int max_steps;                    /* 0: epochs decide */
+        int augment_shift;                /* train.augment.shift: random translation (px) of training images */
     } train;
     struct {
         dt_target_metric metric;
@@ -140,8 +149,12 @@ dt_status dt_config_get_number(const dt_config *cfg, const char *key, double *ou
 /* Any scalar key formatted as a YAML scalar ("0.0003", "adam", "true"). */
 dt_status dt_config_get_string(const dt_config *cfg, const char *key, char *buf, size_t size);
 
-/* 1 when the key was set by the file or dt_config_set, 0 when defaulted. */
+/* 1 when the key was set by the file or dt_config_set, 0 when defaulted
+ * ("model.layers": a description was given or edited). */
 int dt_config_given(const dt_config *cfg, const char *key);
+/* 1 for keys that only shape a preset (model.hidden, model.depth,
+ * model.activation, model.batch_norm, model.output_activation, train.dropout). */
+int dt_config_is_preset_key(const char *key);
 /* 1 when `key` is a scalar key of the table. */
 int dt_config_is_key(const char *key);
 /* Closest known key to a misspelt one, or NULL when nothing is close. */
@@ -153,6 +166,11 @@ const char *dt_config_key_name(int i);
 /* Resolved config as JSON: every key (defaults included; optional keys not
  * given are null), tune space, gates, and "defaulted": [keys not given]. */
 cJSON *dt_config_to_json(const dt_config *cfg);
+/* A model description as JSON {"inputs": {...}, "layers": [...]} (the form
+ * reports and checkpoints hold) and back, with every check of a config file. */
+cJSON *dt_model_desc_to_json(const dt_model_desc *d);
+dt_status dt_model_desc_from_json(const char *text, const char *source, dt_model_desc *d);
+
 /* The config as YAML text (malloc'd; caller frees) that dt_config_load reads
  * back to the same values.  Relative data paths are made absolute so the
  * file works from any folder. */

@@ -238,6 +238,23 @@ dt_modality dt_data_modality(const dt_data *d);
 int dt_data_norm_stats(const dt_data *d, const float **mean, const float **std);
 const dt_data_profile *dt_data_get_profile(const dt_data *d);
 
+/* Input fields.  Single-input data has one field, "x", with the shapes above. */
+#define DT_MAX_FIELDS 8
+typedef struct dt_field {
+    char name[32];
+    dt_modality modality;
+    int tokens;              /* integer ids [T] (never normalized) */
+    int vocab;               /* tokens only */
+    int ndim, shape[3];
+    size_t sample_dim;
+} dt_field;
+int dt_data_n_fields(const dt_data *d);
+const dt_field *dt_data_field(const dt_data *d, int i);
+int dt_data_field_index(const dt_data *d, const char *name);
+/* Field `field` of rows[0..n) (normalized; token ids as floats). */
+void dt_data_batch_field(const dt_data *d, dt_split_id s, int field, const size_t *rows, size_t n, float *x);
+void dt_data_batch_labels(const dt_data *d, dt_split_id s, const size_t *rows, size_t n, float *y);
+
 /* Fills x (n * sample_dim floats, normalized when d->normalized) and y (n
  * floats; may be NULL) for rows[0..n) of split s (row = index within the split). */
 void dt_data_batch(const dt_data *d, dt_split_id s, const size_t *rows, size_t n, float *x, float *y);

@@ -52,5 +52,7 @@ typedef struct dt_data_spec {
 
 /* Defaults as documented in docs/config.md. */
 void dt_data_spec_defaults(dt_data_spec *s);
+/* How many input fields the data will have (1 for every single-input format). */
+int dt_data_spec_fields(const dt_data_spec *s);
 
 #endif

@@ -40,6 +40,8 @@ typedef enum dt_op {
     DT_OP_BATCHNORM, DT_OP_LAYERNORM, DT_OP_EMBEDDING,
     /* recurrent */
     DT_OP_LSTM,
+    /* layer-table extras (ops_reduce.c) */
+    DT_OP_LEAKY_RELU, DT_OP_GLOBAL_AVGPOOL, DT_OP_SEQ_MEAN,
     DT_OP_COUNT
 } dt_op;
 
@@ -48,7 +50,9 @@ typedef enum dt_init {
     DT_INIT_HE_NORMAL,       /* N(0, 2/fan_in): ReLU layers */
     DT_INIT_GLOROT_UNIFORM,  /* U(+-sqrt(6/(fan_in+fan_out))): tanh/sigmoid layers */
     DT_INIT_UNIFORM_FAN_IN,  /* U(+-1/sqrt(fan_in)): biases, torch's default */
-    DT_INIT_LSTM_BIAS        /* zeros with the forget-gate quarter (i,f,g,o) at 1 */
+    DT_INIT_LSTM_BIAS,       /* zeros with the forget-gate quarter (i,f,g,o) at 1 */
+    DT_INIT_CONSTANT,        /* every value farg[0] */
+    DT_INIT_NORMAL           /* N(0, farg[0]^2) */
 } dt_init;
 
 typedef struct dt_node dt_node;
@@ -175,6 +179,9 @@ dt_node *dt_layernorm(dt_graph *g, const char *layer, dt_node *x, dt_node *gamma
 dt_node *dt_embedding(dt_graph *g, const char *layer, dt_node *ids, dt_node *table);
 dt_node *dt_lstm(dt_graph *g, const char *layer, dt_node *x, dt_node *w_ih, dt_node *w_hh,
                  dt_node *b_ih, dt_node *b_hh);                                  /* [B,T,D] -> [B,T,H] */
+dt_node *dt_leaky_relu(dt_graph *g, const char *layer, dt_node *x, float slope);
+dt_node *dt_global_avgpool(dt_graph *g, const char *layer, dt_node *x);         /* [B,C,H,W] -> [B,C] */
+dt_node *dt_seq_mean(dt_graph *g, const char *layer, dt_node *x);               /* [B,T,H] -> [B,H] */
 
 /* Allocates every buffer for batches up to max_batch.  Returns the first
  * build error if any op failed to build. */

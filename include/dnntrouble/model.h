@@ -1,53 +1,82 @@
-/* The starter models (SPEC "Checkpoints": exact layouts and state_dict
- * names) built on the graph, plus the training step and evaluation pass.
+/* A model: a description (layers.h) built onto the graph, plus the loss,
+ * the training step and the presets.
  *
- *   LeNet: c1 Conv2d(C,6,5,pad 2) → ReLU → MaxPool(2) → c2 Conv2d(6,16,5) → ReLU
+ * Presets (SPEC "Checkpoints": exact layouts and state_dict names) are
+ * functions that *produce descriptions*; there is no second build path:
+ *   lenet: c1 Conv2d(C,6,5,pad 2) → ReLU → MaxPool(2) → c2 Conv2d(6,16,5) → ReLU
  *          → MaxPool(2) → flatten → f1 Linear(16·5·5,120) → ReLU → f2 Linear(120,84)
  *          → ReLU → f3 Linear(84,K)
- *   MLP:   f1 Linear(D,H) → act → f2 Linear(H,K)   (depth d: f1..fd hidden, f(d+1) out)
- *   LSTM:  lstm LSTM(D,H, batch_first) → last step → fc Linear(H,K)
- */
+ *   mlp:   f1 Linear(D,H) → act → f2 Linear(H,K)   (depth d: f1..fd hidden, f(d+1) out)
+ *   lstm:  [emb Embedding(V,H) for token input →] lstm LSTM(D,H, depth layers) → last step
+ *          → fc Linear(H,K)
+ *   auto on several inputs: one encoder per input, flattened, concatenated,
+ *          f1 Linear(·,H) → ReLU → out Linear(H,K) (the seed's fusion network) */
 #ifndef DT_MODEL_H
 #define DT_MODEL_H
 
 #include "dnntrouble/config.h"
 #include "dnntrouble/graph.h"
+#include "dnntrouble/layers.h"
 #include "dnntrouble/optim.h"
 
 typedef struct dt_model_spec {
-    dt_arch arch;                 /* MLP, LENET or LSTM (never AUTO here) */
-    int in_ndim;
-    int in_shape[3];              /* per sample: {C,H,W}, {T,F} or {D} */
+    dt_model_desc desc;           /* the expanded layer list */
+    char arch[16];                /* the family it came from ("lenet", "custom", ...) */
+    int n_inputs;
+    dt_input_shape inputs[DT_MAX_MODEL_INPUTS];   /* in desc/model.inputs order */
     int outputs;                  /* classes (cross-entropy) or target width (mse) */
-    int hidden;                   /* MLP width, LSTM hidden size */
-    int depth;                    /* MLP hidden layers (>= 1) */
-    int width_mult;               /* LeNet channel/unit multiplier (1 = the SPEC sizes) */
-    dt_activation act;
-    int output_softmax;           /* softmax on the output (wrong with cross-entropy) */
-    float dropout;                /* after each hidden activation; 0 = none */
-    int batch_norm;               /* batch-norm before each hidden activation */
     dt_loss loss;
     int max_batch;
+    int field[DT_MAX_MODEL_INPUTS];              /* the data field each input reads */
+    const char *source;           /* names the description in messages ("config.yaml"); may be NULL */
 } dt_model_spec;
 
 typedef struct dt_model {
     dt_model_spec spec;
     dt_graph *g;
-    dt_node *x;                   /* [B, ...in_shape] input */
+    int n_inputs;
+    dt_node *inputs[DT_MAX_MODEL_INPUTS];   /* [B, ...shape] per model input */
+    int field[DT_MAX_MODEL_INPUTS];         /* data field each input reads (set by whoever feeds it) */
+    dt_node *x;                   /* inputs[0] */
     dt_node *y;                   /* [B] class ids (cross-entropy) or [B, outputs] targets (mse) */
     dt_node *out;                 /* [B, outputs] model output (logits unless output_softmax) */
     dt_node *loss;                /* [1] mean loss over the batch */
+    int output_softmax;           /* the output layer is a softmax (wrong with cross-entropy) */
+    dt_node *layer_out[DT_MAX_LAYERS];      /* each described layer's output node */
 } dt_model;
 
+/* Builds and compiles the graph of spec->desc (checked with
+ * dt_model_desc_check first).  Errors are DT_ECONFIG naming the layer, its
+ * YAML line and the shapes. */
 dt_status dt_model_build(const dt_model_spec *spec, dt_model **out);
 void dt_model_free(dt_model *m);
 /* Re-draws every parameter and resets batch-norm statistics. */
 void dt_model_init(dt_model *m, uint64_t seed);
-const char *dt_arch_label(dt_arch a);
+/* Index of the model input called name, -1 when none. */
+int dt_model_input_index(const dt_model *m, const char *name);
 
-/* One optimisation step on the batch already in m->x / m->y (batch size set
- * with dt_graph_set_batch): forward, backward, clip, update.  Training mode.
- * Never allocates. */
+/* One optimisation step on the batch already in the inputs and m->y (batch
+ * size set with dt_graph_set_batch): forward, backward, clip, update.
+ * Training mode.  Never allocates. */
 dt_status dt_model_train_step(dt_model *m, dt_optimizer *o, float *loss_out);
+
+/* ------------------------------------------------------------ presets */
+
+typedef struct dt_preset_args {
+    dt_arch arch;                 /* MLP, LENET, LSTM, or AUTO for the multi-input fusion */
+    int hidden, depth;
+    dt_activation act;
+    int batch_norm;               /* before each hidden activation */
+    double dropout;               /* after each hidden activation; 0 = none */
+    int output_softmax;           /* a softmax on the output (model.output_activation) */
+} dt_preset_args;
+
+/* The description a preset stands for, for these inputs.  DT_ECONFIG when
+ * the preset cannot read them (lenet on tabular data ...). */
+dt_status dt_preset_expand(const dt_preset_args *a, const dt_input_shape *inputs, int n_inputs, dt_model_desc *out);
+/* A whole spec for a preset on one input (bench, tests); the input's name
+ * defaults to "x". */
+dt_status dt_model_spec_preset(const dt_preset_args *a, const dt_input_shape *in, int outputs, dt_loss loss,
+                               int max_batch, dt_model_spec *s);
 
 #endif

@@ -6,7 +6,8 @@
 #include "dnntrouble/data.h"
 #include "dnntrouble/model.h"
 
-/* Copies rows[0..n) of split s into m->x and m->y (normalized) and sets the batch size. */
+/* Copies rows[0..n) of split s into the model inputs (each from its field,
+ * normalized) and m->y, and sets the batch size. */
 dt_status dt_model_load_batch(dt_model *m, const dt_data *d, dt_split_id s, const size_t *rows, size_t n);
 
 /* Changes a loaded batch in place before the model sees it (n rows; train

@@ -61,26 +61,24 @@ typedef struct bench_result { double samples_per_s, ms_per_step, gflops; } bench
 
 static int bench_model(const char *name, int batch, double seconds, bench_result *r)
 {
-    dt_model_spec s = {.depth = 1, .act = DT_ACT_RELU, .loss = DT_LOSS_CROSS_ENTROPY, .outputs = 10,
-                       .max_batch = batch, .width_mult = 1};
+    dt_preset_args a = {.depth = 1, .act = DT_ACT_RELU};
+    dt_input_shape in = {.ndim = 3, .shape = {1, 28, 28}};   /* torch_ref's MLP flattens a [1,28,28] input too */
     if (!strcmp(name, "lenet")) {
-        s.arch = DT_ARCH_LENET;
-        s.in_ndim = 3;
-        s.in_shape[0] = 1; s.in_shape[1] = 28; s.in_shape[2] = 28;
+        a.arch = DT_ARCH_LENET;
     } else if (!strcmp(name, "mlp")) {
-        s.arch = DT_ARCH_MLP;
-        s.in_ndim = 3; /* torch_ref flattens a [1,28,28] input */
-        s.in_shape[0] = 1; s.in_shape[1] = 28; s.in_shape[2] = 28;
-        s.hidden = 256;
+        a.arch = DT_ARCH_MLP;
+        a.hidden = 256;
     } else {
-        s.arch = DT_ARCH_LSTM;
-        s.in_ndim = 2;
-        s.in_shape[0] = 28; s.in_shape[1] = 28;
-        s.hidden = 128;
-        s.act = DT_ACT_TANH;
+        a.arch = DT_ARCH_LSTM;
+        in = (dt_input_shape){.ndim = 2, .shape = {28, 28}};
+        a.hidden = 128;
+        a.act = DT_ACT_TANH;
     }
-    dt_model *m;
-    if (dt_model_build(&s, &m)) return -1;
+    dt_model_spec *s = malloc(sizeof *s);
+    dt_model *m = NULL;
+    int failed = !s || dt_model_spec_preset(&a, &in, 10, DT_LOSS_CROSS_ENTROPY, batch, s) || dt_model_build(s, &m);
+    free(s);
+    if (failed) return -1;
     dt_model_init(m, 0);
     dt_rng rng;
     dt_rng_seed(&rng, 0);

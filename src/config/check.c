@@ -98,6 +98,37 @@ static dt_status check_space(const dt_config *cfg)
     return st;
 }
 
+/* A described network leaves the preset keys nothing to do: giving both
+ * would silently ignore one. */
+static dt_status check_model(const dt_config *cfg)
+{
+    const dt_model_desc *d = &cfg->model.desc;
+    if (cfg->model.arch == DT_ARCH_CUSTOM && !cfg->model.layers_given)
+        return fail_at(cfg, key_line(cfg, "model.arch"), "model.arch custom needs model.layers (your network as a "
+                       "list of layers, see docs/config.md)");
+    if (!cfg->model.layers_given) return DT_OK;
+    for (int i = 0; i < cfg->stages.tune.n_space; i++)
+        if (dt_config_is_preset_key(cfg->stages.tune.space[i].key))
+            return fail_at(cfg, cfg->stages.tune.space[i].line, "stages.tune.space: %s shapes a preset and has no effect "
+                           "with model.layers (line %d): search a layer option instead, e.g. model.layers.NAME.units",
+                           cfg->stages.tune.space[i].key, cfg->model.layers_line);
+    for (int k = 0; k < dt_n_keys; k++)
+        if (cfg->given[k] && dt_config_is_preset_key(dt_keys[k].name))
+            return fail_at(cfg, cfg->line[k], "%s shapes a preset and has no effect with model.layers (line %d): set "
+                           "the layers' own options instead", dt_keys[k].name, cfg->model.layers_line);
+    /* Without data the inputs are known only when named: model.inputs, or
+     * the one input `x` of single-field formats.  The rest is checked when
+     * the model is built. */
+    dt_input_shape in[DT_MAX_MODEL_INPUTS];
+    memset(in, 0, sizeof in);
+    int n = 0;
+    for (int i = 0; i < d->n_inputs; i++) snprintf(in[n++].name, sizeof in[0].name, "%s", d->inputs[i].name);
+    if (n == 0 && dt_data_spec_fields(&cfg->data) == 1) snprintf(in[n++].name, sizeof in[0].name, "x");
+    if (n == 0) return DT_OK;
+    dt_model_desc copy = *d;
+    return dt_model_desc_check(&copy, in, n, cfg->path[0] ? cfg->path : "config");
+}
+
 dt_status dt_config_check(const dt_config *cfg)
 {
     if (!dt_config_given(cfg, "data.format"))
@@ -108,6 +139,8 @@ dt_status dt_config_check(const dt_config *cfg)
         return fail_at(cfg, key_line(cfg, "loss"), "loss cross_entropy needs task classification (use loss: mse)");
     if (cfg->data.format == DT_FORMAT_TEXT && cfg->data.task == DT_TASK_REGRESSION)
         return fail_at(cfg, key_line(cfg, "task"), "data.format text is next-character classification");
+    st = check_model(cfg);
+    if (st != DT_OK) return st;
     if (cfg->train.nesterov && cfg->train.momentum == 0 && cfg->train.optimizer == DT_OPT_SGD)
         return fail_at(cfg, key_line(cfg, "train.nesterov"), "train.nesterov needs train.momentum > 0");
     return check_space(cfg);

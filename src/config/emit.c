@@ -9,6 +9,7 @@
 
 #include "dnntrouble/report.h"
 #include "internal.h"
+#include "layers_config.h"
 
 /* The object that holds the last part of a dotted key, created as needed. */
 static cJSON *parent_of(cJSON *root, const char *key, const char **leaf)
@@ -114,17 +115,43 @@ static void add_maps(cJSON *root, const dt_config *cfg)
     }
 }
 
+/* Keys that only shape a preset: once the layers are written out they say
+ * nothing more (and a file giving both is refused, check.c). */
+static const char *const preset_keys[] = {"model.hidden", "model.depth", "model.batch_norm", "model.activation",
+                                          "model.output_activation", "train.dropout", NULL};
+
+int dt_config_is_preset_key(const char *key)
+{
+    for (int i = 0; preset_keys[i]; i++)
+        if (strcmp(preset_keys[i], key) == 0) return 1;
+    return 0;
+}
+
+static void add_model(cJSON *root, const dt_config *cfg)
+{
+    const dt_model_desc *d = &cfg->model.desc;
+    const char *leaf;
+    cJSON *model = parent_of(root, "model.x", &leaf);
+    if (!model) return;
+    if (d->n_inputs) cJSON_AddItemToObject(model, "inputs", dt_model_desc_inputs_json(d));
+    if (d->n_layers) cJSON_AddItemToObject(model, "layers", dt_model_desc_layers_json(d));
+}
+
 static cJSON *config_json(const dt_config *cfg, int for_yaml)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *defaulted = for_yaml ? NULL : cJSON_CreateArray();
+    int has_layers = cfg->model.desc.n_layers > 0;
     for (int k = 0; k < dt_n_keys; k++) {
         const dt_key *e = &dt_keys[k];
         const char *leaf;
         if (e->alias_of) continue;
+        if (for_yaml && has_layers && dt_config_is_preset_key(e->name)) continue;
         int given = cfg->given[k];
         cJSON *v;
-        if ((e->flags & DT_KF_OPTIONAL) && !given) {
+        if (has_layers && cfg->model.arch == DT_ARCH_AUTO && strcmp(e->name, "model.arch") == 0) {
+            v = cJSON_CreateString(dt_arch_name(DT_ARCH_CUSTOM));   /* auto chose a fusion network */
+        } else if ((e->flags & DT_KF_OPTIONAL) && !given) {
             if (for_yaml || (e->flags & DT_KF_PATH)) continue;   /* unused data files are noise */
             v = cJSON_CreateNull();
         } else {
@@ -135,6 +162,7 @@ static cJSON *config_json(const dt_config *cfg, int for_yaml)
         if (!parent || !v) { cJSON_Delete(v); continue; }
         cJSON_AddItemToObject(parent, leaf, v);
     }
+    add_model(root, cfg);
     add_maps(root, cfg);
     if (defaulted) cJSON_AddItemToObject(root, "defaulted", defaulted);
     return root;

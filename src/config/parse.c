@@ -11,6 +11,7 @@
 #include <yaml.h>
 
 #include "internal.h"
+#include "layers_config.h"
 #include "parse.h"
 
 #define WHERE_LEN 1200
@@ -88,6 +89,8 @@ static dt_status set_leaf(dt_parse_ctx *p, int k, yaml_node_t *node, int line)
     p->cfg->given[c] = 1;
     p->cfg->line[c] = line;
     p->seen[c] = 1;
+    /* A preset key changed: an expanded preset is stale until re-expanded. */
+    if (!p->cfg->model.layers_given && dt_config_is_preset_key(dt_keys[c].name)) p->cfg->model.desc.n_layers = 0;
     return DT_OK;
 }
 
@@ -129,6 +132,9 @@ dt_status dt_parse_apply(dt_parse_ctx *p, const char *key, yaml_node_t *node, in
     if (has_prefix(key, "gates", &rest)) return dt_parse_gate_entry(p, key, node, line);
     if (strcmp(key, "stages.tune.space") == 0) return dt_parse_mapping(p, node, key, line, dt_parse_space_entry);
     if (has_prefix(key, "stages.tune.space", &rest)) return dt_parse_space_entry(p, key, node, line);
+    if (strcmp(key, "model.layers") == 0) return dt_parse_layers(p, node, line);
+    if (has_prefix(key, "model.layers", &rest)) return dt_parse_layer_option(p, key, node, line);
+    if (strcmp(key, "model.inputs") == 0) return dt_parse_inputs(p, node, line);
     int k = dt_key_find(key);
     if (k >= 0) return set_leaf(p, k, node, line);
     if (dt_key_is_section(key)) return dt_parse_mapping(p, node, key, line, dt_parse_apply);

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "internal.h"
+#include "layers_config.h"
 
 int dt_parse_double(const char *s, double *out)
 {
@@ -223,6 +224,7 @@ static int find_known(const char *key)
 
 dt_status dt_config_get_number(const dt_config *cfg, const char *key, double *out)
 {
+    if (dt_config_is_layer_key(key)) return dt_config_layer_get_number(cfg, key, out);
     int k = find_known(key);
     if (k < 0) return DT_ECONFIG;
     const dt_key *e = &dt_keys[k];
@@ -240,6 +242,7 @@ dt_status dt_config_get_number(const dt_config *cfg, const char *key, double *ou
 
 dt_status dt_config_get_string(const dt_config *cfg, const char *key, char *buf, size_t size)
 {
+    if (dt_config_is_layer_key(key)) return dt_config_layer_get_string(cfg, key, buf, size);
     int k = find_known(key);
     if (k < 0) return DT_ECONFIG;
     dt_key_format(cfg, k, buf, size);
@@ -248,6 +251,8 @@ dt_status dt_config_get_string(const dt_config *cfg, const char *key, char *buf,
 
 int dt_config_given(const dt_config *cfg, const char *key)
 {
+    if (strcmp(key, "model.layers") == 0) return cfg->model.layers_given;
+    if (strcmp(key, "model.inputs") == 0) return cfg->model.desc.n_inputs > 0;
     int k = dt_key_find(key);
     return k >= 0 && cfg->given[dt_key_canonical(k)];
 }

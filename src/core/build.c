@@ -92,3 +92,12 @@ dt_node *dt_embedding(dt_graph *g, const char *layer, dt_node *ids, dt_node *tab
 dt_node *dt_lstm(dt_graph *g, const char *layer, dt_node *x, dt_node *w_ih, dt_node *w_hh,
                  dt_node *b_ih, dt_node *b_hh)
 { return dt_apply(g, DT_OP_LSTM, layer, 5, IN(x, w_ih, w_hh, b_ih, b_hh), 0, 0, 0, 0); }
+
+dt_node *dt_leaky_relu(dt_graph *g, const char *layer, dt_node *x, float slope)
+{ return dt_apply(g, DT_OP_LEAKY_RELU, layer, 1, IN(x), 0, 0, &slope, 1); }
+
+dt_node *dt_global_avgpool(dt_graph *g, const char *layer, dt_node *x)
+{ return dt_apply(g, DT_OP_GLOBAL_AVGPOOL, layer, 1, IN(x), 0, 0, 0, 0); }
+
+dt_node *dt_seq_mean(dt_graph *g, const char *layer, dt_node *x)
+{ return dt_apply(g, DT_OP_SEQ_MEAN, layer, 1, IN(x), 0, 0, 0, 0); }

@@ -361,6 +361,10 @@ void dt_graph_init_params(dt_graph *g, uint64_t seed)
         case DT_INIT_LSTM_BIAS: /* gates i,f,g,o stacked: the second quarter is f */
             for (size_t j = 0; j < k; j++) p->val[j] = (j >= k / 4 && j < k / 2) ? 1.0f : 0.0f;
             break;
+        case DT_INIT_CONSTANT: for (size_t j = 0; j < k; j++) p->val[j] = p->farg[0]; break;
+        case DT_INIT_NORMAL:
+            for (size_t j = 0; j < k; j++) p->val[j] = (float)(p->farg[0] * dt_rng_normal(&r));
+            break;
         }
     }
 }

@@ -97,40 +97,31 @@ dt_status dt_checkpoint_save(const dt_model *m, const char *path, const dt_ckpt_
     int n_extra = meta && meta->extra ? meta->n_extra : 0;
     if (n_norm < 0 || n_extra < 0) return dt_fail(DT_EINTERNAL, "%s: checkpoint: bad metadata counts", path);
 
-    char *shape = json_text(cJSON_CreateIntArray(s->in_shape, s->in_ndim));
+    char *shape = json_text(cJSON_CreateIntArray(s->inputs[0].shape, s->inputs[0].ndim));
+    char *model = json_text(dt_model_desc_to_json(&s->desc));
     char *classes = json_text(class_array(m, meta));
     char *mean = json_text(n_norm ? cJSON_CreateFloatArray(meta->mean, n_norm) : cJSON_CreateArray());
     char *std = json_text(n_norm ? cJSON_CreateFloatArray(meta->std, n_norm) : cJSON_CreateArray());
-    char num[6][24];
-    snprintf(num[0], sizeof num[0], "%d", s->outputs);
-    snprintf(num[1], sizeof num[1], "%d", s->hidden);
-    snprintf(num[2], sizeof num[2], "%d", s->depth);
-    snprintf(num[3], sizeof num[3], "%d", s->width_mult > 0 ? s->width_mult : 1);
-    snprintf(num[4], sizeof num[4], "%d", s->batch_norm ? 1 : 0);
-    snprintf(num[5], sizeof num[5], "%d", s->output_softmax ? 1 : 0);
+    char num[24];
+    snprintf(num, sizeof num, "%d", s->outputs);
     dt_st_kv fixed[] = {
         {"format", "pt"},
         {"tool", "dnntrouble " DT_TOOL_VERSION},
-        {"arch", dt_arch_label(s->arch)},
+        {"arch", s->arch},
         {"input_shape", shape},
         {"classes", classes},
         {"mean", mean},
         {"std", std},
-        {"outputs", num[0]},
-        {"hidden", num[1]},
-        {"depth", num[2]},
-        {"width_mult", num[3]},
-        {"activation", s->act == DT_ACT_RELU ? "relu" : "tanh"},
-        {"batch_norm", num[4]},
-        {"output_softmax", num[5]},
+        {"outputs", num},
         {"loss", s->loss == DT_LOSS_CROSS_ENTROPY ? "cross_entropy" : "mse"},
+        {"model", model},
     };
     int n_fixed = (int)(sizeof fixed / sizeof fixed[0]);
     dt_st_kv *kv = calloc((size_t)(n_fixed + n_extra), sizeof *kv);
     ckpt_item *items = NULL;
     int n_items = 0;
     dt_status st = DT_OK;
-    if (!shape || !classes || !mean || !std || !kv) st = dt_fail(DT_ENOMEM, "%s: checkpoint: out of memory", path);
+    if (!shape || !model || !classes || !mean || !std || !kv) st = dt_fail(DT_ENOMEM, "%s: checkpoint: out of memory", path);
     if (!st) st = state_dict(m, &items, &n_items);
     dt_st_tensor *t = st ? NULL : calloc((size_t)n_items + 1, sizeof *t);
     if (!st && !t) st = dt_fail(DT_ENOMEM, "%s: checkpoint: out of memory", path);
@@ -144,6 +135,7 @@ dt_status dt_checkpoint_save(const dt_model *m, const char *path, const dt_ckpt_
     free(items);
     free(kv);
     cJSON_free(shape);
+    cJSON_free(model);
     cJSON_free(classes);
     cJSON_free(mean);
     cJSON_free(std);
@@ -164,7 +156,7 @@ static int same_shape(const dt_st_tensor *a, const dt_st_tensor *b)
 static dt_status check_file(const dt_model *m, const char *path, const dt_st_file *f, const ckpt_item *items,
                             int n)
 {
-    const char *arch = dt_st_meta(f, "arch"), *want = dt_arch_label(m->spec.arch);
+    const char *arch = dt_st_meta(f, "arch"), *want = m->spec.arch;
     if (arch && strcmp(arch, want) != 0)
         return dt_fail(DT_EDATA, "%s: checkpoint of a %s model cannot be loaded into a %s model", path, arch, want);
     for (int i = 0; i < n; i++) {

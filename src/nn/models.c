@@ -1,164 +1,157 @@
-/* Builders for the starter architectures with PyTorch state_dict names. */
+/* Description -> graph: model inputs, each layer's build function from the
+ * layer table in listing order, then the loss.  One path for presets and
+ * user descriptions alike. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dnntrouble/model.h"
 #include "dnntrouble/ops_norm.h"
+#include "layers_internal.h"
 
-const char *dt_arch_label(dt_arch a)
+/* Which layers read layer i (by `in`, or as the next layer with no `in`). */
+static int reads(const dt_layer_desc *l, int j, const char *name)
 {
-    switch (a) {
-    case DT_ARCH_MLP: return "mlp";
-    case DT_ARCH_LENET: return "lenet";
-    case DT_ARCH_LSTM: return "lstm";
-    default: return "auto";
+    (void)j;
+    for (int k = 0; k < l->n_in; k++)
+        if (strcmp(l->in[k], name) == 0) return 1;
+    return 0;
+}
+
+static int first_reader(const dt_model_desc *d, int i)
+{
+    for (int j = i + 1; j < d->n_layers; j++) {
+        const dt_layer_desc *l = &d->layers[j];
+        if ((l->n_in == 0 && j == i + 1) || reads(l, j, d->layers[i].name)) return j;
     }
+    return -1;
 }
 
-/* Weights: He for ReLU layers, Glorot for tanh layers.  The output layer
- * uses torch's default U(+-1/sqrt(fan_in)): small logits at init, so the
- * initial loss sits near -log(1/C) (Karpathy: "init well"). */
-#define OUTPUT_INIT DT_INIT_UNIFORM_FAN_IN
-static dt_init weight_init(dt_activation act) { return act == DT_ACT_RELU ? DT_INIT_HE_NORMAL : DT_INIT_GLOROT_UNIFORM; }
-
-/* name.weight [out,in] and name.bias [out]: x·Wᵀ + b. */
-static dt_node *linear(dt_graph *g, const char *name, dt_node *x, int in, int out, dt_init init)
+/* `init: default` for a layer's weights: He for what a ReLU reads, Glorot
+ * for tanh and sigmoid (through normalisation and dropout layers), and
+ * torch's U(+-1/sqrt(fan_in)) for the model output, so the initial logits
+ * are small and the initial loss sits near log(K) (Karpathy: "init well"). */
+static dt_init default_weight_init(const dt_model_desc *d, int i)
 {
-    char wn[DT_NAME_LEN], bn[DT_NAME_LEN];
-    snprintf(wn, sizeof wn, "%s.weight", name);
-    snprintf(bn, sizeof bn, "%s.bias", name);
-    dt_node *w = dt_param(g, wn, name, 2, (int[]){out, in}, init, in, out);
-    dt_node *b = dt_param(g, bn, name, 1, (int[]){out}, DT_INIT_ZERO, in, out);
-    return dt_bias_add(g, name, dt_matmul(g, name, x, w), b);
-}
-
-static dt_node *conv(dt_graph *g, const char *name, dt_node *x, int cin, int cout, int k, int pad)
-{
-    char wn[DT_NAME_LEN], bn[DT_NAME_LEN];
-    snprintf(wn, sizeof wn, "%s.weight", name);
-    snprintf(bn, sizeof bn, "%s.bias", name);
-    int fan_in = cin * k * k, fan_out = cout * k * k;
-    dt_node *w = dt_param(g, wn, name, 4, (int[]){cout, cin, k, k}, DT_INIT_HE_NORMAL, fan_in, fan_out);
-    dt_node *b = dt_param(g, bn, name, 1, (int[]){cout}, DT_INIT_ZERO, fan_in, fan_out);
-    return dt_bias_add(g, name, dt_conv2d(g, name, x, w, 1, pad), b);
-}
-
-/* Optional batch-norm (named bnN like torch attributes), the activation, optional dropout. */
-static dt_node *hidden_act(dt_graph *g, const dt_model_spec *s, const char *layer, int bn_index,
-                           dt_node *h, int channels)
-{
-    if (s->batch_norm && h) {
-        char name[16], wn[DT_NAME_LEN], bn[DT_NAME_LEN];
-        snprintf(name, sizeof name, "bn%d", bn_index);
-        snprintf(wn, sizeof wn, "%s.weight", name);
-        snprintf(bn, sizeof bn, "%s.bias", name);
-        dt_node *gamma = dt_param(g, wn, name, 1, (int[]){channels}, DT_INIT_ONE, channels, channels);
-        dt_node *beta = dt_param(g, bn, name, 1, (int[]){channels}, DT_INIT_ZERO, channels, channels);
-        h = dt_batchnorm(g, name, h, gamma, beta, 0.1f, 1e-5f);
+    int j = first_reader(d, i);
+    while (j >= 0) {
+        dt_layer_type t = d->layers[j].type;
+        if (t == DT_LAYER_RELU || t == DT_LAYER_LEAKY_RELU) return DT_INIT_HE_NORMAL;
+        if (t == DT_LAYER_TANH || t == DT_LAYER_SIGMOID) return DT_INIT_GLOROT_UNIFORM;
+        if (t != DT_LAYER_BATCHNORM && t != DT_LAYER_LAYERNORM && t != DT_LAYER_DROPOUT) return DT_INIT_HE_NORMAL;
+        j = first_reader(d, j);
     }
-    h = s->act == DT_ACT_RELU ? dt_relu(g, layer, h) : dt_tanh(g, layer, h);
-    if (s->dropout > 0.0f) h = dt_dropout(g, layer, h, s->dropout);
-    return h;
+    return DT_INIT_UNIFORM_FAN_IN;
 }
 
-static dt_node *build_mlp(dt_graph *g, const dt_model_spec *s, dt_node *x)
+static const char *where_of(const dt_model_spec *s) { return s->source && s->source[0] ? s->source : "model"; }
+
+static dt_status layer_error(const dt_model_spec *s, const dt_layer_desc *l, const char *msg)
 {
-    int d = 1;
-    for (int i = 0; i < s->in_ndim; i++) d *= s->in_shape[i];
-    dt_node *h = s->in_ndim > 1 ? dt_flatten(g, "flatten", x) : x;
-    int in = d;
-    char name[16];
-    for (int l = 1; l <= s->depth; l++) {
-        snprintf(name, sizeof name, "f%d", l);
-        h = hidden_act(g, s, name, l, linear(g, name, h, in, s->hidden, weight_init(s->act)), s->hidden);
-        in = s->hidden;
+    const char *type = dt_layer_def_get(l->type)->name;
+    if (l->line > 0) return dt_fail(DT_ECONFIG, "%s:%d: layer '%s' (%s): %s", where_of(s), l->line, l->name, type, msg);
+    return dt_fail(DT_ECONFIG, "%s: layer '%s' (%s): %s", where_of(s), l->name, type, msg);
+}
+
+int dt_model_input_index(const dt_model *m, const char *name)
+{
+    for (int i = 0; i < m->n_inputs; i++)
+        if (strcmp(m->spec.inputs[i].name, name) == 0) return i;
+    return -1;
+}
+
+static dt_status build_layers(dt_model *m)
+{
+    dt_model_desc *d = &m->spec.desc;
+    dt_graph *g = m->g;
+    for (int i = 0; i < d->n_layers; i++) {
+        const dt_layer_desc *l = &d->layers[i];
+        const dt_layer_def *def = dt_layer_def_get(l->type);
+        dt_layer_build b = {.g = g, .l = l, .classes = m->spec.outputs, .default_weight = default_weight_init(d, i)};
+        dt_node *in[DT_MAX_LAYER_IN];
+        int n_in = l->n_in ? l->n_in : 1;
+        for (int k = 0; k < n_in; k++) {
+            const char *name = l->n_in ? l->in[k] : NULL;
+            int s = name ? dt_model_desc_find(d, name) : i - 1;
+            int x = name ? dt_model_input_index(m, name) : (i == 0 ? 0 : -1);
+            if (s >= 0 && s < i) in[k] = m->layer_out[s];
+            else if (x >= 0) {
+                in[k] = m->inputs[x];
+                if (m->spec.inputs[x].tokens) b.in_vocab[k] = m->spec.inputs[x].vocab;
+            } else return layer_error(&m->spec, l, "its input is missing (the description was not checked)");
+        }
+        dt_node *y = def->build(&b, in, n_in);
+        if (!y || g->build_status) {
+            char msg[700];
+            snprintf(msg, sizeof msg, "%s", g->build_status ? g->build_error : dt_last_error());
+            return layer_error(&m->spec, l, msg);
+        }
+        m->layer_out[i] = y;
     }
-    snprintf(name, sizeof name, "f%d", s->depth + 1);
-    return linear(g, name, h, in, s->outputs, OUTPUT_INIT);
+    return DT_OK;
 }
 
-static dt_node *build_lenet(dt_graph *g, const dt_model_spec *s, dt_node *x)
+static dt_status attach_loss(dt_model *m)
 {
-    int m = s->width_mult > 0 ? s->width_mult : 1;
-    int c1 = 6 * m, c2 = 16 * m, u1 = 120 * m, u2 = 84 * m;
-    dt_node *h = hidden_act(g, s, "c1", 1, conv(g, "c1", x, s->in_shape[0], c1, 5, 2), c1);
-    h = dt_maxpool(g, "pool1", h, 2, 2);
-    h = hidden_act(g, s, "c2", 2, conv(g, "c2", h, c1, c2, 5, 0), c2);
-    h = dt_maxpool(g, "pool2", h, 2, 2);
-    h = dt_flatten(g, "flatten", h);
-    if (!h) return NULL;
-    /* Dropout and batch-norm stay off the dense head's names to keep f1/f2/f3. */
-    dt_model_spec dense = *s;
-    dense.batch_norm = 0;
-    h = hidden_act(g, &dense, "f1", 0, linear(g, "f1", h, h->shape[1], u1, weight_init(s->act)), u1);
-    h = hidden_act(g, &dense, "f2", 0, linear(g, "f2", h, u1, u2, weight_init(s->act)), u2);
-    return linear(g, "f3", h, u2, s->outputs, OUTPUT_INIT);
-}
-
-static dt_node *build_lstm(dt_graph *g, const dt_model_spec *s, dt_node *x)
-{
-    int D = s->in_ndim == 2 ? s->in_shape[1] : 1, H = s->hidden;
-    if (s->in_ndim == 1) x = dt_reshape(g, "lstm", x, 3, (int[]){-1, s->in_shape[0], 1});
-    dt_node *w_ih = dt_param(g, "lstm.weight_ih_l0", "lstm", 2, (int[]){4 * H, D}, DT_INIT_GLOROT_UNIFORM, D, H);
-    dt_node *w_hh = dt_param(g, "lstm.weight_hh_l0", "lstm", 2, (int[]){4 * H, H}, DT_INIT_GLOROT_UNIFORM, H, H);
-    dt_node *b_ih = dt_param(g, "lstm.bias_ih_l0", "lstm", 1, (int[]){4 * H}, DT_INIT_LSTM_BIAS, D, H);
-    dt_node *b_hh = dt_param(g, "lstm.bias_hh_l0", "lstm", 1, (int[]){4 * H}, DT_INIT_ZERO, H, H);
-    dt_node *h = dt_seq_last(g, "lstm", dt_lstm(g, "lstm", x, w_ih, w_hh, b_ih, b_hh));
-    if (s->dropout > 0.0f) h = dt_dropout(g, "lstm", h, s->dropout);
-    return linear(g, "fc", h, H, s->outputs, OUTPUT_INIT);
+    const dt_model_spec *s = &m->spec;
+    const dt_layer_desc *last = &s->desc.layers[s->desc.n_layers - 1];
+    dt_node *z = m->layer_out[s->desc.n_layers - 1];
+    char sh[64];
+    if (z->ndim != 2 || z->shape[1] != s->outputs) {
+        size_t off = (size_t)snprintf(sh, sizeof sh, "[B");
+        for (int i = 1; i < z->ndim; i++) off += (size_t)snprintf(sh + off, sizeof sh - off, ",%d", z->shape[i]);
+        snprintf(sh + off, sizeof sh - off, "]");
+        char msg[300];
+        snprintf(msg, sizeof msg, "the model output is %s, but %s needs [B,%d] (%d %s): end with "
+                 "a linear layer of `units: classes`", sh, s->loss == DT_LOSS_CROSS_ENTROPY ? "cross_entropy" : "mse",
+                 s->outputs, s->outputs, s->loss == DT_LOSS_CROSS_ENTROPY ? "classes" : "targets");
+        return layer_error(s, last, msg);
+    }
+    m->out = z;
+    m->output_softmax = z->op == DT_OP_SOFTMAX;
+    dt_graph *g = m->g;
+    if (s->loss == DT_LOSS_CROSS_ENTROPY) {
+        m->y = dt_input(g, "y", 1, (int[]){s->max_batch});
+        m->loss = dt_cross_entropy(g, "loss", m->out, m->y);
+    } else {
+        m->y = dt_input(g, "y", 2, (int[]){s->max_batch, s->outputs});
+        m->loss = dt_mse(g, "loss", m->out, m->y);
+    }
+    return DT_OK;
 }
 
 dt_status dt_model_build(const dt_model_spec *spec, dt_model **out)
 {
     *out = NULL;
-    if (spec->in_ndim < 1 || spec->in_ndim > 3 || spec->outputs < 1 || spec->max_batch < 1)
-        return dt_fail(DT_EINTERNAL, "model: bad specification (%d input dims, %d outputs, batch %d)",
-                       spec->in_ndim, spec->outputs, spec->max_batch);
+    if (spec->n_inputs < 1 || spec->n_inputs > DT_MAX_MODEL_INPUTS || spec->outputs < 1 || spec->max_batch < 1)
+        return dt_fail(DT_EINTERNAL, "model: bad specification (%d inputs, %d outputs, batch %d)", spec->n_inputs,
+                       spec->outputs, spec->max_batch);
     dt_model *m = calloc(1, sizeof *m);
     if (!m || !(m->g = dt_graph_new())) {
         free(m);
         return dt_fail(DT_ENOMEM, "model: out of memory");
     }
     m->spec = *spec;
-    if (m->spec.depth < 1) m->spec.depth = 1;
-    dt_graph *g = m->g;
-    int xs[4] = {spec->max_batch};
-    memcpy(xs + 1, spec->in_shape, (size_t)spec->in_ndim * sizeof(int));
-    m->x = dt_input(g, "x", spec->in_ndim + 1, xs);
-    dt_node *z = NULL;
-    switch (spec->arch) {
-    case DT_ARCH_MLP: z = build_mlp(g, &m->spec, m->x); break;
-    case DT_ARCH_LENET:
-        if (spec->in_ndim != 3) {
-            dt_model_free(m);
-            return dt_fail(DT_ECONFIG, "model: lenet needs image input [C,H,W], got %d-D samples", spec->in_ndim);
-        }
-        z = build_lenet(g, &m->spec, m->x);
-        break;
-    case DT_ARCH_LSTM:
-        if (spec->in_ndim > 2) {
-            dt_model_free(m);
-            return dt_fail(DT_ECONFIG, "model: lstm needs sequence input [T,F], got %d-D samples", spec->in_ndim);
-        }
-        z = build_lstm(g, &m->spec, m->x);
-        break;
-    default:
-        dt_model_free(m);
-        return dt_fail(DT_EINTERNAL, "model: architecture not resolved");
+    m->n_inputs = spec->n_inputs;
+    dt_status st = dt_model_desc_check(&m->spec.desc, m->spec.inputs, m->n_inputs, where_of(spec));
+    for (int i = 0; i < m->n_inputs && !st; i++) {
+        const dt_input_shape *in = &spec->inputs[i];
+        int xs[4] = {spec->max_batch};
+        memcpy(xs + 1, in->shape, (size_t)in->ndim * sizeof(int));
+        m->inputs[i] = dt_input(m->g, in->name, in->ndim + 1, xs);
+        m->field[i] = spec->field[i];
+        if (!m->inputs[i]) st = dt_fail_context(DT_EINTERNAL, "model input '%s'", in->name);
     }
-    m->out = spec->output_softmax ? dt_softmax(g, "output", z) : z;
-    if (spec->loss == DT_LOSS_CROSS_ENTROPY) {
-        m->y = dt_input(g, "y", 1, (int[]){spec->max_batch});
-        m->loss = dt_cross_entropy(g, "loss", m->out, m->y);
-    } else {
-        m->y = dt_input(g, "y", 2, (int[]){spec->max_batch, spec->outputs});
-        m->loss = dt_mse(g, "loss", m->out, m->y);
+    m->x = m->inputs[0];
+    if (!st) st = build_layers(m);
+    if (!st) st = attach_loss(m);
+    if (!st) {
+        st = dt_graph_compile(m->g, spec->max_batch);
+        if (st) st = dt_fail_context(st, "building the %s model", spec->arch[0] ? spec->arch : "described");
     }
-    dt_status st = dt_graph_compile(g, spec->max_batch);
     if (st) {
         dt_model_free(m);
-        return dt_fail_context(st, "building %s", dt_arch_label(spec->arch));
+        return st;
     }
     *out = m;
     return DT_OK;

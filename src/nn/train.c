@@ -8,7 +8,8 @@ dt_status dt_model_load_batch(dt_model *m, const dt_data *d, dt_split_id s, cons
 {
     dt_status st = dt_graph_set_batch(m->g, (int)n);
     if (st) return st;
-    dt_data_batch(d, s, rows, n, m->x->val, m->y->val);
+    for (int i = 0; i < m->n_inputs; i++) dt_data_batch_field(d, s, m->field[i], rows, n, m->inputs[i]->val);
+    dt_data_batch_labels(d, s, rows, n, m->y->val);
     return DT_OK;
 }
 
@@ -31,7 +32,7 @@ static float row_loss_of(const dt_model *m, size_t r, int *pred)
     }
     int c = (int)m->y->val[r];
     if (c < 0 || c >= k) return NAN;
-    if (m->spec.output_softmax) return -logf(z[c] > 1e-30f ? z[c] : 1e-30f);
+    if (m->output_softmax) return -logf(z[c] > 1e-30f ? z[c] : 1e-30f);
     double mx = z[0], s = 0.0;
     for (int j = 1; j < k; j++) if (z[j] > mx) mx = z[j];
     for (int j = 0; j < k; j++) s += exp(z[j] - mx);

@@ -11,6 +11,7 @@ extern const dt_op_def dt_def_reshape, dt_def_concat, dt_def_seq_last, dt_def_me
 extern const dt_op_def dt_def_conv2d, dt_def_maxpool, dt_def_avgpool;
 extern const dt_op_def dt_def_batchnorm, dt_def_layernorm, dt_def_embedding;
 extern const dt_op_def dt_def_lstm;
+extern const dt_op_def dt_def_leaky_relu, dt_def_global_avgpool, dt_def_seq_mean;
 
 static const dt_op_def def_input = {"input", 0, 0, 0, 0, 0, 0};
 static const dt_op_def def_param = {"param", 0, 0, 0, 0, 0, 0};
@@ -43,6 +44,9 @@ static const dt_op_def *const table[DT_OP_COUNT] = {
     [DT_OP_LAYERNORM] = &dt_def_layernorm,
     [DT_OP_EMBEDDING] = &dt_def_embedding,
     [DT_OP_LSTM] = &dt_def_lstm,
+    [DT_OP_LEAKY_RELU] = &dt_def_leaky_relu,
+    [DT_OP_GLOBAL_AVGPOOL] = &dt_def_global_avgpool,
+    [DT_OP_SEQ_MEAN] = &dt_def_seq_mean,
 };
 
 const dt_op_def *dt_op_get(dt_op op) { return table[op]; }

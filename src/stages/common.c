@@ -1,6 +1,8 @@
 #include "common.h"
 
 #include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 dt_arch dt_stage_auto_arch(dt_modality m)
@@ -15,37 +17,100 @@ dt_status dt_stage_prepare(dt_stage_ctx *ctx, dt_data **d)
     if (st) return st;
     dt_config *cfg = ctx->cfg;
     cfg->data.modality = dt_data_modality(*d);
-    if (cfg->model.arch == DT_ARCH_AUTO) cfg->model.arch = dt_stage_auto_arch(cfg->data.modality);
-    return DT_OK;
+    if (cfg->model.arch == DT_ARCH_AUTO && dt_data_n_fields(*d) == 1)
+        cfg->model.arch = dt_stage_auto_arch(cfg->data.modality);
+    return dt_stage_resolve_model(cfg, *d);
 }
 
 int dt_stage_classes(const dt_data *d) { return d->task == DT_TASK_CLASSIFICATION ? dt_data_classes(d) : 0; }
 
-void dt_stage_model_spec(const dt_config *cfg, const dt_data *d, int max_batch, dt_model_spec *s)
+dt_preset_args dt_stage_preset_args(const dt_config *cfg, const dt_data *d)
+{
+    dt_preset_args a = {0};
+    a.arch = cfg->model.arch;
+    if (a.arch == DT_ARCH_AUTO && dt_data_n_fields(d) == 1) a.arch = dt_stage_auto_arch(dt_data_modality(d));
+    a.hidden = cfg->model.hidden;
+    a.depth = cfg->model.depth;
+    a.act = cfg->model.activation;
+    a.batch_norm = cfg->model.batch_norm;
+    a.dropout = cfg->train.dropout;
+    a.output_softmax = cfg->model.output_activation == DT_OUT_SOFTMAX;
+    return a;
+}
+
+/* Model inputs: model.inputs' bindings, or one input per data field named
+ * as the field ("x" for single-input data). */
+static dt_status model_inputs(const dt_config *cfg, const dt_data *d, dt_model_spec *s)
+{
+    const dt_model_desc *md = &cfg->model.desc;
+    int n = md->n_inputs ? md->n_inputs : dt_data_n_fields(d);
+    for (int i = 0; i < n; i++) {
+        const char *want = md->n_inputs ? md->inputs[i].field : dt_data_field(d, i)->name;
+        int f = dt_data_field_index(d, want);
+        if (f < 0) {
+            char known[300] = "";
+            for (int k = 0; k < dt_data_n_fields(d); k++)
+                snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", k ? ", " : "", dt_data_field(d, k)->name);
+            return dt_fail(DT_ECONFIG, "%s:%d: model.inputs.%s: the data has no field '%s' (fields: %s)",
+                           cfg->path[0] ? cfg->path : "config", md->inputs[i].line, md->inputs[i].name, want, known);
+        }
+        const dt_field *fd = dt_data_field(d, f);
+        dt_input_shape *in = &s->inputs[i];
+        snprintf(in->name, sizeof in->name, "%s", md->n_inputs ? md->inputs[i].name : fd->name);
+        in->ndim = fd->ndim;
+        memcpy(in->shape, fd->shape, sizeof in->shape);
+        in->tokens = fd->tokens;
+        in->vocab = fd->vocab;
+        s->field[i] = f;
+    }
+    s->n_inputs = n;
+    return DT_OK;
+}
+
+dt_status dt_stage_model_spec(const dt_config *cfg, const dt_data *d, int max_batch, dt_model_spec *s)
 {
     memset(s, 0, sizeof *s);
-    s->arch = cfg->model.arch == DT_ARCH_AUTO ? dt_stage_auto_arch(dt_data_modality(d)) : cfg->model.arch;
-    s->in_ndim = dt_data_sample_ndim(d);
-    memcpy(s->in_shape, dt_data_sample_shape(d), (size_t)s->in_ndim * sizeof(int));
-    /* An MLP sees every input flattened; a sequence model on flat tabular
-     * data reads one feature per step. */
+    dt_status st = model_inputs(cfg, d, s);
+    if (st) return st;
+    dt_preset_args a = dt_stage_preset_args(cfg, d);
+    if (cfg->model.layers_given) s->desc = cfg->model.desc;
+    else if ((st = dt_preset_expand(&a, s->inputs, s->n_inputs, &s->desc)) != DT_OK) return st;
+    s->desc.n_inputs = cfg->model.desc.n_inputs;
+    memcpy(s->desc.inputs, cfg->model.desc.inputs, sizeof s->desc.inputs);
+    snprintf(s->arch, sizeof s->arch, "%s", dt_arch_name(a.arch == DT_ARCH_AUTO ? DT_ARCH_CUSTOM : a.arch));
     s->outputs = dt_data_classes(d);
-    s->hidden = cfg->model.hidden;
-    s->depth = cfg->model.depth;
-    s->width_mult = 1;
-    s->act = cfg->model.activation;
-    s->output_softmax = cfg->model.output_activation == DT_OUT_SOFTMAX;
-    s->dropout = (float)cfg->train.dropout;
-    s->batch_norm = cfg->model.batch_norm;
     s->loss = cfg->loss;
     s->max_batch = max_batch;
+    s->source = cfg->path[0] ? cfg->path : "config";
+    return DT_OK;
+}
+
+dt_status dt_stage_resolve_model(dt_config *cfg, const dt_data *d)
+{
+    if (cfg->model.layers_given) return DT_OK;
+    dt_model_spec *s = malloc(sizeof *s);
+    if (!s) return dt_fail(DT_ENOMEM, "out of memory resolving the model");
+    dt_status st = dt_stage_model_spec(cfg, d, 1, s);
+    if (!st) {
+        dt_model_desc_name_layers(&s->desc);
+        int n_inputs = cfg->model.desc.n_inputs;
+        dt_model_input_desc inputs[DT_MAX_MODEL_INPUTS];
+        memcpy(inputs, cfg->model.desc.inputs, sizeof inputs);
+        cfg->model.desc = s->desc;
+        cfg->model.desc.n_inputs = n_inputs;
+        memcpy(cfg->model.desc.inputs, inputs, sizeof inputs);
+    }
+    free(s);
+    return st;
 }
 
 dt_status dt_stage_build_model(const dt_config *cfg, const dt_data *d, int max_batch, dt_model **m)
 {
-    dt_model_spec s;
-    dt_stage_model_spec(cfg, d, max_batch, &s);
-    dt_status st = dt_model_build(&s, m);
+    dt_model_spec *s = malloc(sizeof *s);
+    if (!s) return dt_fail(DT_ENOMEM, "out of memory building the model");
+    dt_status st = dt_stage_model_spec(cfg, d, max_batch, s);
+    if (!st) st = dt_model_build(s, m);
+    free(s);
     if (st) return st;
     dt_model_init(*m, cfg->seed);
     return DT_OK;
@@ -93,9 +158,41 @@ dt_status dt_stage_train(dt_stage_ctx *ctx, const dt_data *d, dt_model *m, dt_sp
     return dt_stage_train_opts(ctx, d, m, &fo, res);
 }
 
-dt_status dt_stage_train_opts(dt_stage_ctx *ctx, const dt_data *d, dt_model *m, const dt_fit_opts *fo,
+int dt_stage_has_images(const dt_data *d)
+{
+    for (int i = 0; i < dt_data_n_fields(d); i++)
+        if (dt_data_field(d, i)->ndim == 3 && !dt_data_field(d, i)->tokens) return 1;
+    return 0;
+}
+
+/* train.augment.shift, then the stage's own transform (if any). */
+typedef struct chain_ctx {
+    dt_augment aug;
+    dt_batch_fn next;
+    void *next_ctx;
+} chain_ctx;
+
+static void chain_transform(void *c, dt_model *m, size_t n, int train)
+{
+    chain_ctx *cc = c;
+    dt_augment_batch(&cc->aug, m, n, train);
+    if (cc->next) cc->next(cc->next_ctx, m, n, train);
+}
+
+dt_status dt_stage_train_opts(dt_stage_ctx *ctx, const dt_data *d, dt_model *m, const dt_fit_opts *fo_in,
                               dt_fit_result *res)
 {
+    dt_fit_opts copy = *fo_in, *fo = &copy;
+    chain_ctx cc = {0};
+    int shift = ctx->cfg->train.augment_shift;
+    if (shift > 0) {
+        dt_status st = dt_augment_init(&cc.aug, m, shift, ctx->cfg->seed ^ 0xA5A5F00Dull);
+        if (st) return st;
+        cc.next = fo->transform;
+        cc.next_ctx = fo->transform_ctx;
+        fo->transform = chain_transform;
+        fo->transform_ctx = &cc;
+    }
     size_t n = dt_data_split_size(d, fo->train_split), B = (size_t)m->g->max_batch;
     long per_epoch = (long)((n + B - 1) / B);
     long total = fo->max_steps > 0 ? fo->max_steps : per_epoch * fo->epochs;
@@ -105,5 +202,6 @@ dt_status dt_stage_train_opts(dt_stage_ctx *ctx, const dt_data *d, dt_model *m, 
     if (st) return st;
     st = dt_model_fit(m, &o, d, fo, res);
     dt_optim_free(&o);
+    dt_augment_free(&cc.aug);
     return st;
 }

@@ -3,6 +3,7 @@
 #ifndef DT_STAGES_COMMON_H
 #define DT_STAGES_COMMON_H
 
+#include "dnntrouble/augment.h"
 #include "dnntrouble/data.h"
 #include "dnntrouble/model.h"
 #include "dnntrouble/stage.h"
@@ -16,8 +17,14 @@ dt_status dt_stage_prepare(dt_stage_ctx *ctx, dt_data **d);
  * sequences → LSTM, anything else → a one-hidden-layer MLP). */
 dt_arch dt_stage_auto_arch(dt_modality m);
 
-/* Model specification from the (resolved) config and the data's shapes. */
-void dt_stage_model_spec(const dt_config *cfg, const dt_data *d, int max_batch, dt_model_spec *s);
+/* The preset keys of the config (model.arch, hidden, depth, ...). */
+dt_preset_args dt_stage_preset_args(const dt_config *cfg, const dt_data *d);
+/* Model specification from the config and the data's fields: the given
+ * layers, or the preset expanded for these inputs. */
+dt_status dt_stage_model_spec(const dt_config *cfg, const dt_data *d, int max_batch, dt_model_spec *s);
+/* Writes the expanded preset into cfg->model.desc (unless the layers were
+ * given), so every report's resolved config shows the layers. */
+dt_status dt_stage_resolve_model(dt_config *cfg, const dt_data *d);
 /* Builds and initialises the configured model (seeded by cfg->seed). */
 dt_status dt_stage_build_model(const dt_config *cfg, const dt_data *d, int max_batch, dt_model **m);
 /* Optimizer settings from train.*; total_steps feeds the cosine schedule. */
@@ -32,6 +39,9 @@ dt_status dt_stage_train(dt_stage_ctx *ctx, const dt_data *d, dt_model *m, dt_sp
 /* The same with explicit fit options (e.g. with a batch transform). */
 dt_status dt_stage_train_opts(dt_stage_ctx *ctx, const dt_data *d, dt_model *m, const dt_fit_opts *fo,
                               dt_fit_result *res);
+
+/* 1 when some input field is an image (augmentation applies). */
+int dt_stage_has_images(const dt_data *d);
 
 /* Number of classes, or 0 for regression. */
 int dt_stage_classes(const dt_data *d);

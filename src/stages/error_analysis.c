@@ -83,45 +83,43 @@ dt_status dt_ea_fit(dt_stage_ctx *ctx, const dt_config *cfg, const dt_data *d, d
     return dt_stage_train_opts(&c, d, m, &fo, res);
 }
 
+/* Every input flattened (and joined), then one linear layer: softmax
+ * regression for classification, least squares for regression. */
 dt_status dt_ea_linear_model(const dt_data *d, dt_loss loss, int max_batch, uint64_t seed, dt_model **out)
 {
     *out = NULL;
-    dt_model *m = calloc(1, sizeof *m);
-    if (!m || !(m->g = dt_graph_new())) {
-        free(m);
-        return dt_fail(DT_ENOMEM, "linear baseline: out of memory");
+    dt_model_spec *s = calloc(1, sizeof *s);
+    if (!s) return dt_fail(DT_ENOMEM, "linear baseline: out of memory");
+    s->n_inputs = dt_data_n_fields(d);
+    dt_layer_desc *cat = s->n_inputs > 1 ? &s->desc.layers[s->n_inputs] : NULL;
+    for (int i = 0; i < s->n_inputs; i++) {
+        const dt_field *f = dt_data_field(d, i);
+        dt_input_shape *in = &s->inputs[i];
+        snprintf(in->name, sizeof in->name, "%s", f->name);
+        in->ndim = f->ndim;
+        memcpy(in->shape, f->shape, sizeof in->shape);
+        s->field[i] = i;
+        char name[DT_LAYER_NAME_LEN];
+        snprintf(name, sizeof name, "%.30s_flat", f->name);
+        dt_layer_desc *l = dt_model_desc_add(&s->desc, DT_LAYER_FLATTEN, name);
+        l->n_in = 1;
+        snprintf(l->in[0], sizeof l->in[0], "%s", f->name);
     }
-    dt_model_spec *s = &m->spec;
-    s->arch = DT_ARCH_MLP;
-    s->in_ndim = dt_data_sample_ndim(d);
-    memcpy(s->in_shape, dt_data_sample_shape(d), (size_t)s->in_ndim * sizeof(int));
+    if (cat) {
+        cat = dt_model_desc_add(&s->desc, DT_LAYER_CONCAT, "cat");
+        cat->n_in = s->n_inputs;
+        for (int i = 0; i < s->n_inputs; i++) snprintf(cat->in[i], sizeof cat->in[i], "%s", s->desc.layers[i].name);
+    }
+    dt_model_desc_add(&s->desc, DT_LAYER_LINEAR, "f1");
+    snprintf(s->arch, sizeof s->arch, "linear");
     s->outputs = dt_data_classes(d);
     s->loss = loss;
     s->max_batch = max_batch;
-    s->depth = 0;
-    int D = (int)dt_data_sample_dim(d), K = s->outputs;
-    dt_graph *g = m->g;
-    int xs[4] = {max_batch};
-    memcpy(xs + 1, s->in_shape, (size_t)s->in_ndim * sizeof(int));
-    m->x = dt_input(g, "x", s->in_ndim + 1, xs);
-    dt_node *h = s->in_ndim > 1 ? dt_flatten(g, "flatten", m->x) : m->x;
-    dt_node *w = dt_param(g, "f1.weight", "f1", 2, (int[]){K, D}, DT_INIT_UNIFORM_FAN_IN, D, K);
-    dt_node *b = dt_param(g, "f1.bias", "f1", 1, (int[]){K}, DT_INIT_ZERO, D, K);
-    m->out = dt_bias_add(g, "f1", dt_matmul(g, "f1", h, w), b);
-    if (loss == DT_LOSS_CROSS_ENTROPY) {
-        m->y = dt_input(g, "y", 1, (int[]){max_batch});
-        m->loss = dt_cross_entropy(g, "loss", m->out, m->y);
-    } else {
-        m->y = dt_input(g, "y", 2, (int[]){max_batch, K});
-        m->loss = dt_mse(g, "loss", m->out, m->y);
-    }
-    dt_status st = dt_graph_compile(g, max_batch);
-    if (st) {
-        dt_model_free(m);
-        return dt_fail_context(st, "building the linear baseline");
-    }
-    dt_model_init(m, seed);
-    *out = m;
+    s->source = "the linear baseline";
+    dt_status st = dt_model_build(s, out);
+    free(s);
+    if (st) return dt_fail_context(st, "building the linear baseline");
+    dt_model_init(*out, seed);
     return DT_OK;
 }
 
@@ -178,18 +176,13 @@ void dt_ea_decompose(const dt_config *cfg, const dt_data *d, const dt_ea_errors 
     }
 }
 
-dt_status dt_ea_train_measure(dt_stage_ctx *ctx, const dt_config *cfg, const dt_data *d, int width_mult,
-                              dt_ea_transform tf, void *tctx, dt_ea_errors *e, dt_model **m_out,
-                              dt_fit_result *fit_out)
+dt_status dt_ea_train_measure(dt_stage_ctx *ctx, const dt_config *cfg, const dt_data *d, dt_ea_transform tf,
+                              void *tctx, dt_ea_errors *e, dt_model **m_out, dt_fit_result *fit_out)
 {
     if (m_out) *m_out = NULL;
-    dt_model_spec s;
-    dt_stage_model_spec(cfg, d, cfg->train.batch_size, &s);
-    if (width_mult > 1) s.width_mult = width_mult;
     dt_model *m = NULL;
-    dt_status st = dt_model_build(&s, &m);
+    dt_status st = dt_stage_build_model(cfg, d, cfg->train.batch_size, &m);
     if (st) return st;
-    dt_model_init(m, cfg->seed);
     dt_fit_result fr;
     st = dt_ea_fit(ctx, cfg, d, m, DT_SPLIT_TRAIN, DT_SPLIT_TRAIN_VAL, tf, tctx, &fr);
     if (!st) st = dt_ea_measure(m, d, e);
@@ -228,7 +221,7 @@ dt_status dt_ea_trained(dt_stage_ctx *ctx, const char *stage, const dt_data *d, 
         memcpy(&t->cfg, ctx->cfg, sizeof t->cfg);
         t->data = d;
         t->stage = stage;
-        dt_status st = dt_ea_train_measure(ctx, ctx->cfg, d, 1, NULL, NULL, &t->e, &t->m, &t->fr);
+        dt_status st = dt_ea_train_measure(ctx, ctx->cfg, d, NULL, NULL, &t->e, &t->m, &t->fr);
         if (st) {
             free(t);
             return st;

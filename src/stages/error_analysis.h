@@ -81,9 +81,8 @@ void dt_ea_decompose(const dt_config *cfg, const dt_data *d, const dt_ea_errors 
 /* Trains the configured model (cfg; dt_ea_fit with tf) on train with early
  * stopping on train_val and measures it.  *m_out (optional) keeps the model;
  * fit_out (optional) gets the fit result (epochs run, best epoch). */
-dt_status dt_ea_train_measure(dt_stage_ctx *ctx, const dt_config *cfg, const dt_data *d, int width_mult,
-                              dt_ea_transform tf, void *tctx, dt_ea_errors *e, dt_model **m_out,
-                              dt_fit_result *fit_out);
+dt_status dt_ea_train_measure(dt_stage_ctx *ctx, const dt_config *cfg, const dt_data *d, dt_ea_transform tf,
+                              void *tctx, dt_ea_errors *e, dt_model **m_out, dt_fit_result *fit_out);
 
 /* The configured model (ctx->cfg as it is now, no transform) trained on
  * train with early stopping on train_val, and its errors on the four splits.

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dnntrouble/edit.h"
 #include "error_analysis.h"
 
 /* A change is kept when the error on the relevant split falls by more than
@@ -26,8 +27,6 @@
 
 typedef struct trial {
     dt_config cfg;
-    int width_mult;          /* LeNet only; not a config key */
-    int augment;             /* not a config key */
 } trial;
 
 /* A remedy edits `t` (a copy of the current best) and describes the change;
@@ -44,35 +43,31 @@ static int set_num(trial *t, const char *key, double v)
     return dt_config_set_number(&t->cfg, key, v) == DT_OK;
 }
 
+/* Network remedies edit the description (stage_prepare expanded any
+ * preset into it), which then counts as given: improved.yaml holds it. */
+static int edited(trial *t, int changed)
+{
+    if (changed) t->cfg.model.layers_given = 1;
+    return changed;
+}
+
 static int r_wider(trial *t, const dt_data *d, char *desc, size_t size)
 {
     (void)d;
-    if (t->cfg.model.arch == DT_ARCH_LENET) {
-        t->width_mult = (t->width_mult > 1 ? t->width_mult : 1) * 2;
-        snprintf(desc, size, "LeNet width x%d (channels and units; not expressible in the config)", t->width_mult);
-        return 1;
-    }
-    int h = t->cfg.model.hidden;
-    snprintf(desc, size, "model.hidden %d -> %d", h, 2 * h);
-    return set_num(t, "model.hidden", 2 * h);
+    return edited(t, dt_desc_widen(&t->cfg.model.desc, 2.0, desc, size));
 }
 
 static int r_deeper(trial *t, const dt_data *d, char *desc, size_t size)
 {
     (void)d;
-    if (t->cfg.model.arch != DT_ARCH_MLP) return 0;
-    snprintf(desc, size, "model.depth %d -> %d", t->cfg.model.depth, t->cfg.model.depth + 1);
-    return set_num(t, "model.depth", t->cfg.model.depth + 1);
+    return edited(t, dt_desc_deepen(&t->cfg.model.desc, desc, size));
 }
 
 static int r_less_reg(trial *t, const dt_data *d, char *desc, size_t size)
 {
     (void)d;
-    if (t->cfg.train.dropout > 0) {
-        double v = t->cfg.train.dropout >= 0.1 ? t->cfg.train.dropout / 2 : 0;
-        snprintf(desc, size, "train.dropout %g -> %g", t->cfg.train.dropout, v);
-        return set_num(t, "train.dropout", v);
-    }
+    double p = dt_desc_max_dropout(&t->cfg.model.desc);
+    if (p > 0) return edited(t, dt_desc_dropout(&t->cfg.model.desc, p >= 0.1 ? p / 2 : 0, desc, size));
     if (t->cfg.train.weight_decay > 0) {
         snprintf(desc, size, "train.weight_decay %g -> 0", t->cfg.train.weight_decay);
         return set_num(t, "train.weight_decay", 0);
@@ -103,18 +98,15 @@ static int r_more_data(trial *t, const dt_data *d, char *desc, size_t size)
 static int r_batch_norm(trial *t, const dt_data *d, char *desc, size_t size)
 {
     (void)d;
-    if (t->cfg.model.batch_norm || t->cfg.model.arch == DT_ARCH_LSTM) return 0;
-    snprintf(desc, size, "model.batch_norm false -> true");
-    return dt_config_set(&t->cfg, "model.batch_norm", "true") == DT_OK;
+    if (dt_desc_count(&t->cfg.model.desc, DT_LAYER_BATCHNORM)) return 0;
+    return edited(t, dt_desc_add_batchnorm(&t->cfg.model.desc, desc, size));
 }
 
 static int r_augment(trial *t, const dt_data *d, char *desc, size_t size)
 {
-    if (t->augment || dt_data_modality(d) != DT_MODALITY_IMAGE || dt_data_sample_ndim(d) != 3) return 0;
-    t->augment = 1;
-    snprintf(desc, size, "augmentation: random +-%d px translation of training images (not expressible in the config)",
-             AUG_SHIFT);
-    return 1;
+    if (t->cfg.train.augment_shift > 0 || !dt_stage_has_images(d)) return 0;
+    snprintf(desc, size, "train.augment.shift 0 -> %d (random translation of training images)", AUG_SHIFT);
+    return set_num(t, "train.augment.shift", AUG_SHIFT);
 }
 
 static int r_weight_decay(trial *t, const dt_data *d, char *desc, size_t size)
@@ -129,10 +121,9 @@ static int r_weight_decay(trial *t, const dt_data *d, char *desc, size_t size)
 static int r_dropout(trial *t, const dt_data *d, char *desc, size_t size)
 {
     (void)d;
-    double p = t->cfg.train.dropout, v = p < 0.2 ? 0.2 : 0.5;
+    double p = dt_desc_max_dropout(&t->cfg.model.desc), v = p < 0.2 ? 0.2 : 0.5;
     if (p >= 0.5) return 0;
-    snprintf(desc, size, "train.dropout %g -> %g", p, v);
-    return set_num(t, "train.dropout", v);
+    return edited(t, dt_desc_dropout(&t->cfg.model.desc, v, desc, size));
 }
 
 static int r_early_stop(trial *t, const dt_data *d, char *desc, size_t size)
@@ -154,38 +145,6 @@ static const remedy variance_ladder[] = {
     {"dropout", r_dropout},             {"early stopping", r_early_stop},
 };
 
-/* ------------------------------------------------------------ augmentation */
-
-typedef struct aug_ctx {
-    dt_rng rng;
-    float *tmp;
-    size_t tmp_len;
-} aug_ctx;
-
-/* Random translation by up to AUG_SHIFT pixels, zero fill (the mean after
- * normalization), applied to training batches only. */
-static void augment_batch(void *tctx, dt_model *m, size_t n, int train)
-{
-    aug_ctx *a = tctx;
-    if (!train || m->x->ndim != 4) return;
-    int C = m->x->shape[1], H = m->x->shape[2], W = m->x->shape[3];
-    if ((size_t)H * (size_t)W > a->tmp_len) return;
-    for (size_t b = 0; b < n; b++) {
-        int dy = (int)dt_rng_below(&a->rng, 2 * AUG_SHIFT + 1) - AUG_SHIFT;
-        int dx = (int)dt_rng_below(&a->rng, 2 * AUG_SHIFT + 1) - AUG_SHIFT;
-        if (!dx && !dy) continue;
-        for (int c = 0; c < C; c++) {
-            float *img = m->x->val + ((b * (size_t)C + (size_t)c) * (size_t)H) * (size_t)W;
-            memcpy(a->tmp, img, (size_t)H * (size_t)W * sizeof(float));
-            for (int y = 0; y < H; y++)
-                for (int x = 0; x < W; x++) {
-                    int sy = y - dy, sx = x - dx;
-                    img[y * W + x] = sy >= 0 && sy < H && sx >= 0 && sx < W ? a->tmp[sy * W + sx] : 0.0f;
-                }
-        }
-    }
-}
-
 /* ------------------------------------------------------------ the ladder */
 
 /* Trains and measures one trial; *d_trial is the data it used (owned when
@@ -201,18 +160,7 @@ static dt_status run_trial(dt_stage_ctx *ctx, const trial *t, dt_data *base, dt_
         if (st) return st;
         *owned = 1;
     }
-    aug_ctx a = {0};
-    dt_ea_transform tf = NULL;
-    if (t->augment) {
-        const int *shape = dt_data_sample_shape(*d_trial);
-        a.tmp_len = (size_t)shape[1] * (size_t)shape[2];
-        a.tmp = malloc(a.tmp_len * sizeof(float));
-        dt_rng_seed(&a.rng, t->cfg.seed ^ 0xA5A5F00Dull);
-        tf = augment_batch;
-    }
-    if (t->augment && !a.tmp) st = dt_fail(DT_ENOMEM, "improve: out of memory");
-    else st = dt_ea_train_measure(ctx, &t->cfg, *d_trial, t->width_mult, tf, &a, e, NULL, NULL);
-    free(a.tmp);
+    st = dt_ea_train_measure(ctx, &t->cfg, *d_trial, NULL, NULL, e, NULL, NULL);
     if (st && *owned) {
         dt_data_free(*d_trial);
         *d_trial = NULL;
@@ -274,7 +222,7 @@ dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
     dt_data *d = NULL;
     dt_status st = dt_stage_prepare(ctx, &d);
     if (st) return st;
-    trial best = {.cfg = *ctx->cfg, .width_mult = 1, .augment = 0};
+    trial best = {.cfg = *ctx->cfg};
     dt_ea_errors e;
     dt_model *m0 = NULL;
     const char *trained_by = NULL;
@@ -390,8 +338,6 @@ dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
     dt_report_metric(rep, "best_error", best_err);
     dt_report_metric(rep, "improvement", start_err - best_err);
     dt_report_metric(rep, "n_attempts", n_attempts);
-    if (best.width_mult > 1) dt_report_metric(rep, "lenet_width_mult", best.width_mult);
-    if (best.augment) dt_report_metric(rep, "augmentation_shift_px", AUG_SHIFT);
 
     char path[1400];
     snprintf(path, sizeof path, "%s/improved.yaml", ctx->out_dir);
@@ -406,10 +352,6 @@ dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
         dt_finding_evidence(f, "best_error", best_err);
         dt_finding_evidence_str(f, "kept", kept_text);
         dt_finding_suggest(f, "use improved.yaml (dnntrouble run %s/improved.yaml)", ctx->out_dir);
-        if (best.width_mult > 1 || best.augment)
-            dt_finding_suggest(f, "improved.yaml cannot express %s%s%s; apply it in your own training code",
-                               best.width_mult > 1 ? "the wider LeNet" : "",
-                               best.width_mult > 1 && best.augment ? " and " : "", best.augment ? "augmentation" : "");
     } else {
         dt_finding *f = dt_report_finding(rep, "no-remedy-helped", DT_SEV_WARNING,
                                           "none of the %d remedies tried for %s lowered %s error %.4f by the margin",

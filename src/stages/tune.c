@@ -491,6 +491,15 @@ static dt_status finish_best(dt_stage_ctx *ctx, dt_report *rep, const search *s,
     dt_config *bc = malloc(sizeof *bc);
     if (!bc) return dt_fail(DT_ENOMEM, "tune: out of memory");
     st = dt_tune_apply(bc, s->cfg, &s->t[best]);
+    /* best.yaml holds the expanded layers; a searched preset key (model.hidden)
+     * is fixed in them now, so it leaves the space (a file may not give both). */
+    if (!st) st = dt_stage_resolve_model(bc, job->data);
+    if (!st && bc->model.desc.n_layers) {
+        int k = 0;
+        for (int i = 0; i < bc->stages.tune.n_space; i++)
+            if (!dt_config_is_preset_key(bc->stages.tune.space[i].key)) bc->stages.tune.space[k++] = bc->stages.tune.space[i];
+        bc->stages.tune.n_space = k;
+    }
     char path[1300];
     snprintf(path, sizeof path, "%s/best.yaml", ctx->out_dir);
     if (!st) st = dt_config_write_yaml(bc, path);

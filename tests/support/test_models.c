@@ -1,0 +1,33 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_models.h"
+
+void dt_test_preset_spec(const dt_test_model *t, dt_model_spec *s)
+{
+    dt_preset_args a = {.arch = t->arch, .hidden = t->hidden, .depth = t->depth > 0 ? t->depth : 1, .act = t->act,
+                        .batch_norm = t->batch_norm, .dropout = t->dropout, .output_softmax = t->output_softmax};
+    dt_input_shape in = {.ndim = t->in_ndim, .tokens = t->tokens, .vocab = t->vocab};
+    memcpy(in.shape, t->in_shape, sizeof in.shape);
+    dt_status st = dt_model_spec_preset(&a, &in, t->outputs, t->loss, t->max_batch, s);
+    if (st) print_error("%s\n", dt_last_error());
+    assert_int_equal(st, DT_OK);
+}
+
+dt_model *dt_test_preset(const dt_test_model *t)
+{
+    dt_model_spec *s = malloc(sizeof *s);
+    assert_non_null(s);
+    dt_test_preset_spec(t, s);
+    dt_model *m = NULL;
+    dt_status st = dt_model_build(s, &m);
+    free(s);
+    if (st) print_error("%s\n", dt_last_error());
+    assert_int_equal(st, DT_OK);
+    return m;
+}

@@ -1,0 +1,26 @@
+/* Building a preset model in a test with the old one-struct call:
+ *   dt_model *m = dt_test_preset(&(dt_test_model){.arch = DT_ARCH_MLP, .in_ndim = 1, .in_shape = {20}, ...});
+ * Fails the test (with the library's message) when the build fails. */
+#ifndef DT_TEST_MODELS_H
+#define DT_TEST_MODELS_H
+
+#include "dnntrouble/model.h"
+
+typedef struct dt_test_model {
+    dt_arch arch;
+    int in_ndim, in_shape[3];
+    int tokens, vocab;
+    int outputs, hidden, depth;
+    dt_activation act;
+    int batch_norm, output_softmax;
+    float dropout;
+    dt_loss loss;
+    int max_batch;
+} dt_test_model;
+
+/* The spec (depth 0 is taken as 1). */
+void dt_test_preset_spec(const dt_test_model *t, dt_model_spec *s);
+/* Built, not initialised. */
+dt_model *dt_test_preset(const dt_test_model *t);
+
+#endif

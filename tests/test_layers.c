@@ -1,0 +1,303 @@
+/* The layer table and model descriptions.
+ *
+ * Per layer type: the example of docs/config.md (every type has one) is
+ * parsed as a config, built inside a described net on generated data, run
+ * forward and backward, and its parameter gradients checked against finite
+ * differences.  Adding a layer type = one table entry (src/nn/layers.c) and
+ * one example in docs/config.md; test_every_type_has_an_example fails until
+ * the example exists.
+ *
+ * Per description mistake: exit 2 (DT_ECONFIG) with the layer's name and
+ * its YAML line in the message. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dnntrouble/data.h"
+#include "dnntrouble/diag.h"
+#include "dnntrouble/train.h"
+#include "support/test_files.h"
+#include "../src/stages/common.h"
+
+typedef struct example {
+    char type[32], data[32];
+    char *yaml;
+} example;
+
+/* The ```yaml blocks of docs/config.md that start with "# layer: T, data: D". */
+static int read_examples(example *ex, int max)
+{
+    char *doc = dt_test_read("docs/config.md");
+    if (!doc) fail_msg("docs/config.md not found (tests run from the repository root)");
+    int n = 0;
+    for (char *p = doc; (p = strstr(p, "```yaml\n# layer: ")) != NULL && n < max;) {
+        p += strlen("```yaml\n");
+        char *end = strstr(p, "```");
+        assert_non_null(end);
+        assert_int_equal(sscanf(p, "# layer: %31[^,], data: %31s", ex[n].type, ex[n].data), 2);
+        ex[n].yaml = strndup(p, (size_t)(end - p));
+        n++;
+        p = end;
+    }
+    free(doc);
+    return n;
+}
+
+static void load_config(dt_config *cfg, const char *generator, const char *yaml)
+{
+    dt_config_defaults(cfg);
+    assert_int_equal(dt_config_set(cfg, "data.format", "synthetic"), DT_OK);
+    assert_int_equal(dt_config_set(cfg, "data.synthetic.generator", generator), DT_OK);
+    assert_int_equal(dt_config_set(cfg, "data.synthetic.samples", "200"), DT_OK);
+    dt_status st = dt_config_parse_string(cfg, yaml, strlen(yaml), "docs/config.md", NULL);
+    if (!st) st = dt_config_check(cfg);
+    if (st) print_error("%s\n", dt_last_error());
+    assert_int_equal(st, DT_OK);
+}
+
+static void check_example(const example *e)
+{
+    static dt_config cfg;
+    load_config(&cfg, e->data, e->yaml);
+    dt_data *d = NULL;
+    dt_status st = dt_data_load(&cfg.data, NULL, &d);
+    if (st) print_error("%s\n", dt_last_error());
+    assert_int_equal(st, DT_OK);
+    dt_model *m = NULL;
+    st = dt_stage_build_model(&cfg, d, 8, &m);
+    if (st) print_error("%s: %s\n", e->type, dt_last_error());
+    assert_int_equal(st, DT_OK);
+    int has = 0;
+    for (int i = 0; i < m->spec.desc.n_layers; i++) has |= (int)m->spec.desc.layers[i].type == dt_layer_type_find(e->type);
+    assert_true(has);
+    size_t rows[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    assert_int_equal(dt_model_load_batch(m, d, DT_SPLIT_TRAIN, rows, 8), DT_OK);
+    dt_graph_set_train(m->g, 1);
+    assert_int_equal(dt_graph_forward(m->g, m->loss), DT_OK);
+    assert_int_equal(dt_graph_backward(m->g, m->loss), DT_OK);
+    dt_gradcheck_opts o;
+    dt_gradcheck_defaults(&o);
+    o.max_elements = 120;
+    dt_gradcheck_result r;
+    assert_int_equal(dt_gradcheck(m->g, m->loss, &o, &r), DT_OK);
+    print_message("%-15s on %-9s %d params checked, %d skipped (kinks), worst %.3f of tolerance\n", e->type, e->data,
+                  r.checked, r.skipped, r.max_err);
+    if (r.failed) print_error("%s: %s[%zu] analytic %g numeric %g\n", e->type, r.worst_param, r.worst_index,
+                              r.worst_analytic, r.worst_numeric);
+    assert_int_equal(r.failed, 0);
+    assert_true(r.checked >= 10);
+    dt_gradcheck_free(&r);
+    dt_model_free(m);
+    dt_data_free(d);
+}
+
+static void test_every_type_has_an_example(void **state)
+{
+    example ex[64];
+    int n = read_examples(ex, 64);
+    for (int t = 0; t < DT_LAYER_TYPE_COUNT; t++) {
+        int found = 0;
+        for (int i = 0; i < n; i++) found |= !strcmp(ex[i].type, dt_layer_def_get((dt_layer_type)t)->name);
+        if (!found) fail_msg("docs/config.md has no example for layer type %s", dt_layer_def_get((dt_layer_type)t)->name);
+    }
+    for (int i = 0; i < n; i++) free(ex[i].yaml);
+}
+
+static void test_examples_build_and_pass_gradcheck(void **state)
+{
+    example ex[64];
+    int n = read_examples(ex, 64);
+    assert_true(n >= DT_LAYER_TYPE_COUNT);
+    for (int i = 0; i < n; i++) {
+        check_example(&ex[i]);
+        free(ex[i].yaml);
+    }
+}
+
+static void test_docs_list_every_option(void **state)
+{
+    char *doc = dt_test_read("docs/config.md");
+    if (!doc) fail_msg("docs/config.md not found (tests run from the repository root)");
+    for (int t = 0; t < DT_LAYER_TYPE_COUNT; t++) {
+        const dt_layer_def *def = dt_layer_def_get((dt_layer_type)t);
+        char row[64];
+        snprintf(row, sizeof row, "| `%s` |", def->name);
+        char *line = strstr(doc, row);
+        if (!line) fail_msg("docs/config.md: no row for layer type %s", def->name);
+        char *eol = strchr(line, '\n');
+        for (int o = 0; o < def->n_opts; o++) {
+            char opt[64];
+            snprintf(opt, sizeof opt, "`%s`", def->opts[o].name);
+            char *hit = strstr(line, opt);
+            if (!hit || hit > eol) fail_msg("docs/config.md: %s's row lacks option %s", def->name, def->opts[o].name);
+        }
+    }
+    free(doc);
+}
+
+/* ------------------------------------------------------------ mistakes */
+
+/* The config (with data: blobs) must fail with DT_ECONFIG, exit 2, and a
+ * message containing every fragment. */
+static void expect_error(const char *yaml, const char *const *want)
+{
+    static dt_config cfg;
+    dt_config_defaults(&cfg);
+    assert_int_equal(dt_config_set(&cfg, "data.format", "synthetic"), DT_OK);
+    dt_status st = dt_config_parse_string(&cfg, yaml, strlen(yaml), "config.yaml", NULL);
+    if (!st) st = dt_config_check(&cfg);
+    dt_data *d = NULL;
+    dt_model *m = NULL;
+    if (!st) {
+        assert_int_equal(dt_data_load(&cfg.data, NULL, &d), DT_OK);
+        st = dt_stage_build_model(&cfg, d, 4, &m);
+    }
+    dt_model_free(m);
+    dt_data_free(d);
+    const char *msg = dt_last_error();
+    print_message("%s\n", msg);
+    assert_int_equal(st, DT_ECONFIG);
+    assert_int_equal(dt_status_exit_code(st), 2);
+    for (const char *const *w = want; *w; w++)
+        if (!strstr(msg, *w)) fail_msg("message lacks '%s': %s", *w, msg);
+}
+
+#define ERR(yaml, ...) expect_error(yaml, (const char *const[]){__VA_ARGS__, NULL})
+
+static void test_unknown_type(void **state)
+{
+    ERR("model:\n  arch: custom\n  layers:\n    - {name: f1, type: linaer, units: 8}\n    - {type: linear}\n",
+        "config.yaml:4", "layer 'f1'", "unknown type 'linaer'", "did you mean 'linear'");
+}
+
+static void test_unknown_option(void **state)
+{
+    ERR("model:\n  arch: custom\n  layers:\n    - {name: f1, type: linear, unit: 8}\n    - {type: linear}\n",
+        "config.yaml:4", "layer 'f1'", "no option 'unit'", "did you mean 'units'");
+}
+
+static void test_option_type_and_range(void **state)
+{
+    ERR("model:\n  arch: custom\n  layers:\n    - {name: f1, type: linear, units: many}\n", "config.yaml:4", "'f1'",
+        "units must be an integer");
+    ERR("model:\n  arch: custom\n  layers:\n    - {name: d, type: dropout, rate: 1.5}\n    - {type: linear}\n",
+        "config.yaml:4", "'d'", "rate must be in [0, 1)");
+    ERR("model:\n  arch: custom\n  layers:\n    - {name: f1, type: linear, init: xavier}\n", "config.yaml:4", "'f1'",
+        "init must be");
+    ERR("model:\n  arch: custom\n  layers:\n    - {name: r, type: relu, init: zeros}\n    - {type: linear}\n",
+        "config.yaml:4", "'r'", "takes no init");
+}
+
+static void test_in_names_nothing(void **state)
+{
+    ERR("model:\n  arch: custom\n  layers:\n    - {name: f1, type: linear, units: 8}\n"
+        "    - {name: out, type: linear, in: f9}\n",
+        "config.yaml:5", "layer 'out'", "'in' names 'f9'", "inputs: x");
+}
+
+static void test_cycle(void **state)
+{
+    ERR("model:\n  arch: custom\n  layers:\n    - {name: a, type: linear, units: 8, in: b}\n"
+        "    - {name: b, type: relu, in: a}\n    - {name: out, type: linear}\n",
+        "config.yaml:4", "layer 'a'", "a cycle");
+    ERR("model:\n  arch: custom\n  layers:\n    - {name: a, type: add, in: [a, x]}\n    - {type: linear}\n",
+        "config.yaml:4", "layer 'a'", "cycle");
+}
+
+static void test_shapes_do_not_fit(void **state)
+{
+    /* blobs are [B,2]: a conv needs images; an add needs equal shapes. */
+    ERR("model:\n  arch: custom\n  layers:\n    - {name: c1, type: conv2d}\n    - {type: linear}\n", "config.yaml:4",
+        "layer 'c1'", "image [B,C,H,W]", "[B,2]");
+    ERR("model:\n  arch: custom\n  layers:\n    - {name: f1, type: linear, units: 8}\n"
+        "    - {name: s, type: add, in: [f1, x]}\n    - {type: linear}\n",
+        "config.yaml:5", "layer 's'", "'f1' [B,8]", "'x' [B,2]");
+    ERR("model:\n  arch: custom\n  layers:\n    - {name: f1, type: linear, units: 8}\n", "config.yaml:4", "layer 'f1'",
+        "[B,8]", "needs [B,4]");
+}
+
+static void test_input_nobody_reads(void **state)
+{
+    ERR("model:\n  arch: custom\n  inputs: {x: {field: x}, y2: {field: x}}\n  layers:\n    - {name: out, type: linear}\n",
+        "model input 'y2' is read by no layer");
+}
+
+static void test_dead_end_layer(void **state)
+{
+    ERR("model:\n  arch: custom\n  layers:\n    - {name: side, type: linear, units: 3}\n"
+        "    - {name: out, type: linear, in: x}\n",
+        "config.yaml:4", "layer 'side'", "reaches nothing");
+}
+
+static void test_preset_key_with_layers(void **state)
+{
+    ERR("model:\n  arch: custom\n  hidden: 32\n  layers:\n    - {type: linear}\n", "config.yaml:3", "model.hidden",
+        "no effect with model.layers");
+    ERR("model:\n  arch: custom\n", "model.arch custom needs model.layers");
+}
+
+static void test_names_default_from_type_and_position(void **state)
+{
+    static dt_config cfg;
+    load_config(&cfg, "blobs", "model:\n  arch: custom\n  layers:\n    - {type: linear, units: 4}\n    - {type: relu}\n"
+                               "    - {type: linear, units: 4}\n    - {type: relu}\n    - {type: linear}\n");
+    dt_model_desc d = cfg.model.desc;
+    dt_input_shape in = {.name = "x"};
+    assert_int_equal(dt_model_desc_check(&d, &in, 1, "t"), DT_OK);
+    assert_string_equal(d.layers[0].name, "linear1");
+    assert_string_equal(d.layers[1].name, "relu1");
+    assert_string_equal(d.layers[2].name, "linear2");
+    assert_string_equal(d.layers[3].name, "relu2");
+    assert_string_equal(d.layers[4].name, "linear3");
+}
+
+/* --set and tune keys name layer options; the edit marks the layers given. */
+static void test_layer_option_keys(void **state)
+{
+    static dt_config cfg;
+    load_config(&cfg, "blobs", "model:\n  arch: custom\n  layers:\n    - {name: f1, type: linear, units: 4}\n"
+                               "    - {type: relu}\n    - {name: out, type: linear}\n");
+    assert_int_equal(dt_config_set(&cfg, "model.layers.f1.units", "32"), DT_OK);
+    double v;
+    assert_int_equal(dt_config_get_number(&cfg, "model.layers.f1.units", &v), DT_OK);
+    assert_true(v == 32);
+    assert_int_equal(dt_config_set(&cfg, "model.layers.f9.units", "32"), DT_ECONFIG);
+    assert_non_null(strstr(dt_last_error(), "no layer named 'f9'"));
+    assert_int_equal(dt_config_set(&cfg, "model.layers.f1.channels", "3"), DT_ECONFIG);
+    /* The YAML round trip keeps every layer. */
+    char *y = dt_config_to_yaml(&cfg);
+    static dt_config back;
+    dt_config_defaults(&back);
+    dt_status st = dt_config_parse_string(&back, y, strlen(y), "back.yaml", NULL);
+    if (st) print_error("%s\n%s\n", dt_last_error(), y);
+    assert_int_equal(st, DT_OK);
+    free(y);
+    assert_int_equal(back.model.desc.n_layers, 3);
+    assert_true(memcmp(&back.model.desc.layers[0].opt, &cfg.model.desc.layers[0].opt, sizeof back.model.desc.layers[0].opt) == 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_type_has_an_example),
+        cmocka_unit_test(test_docs_list_every_option),
+        cmocka_unit_test(test_examples_build_and_pass_gradcheck),
+        cmocka_unit_test(test_unknown_type),
+        cmocka_unit_test(test_unknown_option),
+        cmocka_unit_test(test_option_type_and_range),
+        cmocka_unit_test(test_in_names_nothing),
+        cmocka_unit_test(test_cycle),
+        cmocka_unit_test(test_shapes_do_not_fit),
+        cmocka_unit_test(test_input_nobody_reads),
+        cmocka_unit_test(test_dead_end_layer),
+        cmocka_unit_test(test_preset_key_with_layers),
+        cmocka_unit_test(test_names_default_from_type_and_position),
+        cmocka_unit_test(test_layer_option_keys),
+    };
+    return cmocka_run_group_tests_name("layers", tests, NULL, NULL);
+}
