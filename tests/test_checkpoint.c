@@ -1,9 +1,9 @@
 /* Checkpoints: save -> load round trips (bit-identical parameters and
  * batch-norm statistics, identical outputs), the metadata, load errors that
  * name the tensor and both shapes, and - where /usr/bin/python3 has torch -
- * loading our files into the equivalent torch modules
- * (tests/golden/load_in_torch.py) and comparing their outputs with ours:
- * max|ours - torch| / max(max|torch|, 1e-6) <= 1e-4. */
+ * `dnntrouble export --torch` modules that load our files strictly and whose
+ * outputs match ours and `dnntrouble predict`'s (tests/golden/run_export.py):
+ * max|ours - torch| / max(max|torch|, 1e-6) <= 1e-4, probabilities within 1e-4. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +13,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <libgen.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dnntrouble/checkpoint.h"
 #include "dnntrouble/ops_norm.h"
@@ -197,7 +199,8 @@ static void test_names_and_metadata(void **state)
     assert_string_equal(dt_st_meta(f, "classes"), "[0,1,2]");
     assert_string_equal(dt_st_meta(f, "mean"), "[]");
     assert_string_equal(dt_st_meta(f, "input_shape"), "[20]");
-    assert_string_equal(dt_st_meta(f, "activation"), "tanh");
+    assert_non_null(strstr(dt_st_meta(f, "model"), "\"type\":\"tanh\""));   /* the preset's activation */
+    assert_non_null(strstr(dt_st_meta(f, "inputs"), "\"x\":{\"field\":\"x\",\"shape\":[20]"));
     dt_st_free(f);
     dt_model_free(r);
     s.loss = DT_LOSS_MSE;
@@ -296,51 +299,137 @@ static int have_torch(void)
     return system(cmd) == 0;
 }
 
-/* tests/golden/load_in_torch.py: $DT_GOLDEN_DIR, else next to this file (run from the repository root). */
+/* tests/golden/run_export.py: $DT_GOLDEN_DIR, else next to this file (run from the repository root). */
 static void script_path(char *buf, size_t len)
 {
     const char *dir = getenv("DT_GOLDEN_DIR");
     const char *slash = strrchr(__FILE__, '/');
     int n = slash ? (int)(slash - __FILE__) : 0;
-    if (dir && *dir) snprintf(buf, len, "%s/load_in_torch.py", dir);
-    else snprintf(buf, len, "%.*s%sgolden/load_in_torch.py", n, __FILE__, n ? "/" : "");
+    if (dir && *dir) snprintf(buf, len, "%s/run_export.py", dir);
+    else snprintf(buf, len, "%.*s%sgolden/run_export.py", n, __FILE__, n ? "/" : "");
 }
 
-static void test_loads_in_torch(void **state)
+/* build/dnntrouble next to build/tests/ */
+static void binary_path(char *buf, size_t len)
+{
+    char self[512];
+    ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
+    assert_true(k > 0);
+    self[k] = '\0';
+    snprintf(buf, len, "%s/../dnntrouble", dirname(self));
+}
+
+/* A little-endian float32 .npy file of shape [n, dims...]. */
+static void write_npy(const char *path, const float *x, int ndim, const int *shape)
+{
+    char dict[256];
+    size_t off = (size_t)snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
+    size_t count = 1;
+    for (int i = 0; i < ndim; i++) {
+        off += (size_t)snprintf(dict + off, sizeof dict - off, "%d,%s", shape[i], i + 1 < ndim ? " " : "");
+        count *= (size_t)shape[i];
+    }
+    snprintf(dict + off, sizeof dict - off, "), }");
+    size_t hl = strlen(dict) + 1, pad = (64 - (10 + hl) % 64) % 64;
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    unsigned short h = (unsigned short)(hl + pad);
+    fwrite("\x93NUMPY\x01\x00", 1, 8, f);
+    fwrite(&h, 2, 1, f);
+    fputs(dict, f);
+    for (size_t i = 0; i < pad; i++) fputc(' ', f);
+    fputc('\n', f);
+    fwrite(x, sizeof(float), count, f);
+    fclose(f);
+}
+
+/* The probabilities `dnntrouble predict` wrote, row by row (K per row). */
+static double *read_predictions(const char *path, int rows, int K)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char line[1 << 16];
+    double *p = malloc((size_t)rows * (size_t)K * sizeof *p);
+    assert_non_null(p);
+    assert_non_null(fgets(line, sizeof line, f));   /* header */
+    for (int r = 0; r < rows; r++) {
+        assert_non_null(fgets(line, sizeof line, f));
+        char *c = strchr(strchr(line, ',') + 1, ',');   /* past row and prediction */
+        for (int k = 0; k < K; k++) {
+            p[r * K + k] = strtod(c + 1, &c);
+        }
+    }
+    fclose(f);
+    return p;
+}
+
+/* export --torch, load strictly in torch, run on raw inputs; the softmax of
+ * torch's logits matches `dnntrouble predict` on the same raw data, and the
+ * logits match ours (the checkpoint's normalization applied by hand). */
+static void test_export_matches_predict_in_torch(void **state)
 {
     if (!have_torch()) {
         printf("skipped: %s cannot import torch (install python3-torch, or set DT_TEST_PYTHON)\n", python());
         skip();
     }
-    char dir[256], script[512];
+    char dir[256], script[512], bin[600];
     dt_test_tmpdir(dir, sizeof dir);
     script_path(script, sizeof script);
-    struct { const char *label; dt_arch arch; int bn; } cases[] = {
-        {"lenet", DT_ARCH_LENET, 0}, {"mlp", DT_ARCH_MLP, 0}, {"lstm", DT_ARCH_LSTM, 0},
-        {"lenet+bn", DT_ARCH_LENET, 1}, {"mlp+bn", DT_ARCH_MLP, 1},
+    binary_path(bin, sizeof bin);
+    struct { const char *label; dt_arch arch; int bn, depth; } cases[] = {
+        {"lenet", DT_ARCH_LENET, 0, 1}, {"mlp/2", DT_ARCH_MLP, 0, 2}, {"lstm/2", DT_ARCH_LSTM, 0, 2},
+        {"lenet+bn", DT_ARCH_LENET, 1, 1}, {"mlp+bn", DT_ARCH_MLP, 1, 1},
     };
     enum { NC = sizeof cases / sizeof cases[0] };
     dt_model *models[NC];
     float *ours[NC];
-    char cmd[8192];
+    static char cmd[16384];
     int off = snprintf(cmd, sizeof cmd, "'%s' '%s'", python(), script);
     for (int c = 0; c < NC; c++) {
         dt_test_model s = spec_of(cases[c].arch, cases[c].bn);
-        models[c] = make(&s, 10 + (uint64_t)c);
-        char ck[600], in[600];
+        s.depth = cases[c].depth;
+        dt_model *m = models[c] = make(&s, 10 + (uint64_t)c);
+        /* Normalization statistics per channel / feature, as decompose saves them. */
+        const dt_input_shape *in = &m->spec.inputs[0];
+        int n_norm = in->ndim == 3 ? in->shape[0] : in->shape[in->ndim - 1];
+        float mean[64], std[64];
+        for (int k = 0; k < n_norm; k++) {
+            mean[k] = 0.25f * (float)(k + 1);
+            std[k] = 1.5f + 0.1f * (float)k;
+        }
+        dt_ckpt_meta meta = {.n_norm = n_norm, .mean = mean, .std = std};
+        char ck[600], py[600], raw[600], npy[600], pred[600];
         snprintf(ck, sizeof ck, "%s/m%d.safetensors", dir, c);
-        snprintf(in, sizeof in, "%s/x%d.safetensors", dir, c);
-        assert_int_equal(dt_checkpoint_save(models[c], ck, NULL), DT_OK);
-        float *x = input_batch(models[c], 20 + (uint64_t)c);
-        dt_st_tensor tx = {.name = "x", .ndim = models[c]->x->ndim, .data = x};
-        tx.shape[0] = BATCH;
-        for (int d = 1; d < tx.ndim; d++) tx.shape[d] = models[c]->x->shape[d];
-        assert_int_equal(dt_st_write(in, &tx, 1, NULL, 0), DT_OK);
-        size_t k = (size_t)BATCH * (size_t)s.outputs;
-        ours[c] = malloc(k * sizeof(float));
-        memcpy(ours[c], forward(models[c], x), k * sizeof(float));
+        snprintf(py, sizeof py, "%s/net%d.py", dir, c);
+        snprintf(raw, sizeof raw, "%s/x%d.safetensors", dir, c);
+        snprintf(npy, sizeof npy, "%s/x%d.npy", dir, c);
+        snprintf(pred, sizeof pred, "%s/p%d.csv", dir, c);
+        assert_int_equal(dt_checkpoint_save(m, ck, &meta), DT_OK);
+        static char run[8192];
+        snprintf(run, sizeof run, "'%s' export '%s' --torch '%s' >/dev/null && '%s' predict '%s' '%s' --out '%s' --quiet",
+                 bin, ck, py, bin, ck, npy, pred);
+        /* Raw inputs; ours see them normalized. */
+        float *x = input_batch(m, 20 + (uint64_t)c);
+        size_t dim = dt_numel(m->x) / (size_t)m->x->shape[0];
+        int shape[4] = {BATCH};
+        for (int d = 0; d < in->ndim; d++) shape[d + 1] = in->shape[d];
+        write_npy(npy, x, in->ndim + 1, shape);
+        dt_st_tensor tx = {.name = in->name, .ndim = in->ndim + 1, .data = x};
+        for (int d = 0; d < tx.ndim; d++) tx.shape[d] = shape[d];
+        assert_int_equal(dt_st_write(raw, &tx, 1, NULL, 0), DT_OK);
+        assert_int_equal(system(run), 0);
+        float *xn = malloc((size_t)BATCH * dim * sizeof *xn);
+        size_t div = in->ndim == 3 ? (size_t)in->shape[1] * (size_t)in->shape[2] : 1;
+        for (size_t e = 0; e < (size_t)BATCH * dim; e++) {
+            size_t k = ((e % dim) / div) % (size_t)n_norm;
+            xn[e] = (x[e] - mean[k]) / std[k];
+        }
+        size_t K = (size_t)BATCH * (size_t)s.outputs;
+        ours[c] = malloc(K * sizeof(float));
+        memcpy(ours[c], forward(m, xn), K * sizeof(float));
         free(x);
-        off += snprintf(cmd + off, sizeof cmd - (size_t)off, " '%s' '%s'", ck, in);
+        free(xn);
+        off += snprintf(cmd + off, sizeof cmd - (size_t)off, " '%s' '%s' '%s'", py, ck, raw);
     }
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
@@ -348,24 +437,38 @@ static void test_loads_in_torch(void **state)
     for (int c = 0; c < NC; c++) {
         if (!fgets(line, sizeof line, p)) {
             pclose(p);
-            print_error("load_in_torch.py gave no output for %s (see its error above)\n", cases[c].label);
+            print_error("run_export.py gave no output for %s (see its error above)\n", cases[c].label);
             fail();
         }
+        int K = models[c]->spec.outputs;
         cJSON *j = cJSON_Parse(line);
         cJSON *out = cJSON_GetObjectItem(j, "out");
-        size_t k = (size_t)BATCH * (size_t)models[c]->spec.outputs;
         assert_true(cJSON_IsArray(out));
-        assert_int_equal(cJSON_GetArraySize(out), (int)k);
-        double diff = 0, scale = 1e-6;
-        size_t i = 0;
-        for (cJSON *v = out->child; v; v = v->next, i++) {
-            double d = fabs(ours[c][i] - v->valuedouble);
-            if (!(d <= diff)) diff = d;
-            if (fabs(v->valuedouble) > scale) scale = fabs(v->valuedouble);
+        assert_int_equal(cJSON_GetArraySize(out), BATCH * K);
+        char pred[600];
+        snprintf(pred, sizeof pred, "%s/p%d.csv", dir, c);
+        double *prob = read_predictions(pred, BATCH, K);
+        double diff = 0, scale = 1e-6, pdiff = 0;
+        for (int r = 0; r < BATCH; r++) {
+            double z[64], mx = -1e300, sum = 0;
+            for (int k = 0; k < K; k++) {
+                z[k] = cJSON_GetArrayItem(out, r * K + k)->valuedouble;
+                double d = fabs(ours[c][r * K + k] - z[k]);
+                if (!(d <= diff)) diff = d;
+                if (fabs(z[k]) > scale) scale = fabs(z[k]);
+                if (z[k] > mx) mx = z[k];
+            }
+            for (int k = 0; k < K; k++) sum += exp(z[k] - mx);
+            for (int k = 0; k < K; k++) {
+                double d = fabs(exp(z[k] - mx) / sum - prob[r * K + k]);
+                if (!(d <= pdiff)) pdiff = d;
+            }
         }
-        printf("torch %-9s outputs [%d,%d]  max rel err %.2e\n", cases[c].label, BATCH,
-               models[c]->spec.outputs, diff / scale);
+        printf("torch %-9s [%d,%d]  logits max rel err %.2e, probabilities vs predict max abs err %.2e\n",
+               cases[c].label, BATCH, K, diff / scale, pdiff);
         assert_true(diff / scale <= 1e-4);
+        assert_true(pdiff <= 1e-4);
+        free(prob);
         cJSON_Delete(j);
         free(ours[c]);
         dt_model_free(models[c]);
@@ -383,7 +486,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_lstm),
         cmocka_unit_test(test_names_and_metadata),
         cmocka_unit_test(test_load_errors),
-        cmocka_unit_test(test_loads_in_torch),
+        cmocka_unit_test(test_export_matches_predict_in_torch),
     };
     return cmocka_run_group_tests_name("checkpoints", tests, NULL, NULL);
 }

@@ -18,17 +18,27 @@
  *                 output i ("[0,1,...,9]"); "[]" for regression (mse)
  *   mean, std     JSON arrays, one value per image channel or per feature, in
  *                 raw units: x = (raw - mean) / std; "[]" when not normalized
- *   outputs, hidden, depth, width_mult, activation, batch_norm,
- *   output_softmax, loss, format ("pt"), tool    model details to rebuild it */
+ *   outputs, loss, format ("pt"), tool
+ *   model         the expanded description {"inputs": {...}, "layers": [...]}
+ *   inputs        per model input, in order: {"NAME": {"field", "shape",
+ *                 "tokens", "vocab", "mean", "std"}} (mean/std as above)
+ * so a checkpoint alone rebuilds its network (dt_checkpoint_open). */
 #ifndef DT_CHECKPOINT_H
 #define DT_CHECKPOINT_H
 
 #include "dnntrouble/model.h"
 #include "dnntrouble/safetensors.h"
 
-typedef struct dt_ckpt_meta {
-    int n_norm;                  /* values in mean and std; 0: inputs not normalized */
+/* One model input's normalization (raw units): x = (raw - mean) / std. */
+typedef struct dt_ckpt_norm {
+    int n;                       /* values in mean and std; 0: not normalized */
     const float *mean, *std;
+} dt_ckpt_norm;
+
+typedef struct dt_ckpt_meta {
+    int n_norm;                  /* input 0 (the top-level mean/std keys); 0: not normalized */
+    const float *mean, *std;
+    const dt_ckpt_norm *inputs;  /* per model input (NULL: input 0 uses n_norm/mean/std, others none) */
     const int *class_labels;     /* m->spec.outputs original labels; NULL: 0..K-1 */
     int n_extra;                 /* more metadata strings (keys must not repeat the above) */
     const dt_st_kv *extra;
@@ -43,5 +53,22 @@ dt_status dt_checkpoint_save(const dt_model *m, const char *path, const dt_ckpt_
  * may hold no other tensor (torch's strict mode); on any mismatch nothing is
  * changed and DT_EDATA names the tensor and both shapes. */
 dt_status dt_checkpoint_load(dt_model *m, const char *path);
+
+/* What a checkpoint says besides its tensors (dt_checkpoint_open). */
+typedef struct dt_ckpt_info {
+    int n_classes;
+    int classes[256];            /* output i predicts original label classes[i] */
+    dt_loss loss;
+    int n_inputs;
+    char field[DT_MAX_MODEL_INPUTS][DT_INPUT_NAME_LEN];   /* data field each input read */
+    int n_norm[DT_MAX_MODEL_INPUTS];
+    float *mean[DT_MAX_MODEL_INPUTS], *std[DT_MAX_MODEL_INPUTS];   /* malloc'd: dt_ckpt_info_free */
+} dt_ckpt_info;
+
+/* Rebuilds the network a checkpoint describes (its `model` and `inputs`
+ * metadata) for batches up to max_batch and loads its tensors.  DT_EDATA
+ * names the file and what is missing or malformed. */
+dt_status dt_checkpoint_open(const char *path, int max_batch, dt_model **m, dt_ckpt_info *info);
+void dt_ckpt_info_free(dt_ckpt_info *info);
 
 #endif

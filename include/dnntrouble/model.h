@@ -52,6 +52,9 @@ dt_status dt_model_build(const dt_model_spec *spec, dt_model **out);
 void dt_model_free(dt_model *m);
 /* Re-draws every parameter and resets batch-norm statistics. */
 void dt_model_init(dt_model *m, uint64_t seed);
+/* The node feeding input k of described layer i; returns the model input's
+ * index when it is one, else -1 (a layer's output). */
+int dt_model_layer_input(const dt_model *m, int i, int k, dt_node **node);
 /* Index of the model input called name, -1 when none. */
 int dt_model_input_index(const dt_model *m, const char *name);
 

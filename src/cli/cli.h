@@ -36,5 +36,8 @@ dt_status dt_cli_load_config(const dt_cli *cli, dt_config *cfg);
 int dt_cli_validate(const dt_cli *cli);
 int dt_cli_stage(const dt_cli *cli);   /* one stage, or `run` for all */
 int dt_cli_diff(const dt_cli *cli);
+/* Commands on a saved model (model_cmds.c); argv[0] is the command. */
+int dt_cli_predict(int argc, char **argv);
+int dt_cli_export(int argc, char **argv);
 
 #endif

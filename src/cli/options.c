@@ -24,6 +24,8 @@ static const char *command_line(const char *cmd)
     if (strcmp(cmd, "validate") == 0) return "check the config only and print it resolved";
     if (strcmp(cmd, "diff") == 0) return "compare two run directories (or summary.json files) for CI";
     if (strcmp(cmd, "bench") == 0) return "training throughput of the starter models";
+    if (strcmp(cmd, "predict") == 0) return "write predictions of a saved model for a data file (CSV out)";
+    if (strcmp(cmd, "export") == 0) return "a PyTorch nn.Module that loads the checkpoint strictly";
     const dt_stage_def *s = dt_stage_find(cmd);
     return s ? s->help : NULL;
 }
@@ -48,11 +50,15 @@ void dt_cli_print_help(const char *cmd, FILE *out)
                 "  validate CONFIG        %s\n"
                 "  diff OLD NEW           %s\n"
                 "  bench                  %s\n"
+                "  predict RUN|CKPT DATA  %s\n"
+                "  export RUN|CKPT --torch FILE.py\n"
+                "                         %s\n"
                 "\n%s  --version         print the version\n"
                 "\nexit codes: 0 passed (warnings allowed), 1 a stage failed or a gate tripped,\n"
                 "            2 usage or configuration error, 3 data error, 4 internal or resource error\n"
                 "Run 'dnntrouble COMMAND --help' for a command's options.\n",
-                command_line("validate"), command_line("diff"), command_line("bench"), common_help);
+                command_line("validate"), command_line("diff"), command_line("bench"), command_line("predict"),
+                command_line("export"), common_help);
         return;
     }
     if (strcmp(cmd, "diff") == 0) {
@@ -69,6 +75,31 @@ void dt_cli_print_help(const char *cmd, FILE *out)
                 "  --quiet               print nothing, only the exit code tells\n"
                 "  --help                this help\n",
                 command_line(cmd), DT_DIFF_ABS_TOL, DT_DIFF_REL_TOL);
+        return;
+    }
+    if (strcmp(cmd, "predict") == 0) {
+        fprintf(out,
+                "usage: dnntrouble predict RUN|CKPT DATA [options]\n\n%s.\n"
+                "RUN is a run folder (its model.safetensors) or CKPT a checkpoint.  DATA is a .npy, .csv\n"
+                "(features only) or IDX image file in raw units; a model with several inputs takes\n"
+                "NAME=FILE per input.  The checkpoint's normalization is applied.  Each CSV row holds\n"
+                "the row index, the predicted original label and the class probabilities (regression:\n"
+                "the outputs).  Data of the wrong shape is exit 3.\n\n"
+                "options:\n"
+                "  --out FILE     where to write (default predictions.csv)\n"
+                "  --no-header    CSV data has no header row\n"
+                "  --quiet        print nothing on success\n"
+                "  --help         this help\n",
+                command_line(cmd));
+        return;
+    }
+    if (strcmp(cmd, "export") == 0) {
+        fprintf(out,
+                "usage: dnntrouble export RUN|CKPT --torch FILE.py\n\n%s.\n"
+                "FILE.py defines class Net (no arguments), one attribute per layer with parameters;\n"
+                "Net().load_state_dict(tensors, strict=True) takes the checkpoint's tensors, and forward\n"
+                "takes one raw tensor per model input and applies the checkpoint's normalization.\n",
+                command_line(cmd));
         return;
     }
     fprintf(out, "usage: dnntrouble %s CONFIG [options]\n\n%s.\n\n%s", cmd, command_line(cmd), common_help);

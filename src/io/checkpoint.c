@@ -90,6 +90,29 @@ static cJSON *class_array(const dt_model *m, const dt_ckpt_meta *meta)
     return a;
 }
 
+static cJSON *inputs_json(const dt_model *m, const dt_ckpt_meta *meta)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (int i = 0; o && i < m->n_inputs; i++) {
+        const dt_input_shape *in = &m->spec.inputs[i];
+        dt_ckpt_norm nm = {0};
+        if (meta && meta->inputs) nm = meta->inputs[i];
+        else if (meta && i == 0 && meta->mean && meta->std) nm = (dt_ckpt_norm){meta->n_norm, meta->mean, meta->std};
+        cJSON *e = cJSON_AddObjectToObject(o, in->name);
+        const dt_model_desc *d = &m->spec.desc;
+        const char *field = in->name;
+        for (int k = 0; k < d->n_inputs; k++)
+            if (!strcmp(d->inputs[k].name, in->name)) field = d->inputs[k].field;
+        cJSON_AddStringToObject(e, "field", field);
+        cJSON_AddItemToObject(e, "shape", cJSON_CreateIntArray(in->shape, in->ndim));
+        cJSON_AddBoolToObject(e, "tokens", in->tokens);
+        cJSON_AddNumberToObject(e, "vocab", in->vocab);
+        cJSON_AddItemToObject(e, "mean", nm.n ? cJSON_CreateFloatArray(nm.mean, nm.n) : cJSON_CreateArray());
+        cJSON_AddItemToObject(e, "std", nm.n ? cJSON_CreateFloatArray(nm.std, nm.n) : cJSON_CreateArray());
+    }
+    return o;
+}
+
 dt_status dt_checkpoint_save(const dt_model *m, const char *path, const dt_ckpt_meta *meta)
 {
     const dt_model_spec *s = &m->spec;
@@ -99,6 +122,7 @@ dt_status dt_checkpoint_save(const dt_model *m, const char *path, const dt_ckpt_
 
     char *shape = json_text(cJSON_CreateIntArray(s->inputs[0].shape, s->inputs[0].ndim));
     char *model = json_text(dt_model_desc_to_json(&s->desc));
+    char *inputs = json_text(inputs_json(m, meta));
     char *classes = json_text(class_array(m, meta));
     char *mean = json_text(n_norm ? cJSON_CreateFloatArray(meta->mean, n_norm) : cJSON_CreateArray());
     char *std = json_text(n_norm ? cJSON_CreateFloatArray(meta->std, n_norm) : cJSON_CreateArray());
@@ -115,13 +139,14 @@ dt_status dt_checkpoint_save(const dt_model *m, const char *path, const dt_ckpt_
         {"outputs", num},
         {"loss", s->loss == DT_LOSS_CROSS_ENTROPY ? "cross_entropy" : "mse"},
         {"model", model},
+        {"inputs", inputs},
     };
     int n_fixed = (int)(sizeof fixed / sizeof fixed[0]);
     dt_st_kv *kv = calloc((size_t)(n_fixed + n_extra), sizeof *kv);
     ckpt_item *items = NULL;
     int n_items = 0;
     dt_status st = DT_OK;
-    if (!shape || !model || !classes || !mean || !std || !kv) st = dt_fail(DT_ENOMEM, "%s: checkpoint: out of memory", path);
+    if (!shape || !model || !inputs || !classes || !mean || !std || !kv) st = dt_fail(DT_ENOMEM, "%s: checkpoint: out of memory", path);
     if (!st) st = state_dict(m, &items, &n_items);
     dt_st_tensor *t = st ? NULL : calloc((size_t)n_items + 1, sizeof *t);
     if (!st && !t) st = dt_fail(DT_ENOMEM, "%s: checkpoint: out of memory", path);
@@ -136,6 +161,7 @@ dt_status dt_checkpoint_save(const dt_model *m, const char *path, const dt_ckpt_
     free(kv);
     cJSON_free(shape);
     cJSON_free(model);
+    cJSON_free(inputs);
     cJSON_free(classes);
     cJSON_free(mean);
     cJSON_free(std);
@@ -195,4 +221,131 @@ dt_status dt_checkpoint_load(dt_model *m, const char *path)
     free(items);
     dt_st_free(f);
     return st;
+}
+
+/* ------------------------------------------------------------ open */
+
+static dt_status meta_json(const dt_st_file *f, const char *path, const char *key, cJSON **out)
+{
+    const char *s = dt_st_meta(f, key);
+    if (!s) return dt_fail(DT_EDATA, "%s: metadata '%s' missing (not a dnntrouble checkpoint of this version?)", path, key);
+    *out = cJSON_Parse(s);
+    if (!*out) return dt_fail(DT_EDATA, "%s: metadata '%s' is not JSON", path, key);
+    return DT_OK;
+}
+
+static int int_array(const cJSON *a, int *v, int max)
+{
+    int n = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, a)
+    {
+        if (!cJSON_IsNumber(e) || n == max) return -1;
+        v[n++] = (int)e->valuedouble;
+    }
+    return n;
+}
+
+static float *float_array(const cJSON *a, int *n)
+{
+    *n = cJSON_GetArraySize(a);
+    float *v = malloc(((size_t)*n + 1) * sizeof *v);
+    int i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, a) if (v) v[i++] = (float)e->valuedouble;
+    return v;
+}
+
+static dt_status read_inputs(const cJSON *inputs, const char *path, dt_model_spec *s, dt_ckpt_info *info)
+{
+    const cJSON *in;
+    int n = 0;
+    cJSON_ArrayForEach(in, inputs)
+    {
+        if (n == DT_MAX_MODEL_INPUTS) return dt_fail(DT_EDATA, "%s: metadata 'inputs': too many inputs", path);
+        dt_input_shape *x = &s->inputs[n];
+        snprintf(x->name, sizeof x->name, "%s", in->string ? in->string : "");
+        const cJSON *shape = cJSON_GetObjectItemCaseSensitive(in, "shape");
+        x->ndim = int_array(shape, x->shape, 3);
+        x->tokens = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(in, "tokens"));
+        x->vocab = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(in, "vocab"));
+        const char *field = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in, "field"));
+        if (!x->name[0] || x->ndim < 1 || !field || (x->tokens && x->vocab < 1))
+            return dt_fail(DT_EDATA, "%s: metadata 'inputs': input %d lacks a name, shape, field or vocabulary", path, n);
+        snprintf(info->field[n], sizeof info->field[n], "%s", field);
+        info->mean[n] = float_array(cJSON_GetObjectItemCaseSensitive(in, "mean"), &info->n_norm[n]);
+        int ns;
+        info->std[n] = float_array(cJSON_GetObjectItemCaseSensitive(in, "std"), &ns);
+        if (!info->mean[n] || !info->std[n]) return dt_fail(DT_ENOMEM, "%s: out of memory", path);
+        if (ns != info->n_norm[n]) return dt_fail(DT_EDATA, "%s: metadata 'inputs.%s': mean and std differ in length", path, x->name);
+        s->field[n] = n;
+        n++;
+    }
+    s->n_inputs = info->n_inputs = n;
+    if (n == 0) return dt_fail(DT_EDATA, "%s: metadata 'inputs' names no input", path);
+    return DT_OK;
+}
+
+dt_status dt_checkpoint_open(const char *path, int max_batch, dt_model **m, dt_ckpt_info *info)
+{
+    *m = NULL;
+    memset(info, 0, sizeof *info);
+    dt_st_file *f = NULL;
+    dt_status st = dt_st_read(path, &f);
+    if (st) return st;
+    dt_model_spec *s = calloc(1, sizeof *s);
+    cJSON *inputs = NULL, *classes = NULL;
+    if (!s) st = dt_fail(DT_ENOMEM, "%s: out of memory", path);
+    const char *model = dt_st_meta(f, "model"), *outputs = dt_st_meta(f, "outputs"), *loss = dt_st_meta(f, "loss");
+    if (!st && (!model || !outputs || !loss))
+        st = dt_fail(DT_EDATA, "%s: metadata 'model', 'outputs' or 'loss' missing: not a checkpoint dnntrouble wrote", path);
+    if (!st) st = meta_json(f, path, "inputs", &inputs);
+    if (!st) st = meta_json(f, path, "classes", &classes);
+    if (!st) {
+        st = dt_model_desc_from_json(model, path, &s->desc);
+        if (st) st = dt_fail_context(DT_EDATA, "metadata 'model'");
+    }
+    if (!st) st = read_inputs(inputs, path, s, info);
+    if (!st) {
+        s->outputs = atoi(outputs);
+        s->loss = info->loss = strcmp(loss, "mse") == 0 ? DT_LOSS_MSE : DT_LOSS_CROSS_ENTROPY;
+        s->max_batch = max_batch;
+        s->source = path;
+        snprintf(s->arch, sizeof s->arch, "%s", dt_st_meta(f, "arch") ? dt_st_meta(f, "arch") : "custom");
+        info->n_classes = int_array(classes, info->classes, 256);
+        if (s->outputs < 1 || info->n_classes < 0)
+            st = dt_fail(DT_EDATA, "%s: metadata 'outputs' or 'classes' is malformed", path);
+    }
+    if (!st) {
+        st = dt_model_build(s, m);
+        if (st) st = dt_fail_context(DT_EDATA, "%s: rebuilding the network", path);
+    }
+    if (!st) {
+        ckpt_item *items = NULL;
+        int n = 0;
+        st = state_dict(*m, &items, &n);
+        if (!st) st = check_file(*m, path, f, items, n);
+        for (int i = 0; !st && i < n; i++)
+            memcpy(items[i].t.data, dt_st_get(f, items[i].name)->data, items[i].t.numel * sizeof(float));
+        free(items);
+    }
+    if (st) {
+        dt_model_free(*m);
+        *m = NULL;
+        dt_ckpt_info_free(info);
+    }
+    cJSON_Delete(inputs);
+    cJSON_Delete(classes);
+    free(s);
+    dt_st_free(f);
+    return st;
+}
+
+void dt_ckpt_info_free(dt_ckpt_info *info)
+{
+    for (int i = 0; i < DT_MAX_MODEL_INPUTS; i++) {
+        free(info->mean[i]);
+        free(info->std[i]);
+        info->mean[i] = info->std[i] = NULL;
+    }
 }

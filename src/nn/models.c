@@ -60,6 +60,20 @@ int dt_model_input_index(const dt_model *m, const char *name)
     return -1;
 }
 
+int dt_model_layer_input(const dt_model *m, int i, int k, dt_node **node)
+{
+    const dt_layer_desc *l = &m->spec.desc.layers[i];
+    const char *name = l->n_in ? l->in[k] : NULL;
+    int s = name ? dt_model_desc_find(&m->spec.desc, name) : i - 1;
+    int x = name ? dt_model_input_index(m, name) : (i == 0 ? 0 : -1);
+    if (s >= 0 && s < i) {
+        *node = m->layer_out[s];
+        return -1;
+    }
+    *node = x >= 0 ? m->inputs[x] : NULL;
+    return x;
+}
+
 static dt_status build_layers(dt_model *m)
 {
     dt_model_desc *d = &m->spec.desc;
@@ -71,14 +85,9 @@ static dt_status build_layers(dt_model *m)
         dt_node *in[DT_MAX_LAYER_IN];
         int n_in = l->n_in ? l->n_in : 1;
         for (int k = 0; k < n_in; k++) {
-            const char *name = l->n_in ? l->in[k] : NULL;
-            int s = name ? dt_model_desc_find(d, name) : i - 1;
-            int x = name ? dt_model_input_index(m, name) : (i == 0 ? 0 : -1);
-            if (s >= 0 && s < i) in[k] = m->layer_out[s];
-            else if (x >= 0) {
-                in[k] = m->inputs[x];
-                if (m->spec.inputs[x].tokens) b.in_vocab[k] = m->spec.inputs[x].vocab;
-            } else return layer_error(&m->spec, l, "its input is missing (the description was not checked)");
+            int x = dt_model_layer_input(m, i, k, &in[k]);
+            if (!in[k]) return layer_error(&m->spec, l, "its input is missing (the description was not checked)");
+            if (x >= 0 && m->spec.inputs[x].tokens) b.in_vocab[k] = m->spec.inputs[x].vocab;
         }
         dt_node *y = def->build(&b, in, n_in);
         if (!y || g->build_status) {
