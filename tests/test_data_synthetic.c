@@ -64,9 +64,9 @@ static void test_shapes_and_determinism(void **state)
     assert_int_equal(dt_data_sample_shape(a)[2], 28);
     assert_int_equal(dt_data_classes(a), DT_SHAPES_CLASSES);
     assert_true(a->inputs_u8);
-    assert_memory_equal(a->src[0].x_u8, b->src[0].x_u8, 400 * 784);
+    assert_memory_equal(a->src[0].fx[0].u8, b->src[0].fx[0].u8, 400 * 784);
     assert_memory_equal(a->rows[DT_SPLIT_TRAIN], b->rows[DT_SPLIT_TRAIN], a->count[DT_SPLIT_TRAIN] * sizeof(size_t));
-    assert_memory_not_equal(a->src[0].x_u8, c->src[0].x_u8, 400 * 784);
+    assert_memory_not_equal(a->src[0].fx[0].u8, c->src[0].fx[0].u8, 400 * 784);
     dt_data_free(a); dt_data_free(b); dt_data_free(c);
 
     dt_data *s = gen(DT_GEN_SEQUENCES, 100, 0.1, 3);
