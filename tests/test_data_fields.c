@@ -4,6 +4,8 @@
  * maps (parse, errors with lines, YAML round trip). */
 #include <math.h>
 
+#include <cJSON.h>
+
 #include "dnntrouble/config.h"
 #include "test_data_util.h"
 
@@ -470,6 +472,178 @@ static void test_npy_map_profile(void **state)
     dt_data_free(d);
 }
 
+/* -------------------------------------------------------- config side */
+
+static dt_status cfg_parse(dt_config *c, const char *yaml)
+{
+    dt_config_defaults(c);
+    dt_status st = dt_config_parse_string(c, yaml, strlen(yaml), "f.yaml", tdir);
+    return st == DT_OK ? dt_config_check(c) : st;
+}
+
+static void cfg_error(dt_config *c, const char *yaml, const char *expect)
+{
+    dt_status st = cfg_parse(c, yaml);
+    if (st != DT_ECONFIG || !strstr(dt_last_error(), expect))
+        fail_msg("status %s, error '%s' lacks '%s'", dt_status_name(st), dt_last_error(), expect);
+}
+
+static const char map_yaml[] =
+    "data:\n"
+    "  format: npy\n"
+    "  train:\n"
+    "    x:\n"
+    "      image: tr_img.npy\n"
+    "      caption: tr_cap.npy\n"
+    "      feats: tr_feats.npy\n"
+    "      steps: {path: tr_steps.npy, modality: sequence}\n"
+    "    y: tr_y.npy\n"
+    "  test: {x: {steps: {path: te_steps.npy, modality: sequence}, feats: te_feats.npy, caption: te_cap.npy,\n"
+    "                image: te_img.npy}, y: te_y.npy}\n";
+
+static void test_config_maps(void **state)
+{
+    (void)state;
+    write_map_files();
+    dt_config *c = malloc(sizeof *c), *b = malloc(sizeof *b);
+    assert_non_null(c);
+    assert_non_null(b);
+    if (cfg_parse(c, map_yaml) != DT_OK) fail_msg("%s", dt_last_error());
+    assert_int_equal(c->data.train.n_fields, 4);
+    assert_string_equal(c->data.train.fields[1].name, "caption");
+    assert_string_equal(c->data.train.fields[1].path, "tr_cap.npy");
+    assert_int_equal(c->data.train.fields[1].line, 6);
+    assert_int_equal(c->data.train.fields[3].modality, DT_MODALITY_SEQUENCE);
+    assert_string_equal(c->data.train.x, "");
+    assert_true(dt_config_given(c, "data.train.x") && dt_config_given(c, "data.test.x"));
+    assert_int_equal(c->data.test.n_fields, 4);
+    assert_string_equal(c->data.test.fields[0].name, "steps");
+    char buf[2100];
+    assert_int_equal(dt_config_get_string(c, "data.train.x", buf, sizeof buf), DT_OK);
+    assert_string_equal(buf, "{image: tr_img.npy, caption: tr_cap.npy, feats: tr_feats.npy, steps: {path: "
+                             "tr_steps.npy, modality: sequence}}");
+    /* The spec loads as it is. */
+    dt_data *d;
+    if (dt_data_load(&c->data, c->base_dir, &d) != DT_OK) fail_msg("%s", dt_last_error());
+    assert_int_equal(dt_data_n_fields(d), 4);
+    assert_int_equal(dt_data_field(d, 3)->modality, DT_MODALITY_SEQUENCE);
+    dt_data_free(d);
+
+    /* Resolved JSON: the map with absolute paths. */
+    cJSON *j = dt_config_to_json(c);
+    cJSON *x = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "data"), "train"), "x");
+    assert_true(cJSON_IsObject(x));
+    char want[512];
+    snprintf(want, sizeof want, "%s/tr_cap.npy", tdir);
+    assert_string_equal(cJSON_GetObjectItem(x, "caption")->valuestring, want);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(x, "steps"), "modality")->valuestring, "sequence");
+    cJSON_Delete(j);
+
+    /* YAML round trip: the same config, and a fixed point. */
+    char *yaml = dt_config_to_yaml(c);
+    assert_non_null(yaml);
+    dt_config_defaults(b);
+    if (dt_config_parse_string(b, yaml, strlen(yaml), "w.yaml", "/elsewhere") != DT_OK || dt_config_check(b) != DT_OK)
+        fail_msg("%s\n%s", dt_last_error(), yaml);
+    assert_int_equal(b->data.train.n_fields, 4);
+    for (int i = 0; i < 4; i++) {
+        assert_string_equal(b->data.train.fields[i].name, c->data.train.fields[i].name);
+        snprintf(want, sizeof want, "%s/%s", tdir, c->data.train.fields[i].path);
+        assert_string_equal(b->data.train.fields[i].path, want);
+        assert_int_equal(b->data.train.fields[i].modality, c->data.train.fields[i].modality);
+        assert_string_equal(b->data.test.fields[i].name, c->data.test.fields[i].name);
+    }
+    char *again = dt_config_to_yaml(b);
+    assert_string_equal(yaml, again);
+    free(yaml);
+    free(again);
+
+    /* Aliases and dotted keys. */
+    if (cfg_parse(c, "data: {format: npy, npy: {x: {a: tr_feats.npy, b: tr_cap.npy}, y: tr_y.npy}}\n") != DT_OK)
+        fail_msg("%s", dt_last_error());
+    assert_int_equal(c->data.train.n_fields, 2);
+    assert_string_equal(c->data.train.fields[1].name, "b");
+    if (cfg_parse(c, "data.format: npy\ndata.train.x.a: tr_feats.npy\ndata.train.x.b.path: tr_cap.npy\n"
+                     "data.train.x.b.modality: tabular\ndata.train.y: tr_y.npy\n") != DT_OK)
+        fail_msg("%s", dt_last_error());
+    assert_int_equal(c->data.train.n_fields, 2);
+    assert_int_equal(c->data.train.fields[1].modality, DT_MODALITY_TABULAR);
+    assert_string_equal(c->data.train.fields[1].path, "tr_cap.npy");
+    assert_true(dt_config_given(c, "data.train.x"));
+    /* --set replaces a map, or a single file, either way. */
+    assert_int_equal(dt_config_set(c, "data.train.x", "{img: tr_img.npy}"), DT_OK);
+    assert_int_equal(c->data.train.n_fields, 1);
+    assert_string_equal(c->data.train.fields[0].name, "img");
+    assert_int_equal(dt_config_set(c, "data.train.x", "one.npy"), DT_OK);
+    assert_int_equal(c->data.train.n_fields, 0);
+    assert_string_equal(c->data.train.x, "one.npy");
+    assert_int_equal(dt_config_set(c, "data.train.x.cap", "tr_cap.npy"), DT_OK);
+    assert_int_equal(c->data.train.n_fields, 1);
+    assert_string_equal(c->data.train.x, "");
+    assert_int_equal(dt_config_set(c, "data.train.x.cap", "tr_cap2.npy"), DT_OK);
+    assert_int_equal(c->data.train.n_fields, 1);
+    assert_string_equal(c->data.train.fields[0].path, "tr_cap2.npy");
+    free(c);
+    free(b);
+}
+
+static void test_config_map_errors(void **state)
+{
+    (void)state;
+    dt_config *c = malloc(sizeof *c);
+    assert_non_null(c);
+    cfg_error(c, "data:\n  format: npy\n  train:\n    x: {}\n    y: y.npy\n", "f.yaml:4: data.train.x: an empty map names no fields");
+    cfg_error(c, "data:\n  format: npy\n  train:\n    x:\n      a: a.npy\n      a: b.npy\n    y: y.npy\n",
+              "f.yaml:6: data.train.x: field 'a' is given twice (first on line 5)");
+    cfg_error(c, "data:\n  format: npy\n  train:\n    x: {a: a.npy, b: b.npy, c: c.npy, d: d.npy, e: e.npy, f: f.npy, "
+                 "g: g.npy, h: h.npy, i: i.npy}\n    y: y.npy\n", "f.yaml:4: data.train.x: more than 8 fields");
+    cfg_error(c, "data:\n  format: npy\n  train:\n    x: {2d: a.npy}\n    y: y.npy\n",
+              "f.yaml:4: data.train.x: field name '2d' must be an identifier");
+    cfg_error(c, "data:\n  format: npy\n  train:\n    x: {a-b: a.npy}\n    y: y.npy\n", "field name 'a-b' must be");
+    cfg_error(c, "data:\n  format: npy\n  train:\n    x:\n      a: {pth: a.npy}\n    y: y.npy\n",
+              "f.yaml:5: unknown key 'data.train.x.a.pth' (did you mean 'data.train.x.a.path'?)");
+    cfg_error(c, "data:\n  format: npy\n  train:\n    x:\n      a: {modality: image}\n    y: y.npy\n",
+              "f.yaml:5: data.train.x.a needs a path");
+    cfg_error(c, "data:\n  format: npy\n  train:\n    x:\n      a: {path: a.npy, modality: picture}\n    y: y.npy\n",
+              "f.yaml:5: data.train.x.a.modality must be auto | image | sequence | tabular, got 'picture'");
+    cfg_error(c, "data:\n  format: npy\n  train:\n    x: {a: [a.npy]}\n    y: y.npy\n", "data.train.x.a must be a file name");
+    cfg_error(c, "data:\n  format: npy\n  train:\n    x: {a: }\n    y: y.npy\n", "data.train.x.a must be a file name");
+    /* Train and test must name the same fields. */
+    cfg_error(c, "data:\n  format: npy\n  train: {x: {image: a.npy, caption: b.npy}, y: y.npy}\n"
+                 "  test:\n    x:\n      image: c.npy\n      captoin: d.npy\n    y: z.npy\n",
+              "f.yaml:7: data.test.x: unknown field 'captoin' (did you mean 'caption'?)");
+    cfg_error(c, "data:\n  format: npy\n  train: {x: {image: a.npy, caption: b.npy}, y: y.npy}\n"
+                 "  test:\n    x:\n      image: c.npy\n      words: d.npy\n    y: z.npy\n",
+              "f.yaml:7: data.test.x: unknown field 'words' (data.train.x has image, caption)");
+    cfg_error(c, "data:\n  format: npy\n  train: {x: {image: a.npy, caption: b.npy}, y: y.npy}\n"
+                 "  test:\n    x: {image: c.npy}\n    y: z.npy\n",
+              "f.yaml:5: data.test.x lacks field 'caption' of data.train.x");
+    cfg_error(c, "data:\n  format: npy\n  train: {x: {image: a.npy}, y: y.npy}\n  test: {x: c.npy, y: z.npy}\n",
+              "f.yaml:4: data.train.x is a map of fields, so data.test.x must be one too");
+    cfg_error(c, "data:\n  format: npy\n  train: {x: a.npy, y: y.npy}\n  test: {x: {image: c.npy}, y: z.npy}\n",
+              "data.test.x is a map of fields, so data.train.x must be one too");
+    /* The rest of the data section. */
+    cfg_error(c, "data:\n  format: csv\n  train: {path: t.csv, x: {image: a.npy}}\n",
+              "f.yaml:3: data.train.x as a map of fields needs data.format npy, not csv");
+    cfg_error(c, "data:\n  format: npy\n  modality: image\n  train: {x: {image: a.npy}, y: y.npy}\n",
+              "f.yaml:3: data.modality must be auto for data with named fields");
+    cfg_error(c, "data: {format: synthetic, synthetic: {generator: pairs}, modality: tabular}\n",
+              "data.modality must be auto for data with named fields (the pairs generator)");
+    cfg_error(c, "data:\n  format: npy\n  train:\n    x: a.npy\n    y: y.npy\n  train.x: {image: b.npy}\n",
+              "f.yaml:6: data.train.x is given twice (first on line 4)");
+    cfg_error(c, "data:\n  format: npy\n  train:\n    x: {image: b.npy}\n    y: y.npy\n  train.x: a.npy\n",
+              "f.yaml:6: data.train.x is given twice (first on line 4)");
+    cfg_error(c, "data:\n  format: npy\n  train:\n    x: a.npy\n    y: y.npy\n  train.x.image: b.npy\n",
+              "f.yaml:6: data.train.x is given twice (first on line 4)");
+    cfg_error(c, "data:\n  format: npy\n  train:\n    y: y.npy\n", "data.format npy needs data.train.x");
+    char long_path[1100], text[1300];
+    memset(long_path, 'a', 1020);
+    long_path[1020] = '\0';
+    snprintf(text, sizeof text, "data:\n  format: npy\n  train:\n    x: {img: %s}\n    y: y.npy\n", long_path);
+    cfg_error(c, text, "f.yaml:4: data.train.x.img is");
+    free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -478,6 +652,8 @@ int main(void)
         cmocka_unit_test(test_npy_map),
         cmocka_unit_test(test_npy_map_errors),
         cmocka_unit_test(test_npy_map_profile),
+        cmocka_unit_test(test_config_maps),
+        cmocka_unit_test(test_config_map_errors),
     };
     return cmocka_run_group_tests(tests, tdir_setup, tdir_teardown);
 }
