@@ -583,6 +583,13 @@ static void test_config_maps(void **state)
     assert_int_equal(dt_config_set(c, "data.train.x.cap", "tr_cap2.npy"), DT_OK);
     assert_int_equal(c->data.train.n_fields, 1);
     assert_string_equal(c->data.train.fields[0].path, "tr_cap2.npy");
+    /* The generated multi-field set from a config. */
+    if (cfg_parse(c, "data: {format: synthetic, synthetic: {generator: pairs, samples: 400}}\n") != DT_OK)
+        fail_msg("%s", dt_last_error());
+    if (dt_data_load(&c->data, c->base_dir, &d) != DT_OK) fail_msg("%s", dt_last_error());
+    assert_int_equal(dt_data_n_fields(d), 2);
+    assert_int_equal(dt_data_field_index(d, "caption"), 1);
+    dt_data_free(d);
     free(c);
     free(b);
 }
