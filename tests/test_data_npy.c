@@ -2,32 +2,6 @@
  * malformed headers reported with their byte offset. */
 #include "test_data_util.h"
 
-/* Builds an .npy image: header dict `dict` (padded as numpy does) followed
- * by `len` payload bytes.  Returns the total length. */
-static size_t make_npy(uint8_t *out, int version, const char *dict, const void *data, size_t len)
-{
-    size_t pre = version == 1 ? 10 : 12, dl = strlen(dict);
-    size_t total = pre + dl + 1;
-    size_t pad = (64 - total % 64) % 64, hl = dl + pad + 1;
-    memcpy(out, "\x93NUMPY", 6);
-    out[6] = (uint8_t)version;
-    out[7] = 0;
-    out[8] = (uint8_t)hl;
-    out[9] = (uint8_t)(hl >> 8);
-    if (version != 1) { out[10] = (uint8_t)(hl >> 16); out[11] = (uint8_t)(hl >> 24); }
-    memcpy(out + pre, dict, dl);
-    memset(out + pre + dl, ' ', pad);
-    out[pre + dl + pad] = '\n';
-    memcpy(out + pre + hl, data, len);
-    return pre + hl + len;
-}
-
-static const char *write_npy(const char *name, int version, const char *dict, const void *data, size_t len)
-{
-    static uint8_t b[1 << 16];
-    return twrite(name, b, make_npy(b, version, dict, data, len));
-}
-
 static void test_dtypes(void **state)
 {
     (void)state;

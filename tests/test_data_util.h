@@ -70,6 +70,36 @@ static inline const char *twrite(const char *name, const void *data, size_t len)
 
 static inline const char *twrite_str(const char *name, const char *s) { return twrite(name, s, strlen(s)); }
 
+/* Builds an .npy image: header dict `dict` (padded as numpy does) followed
+ * by `len` payload bytes.  Returns the total length. */
+static inline size_t make_npy(uint8_t *out, int version, const char *dict, const void *data, size_t len)
+{
+    size_t pre = version == 1 ? 10 : 12, dl = strlen(dict);
+    size_t total = pre + dl + 1;
+    size_t pad = (64 - total % 64) % 64, hl = dl + pad + 1;
+    memcpy(out, "\x93NUMPY", 6);
+    out[6] = (uint8_t)version;
+    out[7] = 0;
+    out[8] = (uint8_t)hl;
+    out[9] = (uint8_t)(hl >> 8);
+    if (version != 1) { out[10] = (uint8_t)(hl >> 16); out[11] = (uint8_t)(hl >> 24); }
+    memcpy(out + pre, dict, dl);
+    memset(out + pre + dl, ' ', pad);
+    out[pre + dl + pad] = '\n';
+    memcpy(out + pre + hl, data, len);
+    return pre + hl + len;
+}
+
+/* Writes an .npy file with header dict `dict` and `len` payload bytes. */
+static inline const char *write_npy(const char *name, int version, const char *dict, const void *data, size_t len)
+{
+    uint8_t *b = malloc(len + 256 + strlen(dict));
+    assert_non_null(b);
+    const char *p = twrite(name, b, make_npy(b, version, dict, data, len));
+    free(b);
+    return p;
+}
+
 /* Asserts a data error whose single message names `file` and contains `where`. */
 #define assert_data_error(st, file, where) assert_error_msg((st), DT_EDATA, (file), (where))
 static inline void assert_error_msg(dt_status st, dt_status want, const char *file, const char *where)

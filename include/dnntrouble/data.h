@@ -3,6 +3,29 @@
  * statistics from the train split, "simplify the problem" subsets, a data
  * profile for reports, and seeded batching.
  *
+ * Fields (several inputs).  A sample is one or more named *fields*, each
+ * with its own modality, per-sample shape and normalization:
+ *
+ *   int n = dt_data_n_fields(d);                      1 for every single-input format
+ *   const dt_field *f = dt_data_field(d, i);          name, modality, tokens, vocab, shape, sample_dim
+ *   int i = dt_data_field_index(d, "caption");        -1 when there is no such field
+ *   dt_data_batch_field(d, split, i, rows, n, x);     n * f->sample_dim floats, normalized
+ *   dt_data_batch_field_raw(d, split, i, rows, n, x); the same in raw stored units
+ *   dt_data_batch_labels(d, split, rows, n, y);       n labels
+ *   dt_data_field_norm_stats(d, i, &mean, &std);      the field's train statistics (0: not normalized)
+ *
+ * Every single-input format is one field named "x" with the shapes below;
+ * npy `x` given as a map ({image: a.npy, caption: b.npy}) gives one field
+ * per entry in the map's order; `synthetic: {generator: pairs}` gives the
+ * fields "image" and "caption".  Shapes per sample: image {C,H,W}, sequence
+ * {T,F}, tabular {D}, token sequence {T} (tokens = 1: integer ids in
+ * [0, vocab), handed out as floats and never normalized).
+ *
+ * The single-input calls (dt_data_batch, dt_data_sample_shape, ...,
+ * dt_data_norm_stats) describe field 0, with one exception kept until text
+ * models read token ids: for text they give the one-hot view [T, V] while
+ * field 0 ("x") gives the ids [T].
+ *
  * Memory model: every source (train file set, test file set) is loaded once
  * and kept in its stored type (uint8 images stay uint8, text stays one byte
  * per character); splits are lists of row indices into a source, and
@@ -27,6 +50,7 @@
 #define DT_MAX_INPUT_BYTES ((size_t)1 << 32)  /* cap on one (decompressed) input file */
 #define DT_HOLDOUT_FRACTION 0.2     /* share of train carved out as test source when data.test is absent */
 #define DT_DUP_EXAMPLES 5
+#define DT_MAX_VOCAB (1 << 20)      /* token ids must be below this (an embedding table of that many rows) */
 
 typedef enum { DT_SPLIT_TRAIN, DT_SPLIT_TRAIN_VAL, DT_SPLIT_TEST_VAL, DT_SPLIT_TEST, DT_SPLIT_COUNT } dt_split_id;
 
@@ -158,23 +182,66 @@ void dt_text_free(dt_text *t);
 #define DT_SPIRALS_CLASSES 3
 #define DT_SEQ_CLASSES 4
 #define DT_SEQ_STEPS 12
+/* pairs: field "image" 1 x DT_PAIRS_SIDE x DT_PAIRS_SIDE uint8 (a bar in one
+ * of 4 orientations) and field "caption", DT_PAIRS_STEPS token ids with one
+ * marker (ids 0..3) among fillers (4..DT_PAIRS_VOCAB-1); label =
+ * (orientation + marker) mod DT_PAIRS_CLASSES, so each field alone is at chance. */
+#define DT_PAIRS_CLASSES 4
+#define DT_PAIRS_SIDE 16
+#define DT_PAIRS_STEPS 10
+#define DT_PAIRS_VOCAB 16
 
 /* ------------------------------------------------------------ dataset */
+
+/* One field of a sample: what a model input binds to.  Read-only. */
+typedef struct dt_field {
+    char name[DT_FIELD_NAME_LEN];  /* "x" for single-input data; the map key for npy x maps */
+    dt_modality modality;    /* image | sequence | tabular (never AUTO); token sequences are sequence */
+    int tokens;              /* 1: integer token ids [T], never normalized */
+    int vocab;               /* tokens: ids are in [0, vocab) (max id + 1 over train and test, or the text vocabulary) */
+    int ndim;
+    int shape[3];            /* per sample: {C,H,W}, {T,F}, {T} (tokens) or {D} */
+    size_t sample_dim;
+    int inputs_u8;           /* stored as uint8 */
+    int normalized;          /* batches of this field are standardized */
+    int n_norm;              /* statistics: per channel (image), feature per step (sequence), feature (tabular) */
+    size_t norm_div;         /* element e uses statistic (e / norm_div) % n_norm */
+    float *mean, *std;       /* n_norm values in raw units (std 0 replaced by 1); NULL for tokens */
+} dt_field;
+
+/* Stored values of one field of one source. */
+typedef struct dt_field_store {
+    uint8_t *u8;             /* n * sample_dim bytes, or NULL ... */
+    float *f32;              /* ... n * sample_dim floats (text: neither, ids come from the corpus) */
+    char file[1040];         /* the file it came from, for messages */
+    size_t data_offset, itemsize;  /* npy: where element 0 is and its stored size, for messages */
+} dt_field_store;
 
 /* One loaded source: the train file set or the test file set. */
 typedef struct dt_data_source {
     size_t n;                /* samples */
-    uint8_t *x_u8;           /* n * sample_dim bytes, or NULL */
-    float *x_f32;            /* n * sample_dim floats, or NULL */
+    dt_field_store fx[DT_MAX_FIELDS];  /* per field (dt_data.n_fields of them) */
     uint8_t *text;           /* text: corpus as vocab ids; sample i = text[i*stride ..+seq_len) */
     size_t text_len, stride;
     float *y;                /* n labels: class index (after subset) or regression target */
     int *slice;              /* n slice ids, or NULL */
-    char name[1040];         /* file named in messages */
+    char name[1040];         /* file named in messages (the features / first field's file) */
 } dt_data_source;
 
+/* Train-split statistics of one field (or of the single-input view). */
+typedef struct dt_field_profile {
+    int n_stats;             /* channels (image), features (tabular / per step); 1 for tokens (the ids) */
+    float *min, *max, *mean, *std;
+    size_t nan_count;        /* non-finite input values over all splits */
+    size_t constant_features;/* input elements constant over the train split */
+    size_t input_elements;   /* sample_dim */
+} dt_field_profile;
+
 /* Numbers for reports (start-simple, debug).  Statistics are over the train
- * split in raw stored units; one entry per image channel / feature. */
+ * split in raw stored units; one entry per image channel / feature.  The
+ * top-level statistics describe what dt_data_batch hands out (field 0; for
+ * text the one-hot view); nan_count, constant_features and input_elements
+ * are totals over every field.  fields[i] has each field's own. */
 typedef struct dt_data_profile {
     size_t split_count[DT_SPLIT_COUNT];
     size_t *class_count;     /* [split * classes + class]; NULL for regression */
@@ -182,11 +249,13 @@ typedef struct dt_data_profile {
     float *min, *max, *mean, *std;
     size_t nan_count;        /* non-finite input values over all splits */
     double label_min, label_max;
-    size_t duplicates;       /* test_val+test samples whose input bytes equal a train sample's */
+    size_t duplicates;       /* test_val+test samples whose input bytes (every field) equal a train sample's */
     int n_dup_examples;
     struct { dt_split_id split; size_t row; size_t train_row; } dup_examples[DT_DUP_EXAMPLES];
     size_t constant_features;/* input elements (pixels, features) constant over the train split */
     size_t input_elements;   /* sample_dim, for context */
+    int n_fields;
+    dt_field_profile fields[DT_MAX_FIELDS];
 } dt_data_profile;
 
 /* A loaded, split, normalized dataset.  Fields are documented for reading;
@@ -194,6 +263,9 @@ typedef struct dt_data_profile {
 typedef struct dt_data {
     dt_format format;
     dt_task task;
+    int n_fields;            /* >= 1 */
+    dt_field fields[DT_MAX_FIELDS];
+    /* The single-input view (dt_data_batch): field 0, or the one-hot text view. */
     dt_modality modality;    /* resolved: never AUTO */
     int ndim;
     int shape[4];            /* per-sample shape: {C,H,W}, {T,F} or {D} */
@@ -228,6 +300,22 @@ dt_status dt_data_load(const dt_data_spec *spec, const char *base_dir, dt_data *
 void dt_data_free(dt_data *d);
 
 size_t dt_data_split_size(const dt_data *d, dt_split_id s);
+
+/* Fields (see the top of this file).  Indices run 0..dt_data_n_fields()-1. */
+int dt_data_n_fields(const dt_data *d);
+const dt_field *dt_data_field(const dt_data *d, int i);          /* NULL when i is out of range */
+int dt_data_field_index(const dt_data *d, const char *name);     /* -1 when there is no such field */
+/* x: n * field sample_dim floats for rows[0..n) of split s, normalized when
+ * the field is (token ids as floats, never normalized). */
+void dt_data_batch_field(const dt_data *d, dt_split_id s, int field, const size_t *rows, size_t n, float *x);
+void dt_data_batch_field_raw(const dt_data *d, dt_split_id s, int field, const size_t *rows, size_t n, float *x);
+/* y: n labels (class index or regression target). */
+void dt_data_batch_labels(const dt_data *d, dt_split_id s, const size_t *rows, size_t n, float *y);
+/* The field's normalization statistics (n values each, raw units); returns
+ * n, or 0 when the field is not normalized (tokens, normalize: false). */
+int dt_data_field_norm_stats(const dt_data *d, int field, const float **mean, const float **std);
+
+/* The single-input view: field 0 (text: one-hot steps [T, V]). */
 int dt_data_sample_ndim(const dt_data *d);
 const int *dt_data_sample_shape(const dt_data *d);
 size_t dt_data_sample_dim(const dt_data *d);
@@ -237,23 +325,6 @@ dt_modality dt_data_modality(const dt_data *d);
  * for checkpoint metadata; returns n (0 when normalization is off). */
 int dt_data_norm_stats(const dt_data *d, const float **mean, const float **std);
 const dt_data_profile *dt_data_get_profile(const dt_data *d);
-
-/* Input fields.  Single-input data has one field, "x", with the shapes above. */
-#define DT_MAX_FIELDS 8
-typedef struct dt_field {
-    char name[32];
-    dt_modality modality;
-    int tokens;              /* integer ids [T] (never normalized) */
-    int vocab;               /* tokens only */
-    int ndim, shape[3];
-    size_t sample_dim;
-} dt_field;
-int dt_data_n_fields(const dt_data *d);
-const dt_field *dt_data_field(const dt_data *d, int i);
-int dt_data_field_index(const dt_data *d, const char *name);
-/* Field `field` of rows[0..n) (normalized; token ids as floats). */
-void dt_data_batch_field(const dt_data *d, dt_split_id s, int field, const size_t *rows, size_t n, float *x);
-void dt_data_batch_labels(const dt_data *d, dt_split_id s, const size_t *rows, size_t n, float *y);
 
 /* Fills x (n * sample_dim floats, normalized when d->normalized) and y (n
  * floats; may be NULL) for rows[0..n) of split s (row = index within the split). */

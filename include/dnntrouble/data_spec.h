@@ -9,9 +9,22 @@
 typedef enum { DT_FORMAT_IDX, DT_FORMAT_CSV, DT_FORMAT_NPY, DT_FORMAT_TEXT, DT_FORMAT_SYNTHETIC } dt_format;
 typedef enum { DT_MODALITY_AUTO, DT_MODALITY_IMAGE, DT_MODALITY_SEQUENCE, DT_MODALITY_TABULAR } dt_modality;
 typedef enum { DT_TASK_CLASSIFICATION, DT_TASK_REGRESSION } dt_task;
-typedef enum { DT_GEN_SHAPES, DT_GEN_BLOBS, DT_GEN_SPIRALS, DT_GEN_SEQUENCES } dt_generator;
+typedef enum { DT_GEN_SHAPES, DT_GEN_BLOBS, DT_GEN_SPIRALS, DT_GEN_SEQUENCES, DT_GEN_PAIRS } dt_generator;
 
 #define DT_MAX_SUBSET_CLASSES 256
+
+/* Several inputs: npy `x` given as a map of named fields, one file each
+ * (data.train.x: {image: a.npy, caption: b.npy}).  Names are identifiers
+ * ([A-Za-z_][A-Za-z0-9_]*, at most DT_FIELD_NAME_LEN - 1 characters). */
+#define DT_MAX_FIELDS 8
+#define DT_FIELD_NAME_LEN 32
+
+typedef struct dt_field_spec {
+    char name[DT_FIELD_NAME_LEN];
+    char path[1024];          /* the field's .npy file */
+    dt_modality modality;     /* AUTO: from the array's dtype and shape */
+    int line;                 /* config line it was given on (0: not from a file) */
+} dt_field_spec;
 
 /* One source (train or test).  Which fields count depends on the format. */
 typedef struct dt_source_spec {
@@ -20,6 +33,8 @@ typedef struct dt_source_spec {
     char labels[1024];        /* idx: label file */
     char path[1024];          /* csv / text: the file */
     char x[1024], y[1024];    /* npy: features and labels */
+    int n_fields;             /* npy: > 0 when x is a map of named fields (then x is "") */
+    dt_field_spec fields[DT_MAX_FIELDS];
 } dt_source_spec;
 
 typedef struct dt_data_spec {

@@ -135,6 +135,7 @@ dt_status dt_config_check(const dt_config *cfg)
         return fail_at(cfg, 0, "missing required key data.format (idx | csv | npy | text | synthetic)");
     dt_status st = check_sources(cfg);
     if (st != DT_OK) return st;
+    if ((st = dt_check_fields(cfg, fail_at)) != DT_OK) return st;
     if (cfg->loss == DT_LOSS_CROSS_ENTROPY && cfg->data.task == DT_TASK_REGRESSION)
         return fail_at(cfg, key_line(cfg, "loss"), "loss cross_entropy needs task classification (use loss: mse)");
     if (cfg->data.format == DT_FORMAT_TEXT && cfg->data.task == DT_TASK_REGRESSION)

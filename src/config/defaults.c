@@ -23,7 +23,7 @@ void dt_config_sync(dt_config *cfg)
     if (cfg->data.task == DT_TASK_REGRESSION && !cfg->given[loss_key]) cfg->loss = DT_LOSS_MSE;
     if (cfg->data.task == DT_TASK_CLASSIFICATION && !cfg->given[loss_key]) cfg->loss = DT_LOSS_CROSS_ENTROPY;
     cfg->data.train.present = cfg->data.train.images[0] || cfg->data.train.labels[0] || cfg->data.train.path[0] ||
-                              cfg->data.train.x[0] || cfg->data.train.y[0];
+                              cfg->data.train.x[0] || cfg->data.train.y[0] || cfg->data.train.n_fields;
     cfg->data.test.present = cfg->data.test.images[0] || cfg->data.test.labels[0] || cfg->data.test.path[0] ||
-                             cfg->data.test.x[0] || cfg->data.test.y[0];
+                             cfg->data.test.x[0] || cfg->data.test.y[0] || cfg->data.test.n_fields;
 }

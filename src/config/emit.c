@@ -50,6 +50,8 @@ static cJSON *key_json(const dt_config *cfg, int k)
     const dt_key *e = &dt_keys[k];
     const char *p = (const char *)cfg + e->offset;
     char buf[2100];
+    cJSON *fields = dt_fields_json(cfg, k, 1);   /* npy x as a map of fields */
+    if (fields) return fields;
     switch (e->type) {
     case DT_KT_INT:
     case DT_KT_SIZE:

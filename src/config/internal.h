@@ -73,6 +73,14 @@ int dt_parse_long(const char *s, long long *out);
 int dt_parse_bool(const char *s, int *out);
 /* Levenshtein distance, for "did you mean". */
 int dt_edit_distance(const char *a, const char *b);
+/* npy x as a map of fields (fields.c).  The field map of key k
+ * (data.train.x / data.test.x) as JSON (paths made absolute when asked), or
+ * NULL when k holds no map; the same as a YAML flow mapping into buf
+ * (returns 0 when k holds no map); the checks that need both maps. */
+typedef struct cJSON cJSON;
+cJSON *dt_fields_json(const dt_config *cfg, int k, int absolute);
+int dt_fields_format(const dt_config *cfg, int k, char *buf, size_t size);
+dt_status dt_check_fields(const dt_config *cfg, dt_status (*fail)(const dt_config *, int, const char *, ...));
 /* Copies cfg->seed into the data spec and similar derived fields. */
 void dt_config_sync(dt_config *cfg);
 

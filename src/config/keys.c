@@ -8,7 +8,7 @@
 static const char *const task_names[] = {"classification", "regression", NULL};
 static const char *const format_names[] = {"idx", "csv", "npy", "text", "synthetic", NULL};
 static const char *const modality_names[] = {"auto", "image", "sequence", "tabular", NULL};
-static const char *const generator_names[] = {"shapes", "blobs", "spirals", "sequences", NULL};
+static const char *const generator_names[] = {"shapes", "blobs", "spirals", "sequences", "pairs", NULL};
 static const char *const arch_names[] = {"auto", "mlp", "lenet", "lstm", "custom", NULL};
 static const char *const act_names[] = {"relu", "tanh", NULL};
 static const char *const outact_names[] = {"none", "softmax", NULL};

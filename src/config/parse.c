@@ -135,6 +135,9 @@ dt_status dt_parse_apply(dt_parse_ctx *p, const char *key, yaml_node_t *node, in
     if (strcmp(key, "model.layers") == 0) return dt_parse_layers(p, node, line);
     if (has_prefix(key, "model.layers", &rest)) return dt_parse_layer_option(p, key, node, line);
     if (strcmp(key, "model.inputs") == 0) return dt_parse_inputs(p, node, line);
+    int handled;
+    dt_status fst = dt_parse_fields(p, key, node, line, &handled);   /* npy x maps (fields.c) */
+    if (handled) return fst;
     int k = dt_key_find(key);
     if (k >= 0) return set_leaf(p, k, node, line);
     if (dt_key_is_section(key)) return dt_parse_mapping(p, node, key, line, dt_parse_apply);

@@ -29,4 +29,10 @@ dt_status dt_parse_text(dt_parse_ctx *p, const char *text, size_t len,
 dt_status dt_parse_gate_entry(dt_parse_ctx *p, const char *key, yaml_node_t *node, int line);
 dt_status dt_parse_space_entry(dt_parse_ctx *p, const char *key, yaml_node_t *node, int line);
 
+/* npy x as a map of fields (fields.c): data.train.x / data.test.x / data.npy.x
+ * given a mapping, and the dotted data.train.x.NAME[.OPTION].  Sets
+ * *handled to 0 for every other key (and for a single file, after dropping
+ * a map given before), which the caller then applies as usual. */
+dt_status dt_parse_fields(dt_parse_ctx *p, const char *key, yaml_node_t *node, int line, int *handled);
+
 #endif

@@ -192,7 +192,9 @@ void dt_key_format(const dt_config *cfg, int ki, char *buf, size_t size)
     case DT_KT_U64: snprintf(buf, size, "%llu", *(const unsigned long long *)p); break;
     case DT_KT_DOUBLE: dt_format_double(*(const double *)p, buf, size); break;
     case DT_KT_BOOL: snprintf(buf, size, "%s", *(const int *)p ? "true" : "false"); break;
-    case DT_KT_STR: snprintf(buf, size, "%s", p); break;
+    case DT_KT_STR:
+        if (!dt_fields_format(cfg, ki, buf, size)) snprintf(buf, size, "%s", p);   /* npy x map: {a: f.npy, ...} */
+        break;
     case DT_KT_ENUM: snprintf(buf, size, "%s", k->enum_names[*(const int *)p]); break;
     case DT_KT_CHAR: snprintf(buf, size, "%c", *p); break;
     case DT_KT_LABEL:

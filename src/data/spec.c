@@ -23,6 +23,7 @@ void dt_data_spec_defaults(dt_data_spec *s)
 
 int dt_data_spec_fields(const dt_data_spec *s)
 {
-    (void)s;
+    if (s->format == DT_FORMAT_SYNTHETIC && s->generator == DT_GEN_PAIRS) return 2;   /* image, caption */
+    if (s->format == DT_FORMAT_NPY && s->train.n_fields > 0) return s->train.n_fields;
     return 1;
 }
