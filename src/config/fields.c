@@ -153,7 +153,7 @@ dt_status dt_parse_fields(dt_parse_ctx *p, const char *key, yaml_node_t *node, i
         int c = dt_key_canonical(k);
         if (ss->x[0]) {   /* a single file before: the map replaces it */
             if (p->from_file) return dt_parse_fail(p, line, "%s is given twice (first on line %d)", canon, p->cfg->line[c]);
-            ss->x[0] = '\0';
+            memset(ss->x, 0, sizeof ss->x);
         }
         dt_status st = set_field(p, ss, canon, name, dot ? dot + 1 : NULL, node, line, !p->from_file);
         if (st) return st;
@@ -167,14 +167,18 @@ dt_status dt_parse_fields(dt_parse_ctx *p, const char *key, yaml_node_t *node, i
     }
     if (!node || node->type != YAML_MAPPING_NODE) {
         /* A single file (or null): set_leaf takes it; a map given before is dropped. */
-        if (!(p->from_file && p->seen[dt_key_canonical(k)])) ss->n_fields = 0;
+        if (!(p->from_file && p->seen[dt_key_canonical(k)])) {
+            ss->n_fields = 0;
+            memset(ss->fields, 0, sizeof ss->fields);   /* equal configs stay equal byte for byte */
+        }
         *handled = 0;
         return DT_OK;
     }
     dt_status st = mark_given(p, k, canon, line, 1);
     if (st) return st;
-    ss->x[0] = '\0';
+    memset(ss->x, 0, sizeof ss->x);
     ss->n_fields = 0;
+    memset(ss->fields, 0, sizeof ss->fields);
     if (node->data.mapping.pairs.top == node->data.mapping.pairs.start)
         return dt_parse_fail(p, line, "%s: an empty map names no fields (give {NAME: FILE.npy, ...} or one file)", canon);
     for (yaml_node_pair_t *pr = node->data.mapping.pairs.start; pr < node->data.mapping.pairs.top; pr++) {
