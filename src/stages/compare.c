@@ -184,6 +184,43 @@ static double margin_for(const dt_data *d, double baseline, size_t n, double sca
     return m;
 }
 
+/* With several inputs, which one does the trained model ignore?  Each input
+ * is zeroed in turn at evaluation (the others intact): an input whose loss
+ * costs nothing beyond noise is not used.  Cheaper than retraining with the
+ * input removed, and it asks exactly "does this model use it". */
+static dt_status per_input_ablation(dt_report *rep, dt_model *m, const dt_data *d, double model_err, double model_se,
+                                    size_t nv, double scale)
+{
+    cJSON *per = cJSON_CreateObject();
+    dt_status st = DT_OK;
+    for (int i = 0; i < m->n_inputs && !st; i++) {
+        dt_eval ev = {0};
+        st = dt_ea_evaluate(m, d, DT_SPLIT_TRAIN_VAL, dt_ea_zero_inputs, &i, &ev, NULL, NULL);
+        if (st) break;
+        const char *name = m->spec.inputs[i].name;
+        cJSON_AddNumberToObject(per, name, ev.error);
+        double margin = margin_for(d, ev.error, nv, scale, model_se);
+        if (model_err > ev.error - margin) {
+            dt_finding *f = dt_report_finding(
+                rep, "input-independent", DT_SEV_WARNING,
+                "input '%s' is ignored: with it zeroed the model's error is %.4f, not worse than its %.4f with it "
+                "(margin %.4f)",
+                name, ev.error, model_err, margin);
+            dt_finding_evidence_str(f, "input", name);
+            dt_finding_evidence(f, "model_error", model_err);
+            dt_finding_evidence(f, "zeroed_error", ev.error);
+            dt_finding_evidence(f, "margin", margin);
+            dt_finding_suggest(f, "check that input '%s' carries the signal (its data field, loading, normalization)",
+                               name);
+            dt_finding_suggest(f, "check that its branch reaches the output (debug: input-unused, dead-relu)");
+            dt_finding_suggest(f, "if it is truly uninformative, drop it: a simpler model is easier to debug");
+        }
+    }
+    if (st) cJSON_Delete(per);
+    else dt_report_metric_json(rep, "zeroed_input_error", per);
+    return st;
+}
+
 dt_status dt_stage_compare(dt_stage_ctx *ctx, dt_report *rep)
 {
     dt_data *d = NULL;
@@ -276,6 +313,10 @@ dt_status dt_stage_compare(dt_stage_ctx *ctx, dt_report *rep)
         dt_finding_suggest(f, "check that inputs reach the model (loading, normalization, an all-constant feature set)");
         dt_finding_suggest(f, "check that labels belong to their inputs (shuffled labels learn only the class prior)");
         dt_finding_suggest(f, "see debug: batch-dependency, dead-relu and vanishing-gradients");
+    }
+    if (m->n_inputs > 1) {
+        st = per_input_ablation(rep, m, d, model_err, model_se, nv, scale);
+        if (st) return st;
     }
     /* below-known-result. */
     if (has_target) {

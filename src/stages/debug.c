@@ -174,12 +174,16 @@ void dbg_check_overlap(dbg_state *s)
 
 /* ------------------------------------------------------------- inputs */
 
-void dbg_check_inputs(dbg_state *s, const float *x, size_t n)
+/* One model input's batch (x: n samples of field fi). */
+void dbg_check_inputs(dbg_state *s, int input, const float *x, size_t n)
 {
     const dt_data *d = s->d;
-    if (d->format == DT_FORMAT_TEXT || !n) return; /* one-hot characters are unit scale by construction */
-    int G = d->n_norm > 0 ? d->n_norm : 1;
-    size_t D = d->sample_dim, div = d->norm_div ? d->norm_div : 1;
+    int fi = s->m->field[input];
+    const dt_field *fd = dt_data_field(d, fi);
+    if (fd->tokens || !n) return; /* token ids are looked up, not scaled */
+    const char *name = s->m->spec.inputs[input].name;
+    int G = fd->n_norm > 0 ? fd->n_norm : 1;
+    size_t D = fd->sample_dim, div = fd->norm_div ? fd->norm_div : 1;
     double *sum = calloc((size_t)G, sizeof *sum), *sq = calloc((size_t)G, sizeof *sq);
     double *amax = calloc((size_t)G, sizeof *amax);
     size_t *cnt = calloc((size_t)G, sizeof *cnt);
@@ -194,7 +198,7 @@ void dbg_check_inputs(dbg_state *s, const float *x, size_t n)
             if (fabs(v) > amax[gi]) amax[gi] = fabs(v);
             cnt[gi]++;
         }
-    int normalized = d->normalized, off = 0, worst = -1, large = 0;
+    int normalized = fd->normalized, off = 0, worst = -1, large = 0;
     double worst_score = 0, worst_mean = 0, worst_std = 0, max_abs = 0, max_mean = 0;
     for (int gi = 0; gi < G; gi++) {
         if (!cnt[gi]) continue;
@@ -216,18 +220,26 @@ void dbg_check_inputs(dbg_state *s, const float *x, size_t n)
             if (worst < 0 || score > worst_score) { worst = gi; worst_score = score; worst_mean = m; worst_std = sd; }
         }
     }
-    dbg_check(s, "input_max_abs", max_abs, normalized ? INPUT_ABS_ERROR : INPUT_ABS_MAX,
+    /* One input keeps the historic check names; several get a suffix each. */
+    char k1[96], k2[96], k3[96], who[64] = "";
+    int many = s->m->n_inputs > 1;
+    snprintf(k1, sizeof k1, "input_max_abs%s%s", many ? "." : "", many ? name : "");
+    snprintf(k2, sizeof k2, "input_max_abs_mean%s%s", many ? "." : "", many ? name : "");
+    snprintf(k3, sizeof k3, "input_groups_off_scale%s%s", many ? "." : "", many ? name : "");
+    if (many) snprintf(who, sizeof who, " of input '%.40s'", name);
+    dbg_check(s, k1, max_abs, normalized ? INPUT_ABS_ERROR : INPUT_ABS_MAX,
               off == 0 || (normalized && max_abs < INPUT_ABS_ERROR));
-    dbg_check(s, "input_max_abs_mean", max_mean, INPUT_MEAN_MAX, max_mean <= INPUT_MEAN_MAX);
-    dbg_check(s, "input_groups_off_scale", off, 0, off == 0);
+    dbg_check(s, k2, max_mean, INPUT_MEAN_MAX, max_mean <= INPUT_MEAN_MAX);
+    dbg_check(s, k3, off, 0, off == 0);
     if (!off) goto done;
-    const char *unit = d->modality == DT_MODALITY_IMAGE ? "channel" : "feature";
+    const char *unit = fd->modality == DT_MODALITY_IMAGE ? "channel" : "feature";
     dt_finding *f = dt_report_finding(
         s->rep, "inputs-not-normalized", large ? DT_SEV_ERROR : DT_SEV_WARNING,
-        "the inputs fed to the model are not on unit scale: %d of %d %ss off (worst: %s %d with mean %.3g, std "
+        "the inputs%s fed to the model are not on unit scale: %d of %d %ss off (worst: %s %d with mean %.3g, std "
         "%.3g, max |x| %.3g)%s",
-        off, G, unit, unit, worst, worst_mean, worst_std, amax[worst],
+        who, off, G, unit, unit, worst, worst_mean, worst_std, amax[worst],
         normalized ? "" : "; data.normalize is false");
+    if (many) dt_finding_evidence_str(f, "input", name);
     dt_finding_evidence(f, "groups_off", off);
     dt_finding_evidence(f, "groups", G);
     dt_finding_evidence(f, "worst_index", worst);
@@ -236,12 +248,13 @@ void dbg_check_inputs(dbg_state *s, const float *x, size_t n)
     dt_finding_evidence(f, "worst_max_abs", amax[worst]);
     dt_finding_evidence(f, "max_abs", max_abs);
     dt_finding_evidence(f, "normalize", normalized);
-    if (d->profile.min && d->profile.max && worst < d->profile.n_stats) {
-        dt_finding_evidence(f, "raw_min", d->profile.min[worst]);
-        dt_finding_evidence(f, "raw_max", d->profile.max[worst]);
+    const dt_field_profile *fp = &d->profile.fields[fi];
+    if (fp->min && fp->max && worst < fp->n_stats) {
+        dt_finding_evidence(f, "raw_min", fp->min[worst]);
+        dt_finding_evidence(f, "raw_max", fp->max[worst]);
     }
     if (!normalized) dt_finding_suggest(f, "set data.normalize: true (standardize with train-split statistics)");
-    if (d->modality == DT_MODALITY_IMAGE)
+    if (fd->modality == DT_MODALITY_IMAGE)
         dt_finding_suggest(f, "or scale pixels to [0, 1] or [-0.5, 0.5] before training (Tobin)");
     dt_finding_suggest(f, "look for outliers or a wrong unit in %s %d", unit, worst);
     if (normalized)
@@ -298,7 +311,7 @@ dt_status dt_stage_debug(dt_stage_ctx *ctx, dt_report *rep)
     st = dt_stage_build_model(ctx->cfg, d, (int)s.B, &s.m);
     if (!st) st = dt_model_load_batch(s.m, d, DT_SPLIT_TRAIN, s.rows, s.B);
     if (!st) {
-        dbg_check_inputs(&s, s.m->x->val, s.B);
+        for (int i = 0; i < s.m->n_inputs; i++) dbg_check_inputs(&s, i, s.m->inputs[i]->val, s.B);
         st = dbg_model_checks(&s);
     }
     dt_report_metric_json(rep, "checks", s.checks);

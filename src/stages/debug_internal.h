@@ -31,7 +31,7 @@ void dbg_check(dbg_state *s, const char *name, double value, double threshold, i
 void dbg_check_labels(dbg_state *s);
 void dbg_check_imbalance(dbg_state *s);
 void dbg_check_overlap(dbg_state *s);
-void dbg_check_inputs(dbg_state *s, const float *x, size_t n);
+void dbg_check_inputs(dbg_state *s, int input, const float *x, size_t n);
 
 /* Model checks (debug_model.c), on s->m with the debug batch loaded. */
 dt_status dbg_model_checks(dbg_state *s);

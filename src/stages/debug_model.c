@@ -69,15 +69,24 @@ static dt_status guarded(dbg_state *s, int train, int backward, const char *when
 
 static int check_inputs_finite(dbg_state *s)
 {
-    const dt_node *x = s->m->x;
-    size_t k = dt_numel(x), bad = 0, first = 0;
-    for (size_t i = 0; i < k; i++)
-        if (!isfinite(x->val[i]) && !bad++) first = i;
+    size_t bad = 0, first = 0;
+    int in = 0;
+    for (int j = 0; j < s->m->n_inputs && !bad; j++) {
+        const dt_node *x = s->m->inputs[j];
+        size_t k = dt_numel(x);
+        for (size_t i = 0; i < k; i++)
+            if (!isfinite(x->val[i]) && !bad++) {
+                first = i / (k / (size_t)x->shape[0]);
+                in = j;
+            }
+    }
     if (!bad) return 1;
     dt_finding *f = dt_report_finding(s->rep, "nan-or-inf", DT_SEV_ERROR,
-                                      "%zu input values of the debug batch are NaN or infinite (first: sample %zu)",
-                                      bad, first / (dt_numel(x) / (size_t)x->shape[0]));
+                                      "%zu values of input '%s' in the debug batch are NaN or infinite (first: sample "
+                                      "%zu)",
+                                      bad, s->m->spec.inputs[in].name, first);
     dt_finding_evidence_str(f, "pass", "input");
+    dt_finding_evidence_str(f, "input", s->m->spec.inputs[in].name);
     dt_finding_evidence(f, "count", (double)bad);
     dt_finding_evidence(f, "index", (double)first);
     dt_finding_suggest(f, "clean the data: drop or impute the non-finite values");
@@ -210,21 +219,75 @@ static void param_grad_norms(const dt_graph *g, double *norm, double *mean_abs)
     }
 }
 
+/* Each weight's place along the graph: the depth (ops from the nearest
+ * model input) of the op that reads it, and which inputs reach that op. */
+static void weight_depths(const dt_model *m, int *depth, unsigned *reach)
+{
+    const dt_graph *g = m->g;
+    int *nd = calloc((size_t)g->n_nodes, sizeof *nd);
+    unsigned *nr = calloc((size_t)g->n_nodes, sizeof *nr);
+    for (int p = 0; p < g->n_params; p++) depth[p] = -1, reach[p] = 0;
+    if (!nd || !nr) goto done;
+    for (int k = 0; k < g->n_nodes; k++) {   /* creation order is topological */
+        const dt_node *n = g->nodes[k];
+        for (int i = 0; i < m->n_inputs; i++)
+            if (n == m->inputs[i]) nr[k] = 1u << i;
+        if (n->op == DT_OP_INPUT || n->op == DT_OP_PARAM) continue;
+        for (int j = 0; j < n->n_in; j++) {
+            int a = n->in[j]->id;
+            if (n->in[j]->op != DT_OP_PARAM && nd[a] + 1 > nd[k]) nd[k] = nd[a] + 1;
+            nr[k] |= nr[a];
+        }
+        for (int j = 0; j < n->n_in; j++)
+            for (int p = 0; p < g->n_params; p++)
+                if (n->in[j] == g->params[p] && depth[p] < 0) {
+                    depth[p] = nd[k];
+                    reach[p] = nr[k];
+                }
+    }
+done:
+    free(nd);
+    free(nr);
+}
+
 static void check_gradient_flow(dbg_state *s, const double *norm, const double *mean_abs, const char *phase)
 {
     const dt_graph *g = s->m->g;
     int first = -1, last = -1, worst = -1;
+    int *depth = calloc((size_t)(g->n_params ? g->n_params : 1), sizeof *depth);
+    unsigned *reach = calloc((size_t)(g->n_params ? g->n_params : 1), sizeof *reach);
+    if (!depth || !reach) {
+        free(depth);
+        free(reach);
+        return;
+    }
+    weight_depths(s->m, depth, reach);
+    /* last: the weight nearest the loss; first: per input branch, the weight
+     * nearest that input — the one whose gradient has travelled furthest.
+     * The worst branch (smallest first/last ratio) is the one judged. */
     for (int i = 0; i < g->n_params; i++)
         if (is_weight(g->params[i])) {
-            if (first < 0) first = i;
-            last = i;
+            if (last < 0 || depth[i] >= depth[last]) last = i;
             if (!isfinite(norm[i]) || mean_abs[i] > EXPLODE_MEAN_ABS) {
                 if (worst < 0 || !isfinite(norm[i]) || mean_abs[i] > mean_abs[worst]) worst = i;
             }
         }
+    double ratio = 1.0;
+    for (int b = 0; b < s->m->n_inputs && last >= 0; b++) {
+        int f = -1;
+        for (int i = 0; i < g->n_params; i++)
+            if (is_weight(g->params[i]) && (reach[i] >> b & 1u) && (f < 0 || depth[i] < depth[f])) f = i;
+        if (f < 0) continue;
+        double r = norm[last] > 0 ? norm[f] / norm[last] : (norm[f] > 0 ? INFINITY : 1.0);
+        if (first < 0 || r < ratio) {
+            first = f;
+            ratio = r;
+        }
+    }
+    free(depth);
+    free(reach);
     if (first < 0) return;
     double gf = norm[first], gl = norm[last];
-    double ratio = gl > 0 ? gf / gl : (gf > 0 ? INFINITY : 1.0);
     char key[64];
     int vanish = first != last && ratio < VANISH_RATIO && gf < VANISH_FIRST;
     int explode = worst >= 0 || (first != last && ratio > EXPLODE_RATIO);
@@ -323,16 +386,90 @@ static dt_status check_gradients_numerically(dbg_state *s)
 
 /* ------------------------------------------------- batch dependency (K1) */
 
+/* Where the gradient of model input i can be read: the input itself, or for
+ * token ids (not differentiable) the embeddings that look them up. */
+#define MAX_ENTRIES 16
+static int input_entries(const dt_model *m, int i, dt_node **out)
+{
+    if (!m->spec.inputs[i].tokens) {
+        out[0] = m->inputs[i];
+        return 1;
+    }
+    int n = 0;
+    for (int k = 0; k < m->g->n_nodes && n < MAX_ENTRIES; k++) {
+        dt_node *e = m->g->nodes[k];
+        if (e->op == DT_OP_EMBEDDING && e->in[0] == m->inputs[i]) out[n++] = e;
+    }
+    return n;
+}
+
+/* max |grad| over sample j's row of node e */
+static double row_max_grad(const dt_node *e, size_t j, size_t B)
+{
+    if (!e->grad) return 0;
+    size_t D = dt_numel(e) / B;
+    double mx = 0;
+    for (size_t k = 0; k < D; k++) mx = fmax(mx, fabs(e->grad[j * D + k]));
+    return mx;
+}
+
+static void set_input_grads(dt_model *m, int on)
+{
+    for (int i = 0; i < m->n_inputs; i++)
+        if (!m->spec.inputs[i].tokens) m->inputs[i]->requires_grad = on;
+    dt_graph_update_grad_flags(m->g);
+}
+
+/* input-unused: d loss / d input identically zero over the debug batch (a
+ * branch cut off at run time: dead units, zero weights, a multiplying zero).
+ * An input no layer reads is already a configuration error. */
+static dt_status check_input_unused(dbg_state *s)
+{
+    dt_model *m = s->m;
+    set_input_grads(m, 1);
+    dt_graph_set_train(m->g, 0);
+    dt_status st = dt_graph_forward(m->g, m->loss);
+    if (!st) st = dt_graph_backward(m->g, m->loss);
+    int unused = 0;
+    for (int i = 0; i < m->n_inputs && !st; i++) {
+        dt_node *e[MAX_ENTRIES];
+        int n = input_entries(m, i, e);
+        double mx = 0;
+        for (int k = 0; k < n; k++)
+            for (size_t j = 0; j < s->B; j++) mx = fmax(mx, row_max_grad(e[k], j, s->B));
+        if (n == 0 || mx > 0) continue;
+        unused++;
+        const char *name = m->spec.inputs[i].name;
+        dt_finding *f = dt_report_finding(s->rep, "input-unused", DT_SEV_ERROR,
+                                          "input '%s' does not reach the loss: its gradient is exactly zero for every "
+                                          "sample of the debug batch",
+                                          name);
+        dt_finding_evidence_str(f, "input", name);
+        dt_finding_evidence(f, "max_abs_gradient", 0);
+        dt_finding_evidence(f, "samples", (double)s->B);
+        dt_finding_suggest(f, "look along '%s''s branch for a layer that outputs zeros: all-zero weights "
+                              "(init: zeros), ReLUs that are all dead, a dropout rate near 1",
+                           name);
+        dt_finding_suggest(f, "see the per-layer statistics (metrics.layers): the first layer whose gradient is 0");
+    }
+    set_input_grads(m, 0);
+    dt_graph_set_train(m->g, 1);
+    if (!st) dbg_check(s, "inputs_unused", unused, 0, unused == 0);
+    return st;
+}
+
 static dt_status check_batch_dependency(dbg_state *s)
 {
     dt_model *m = s->m;
     dt_graph *g = m->g;
     if (s->B < 2) return DT_OK;
-    size_t D = dt_numel(m->x) / s->B, K = (size_t)m->out->shape[1];
+    size_t K = (size_t)m->out->shape[1];
+    dt_node *entries[DT_MAX_MODEL_INPUTS * MAX_ENTRIES];
+    int n_entries = 0;
+    for (int i = 0; i < m->n_inputs; i++) n_entries += input_entries(m, i, entries + n_entries);
     float *seed = calloc(s->B * K, sizeof *seed);
     if (!seed) return dt_fail(DT_ENOMEM, "debug: out of memory");
-    m->x->requires_grad = 1;
-    dt_graph_update_grad_flags(g);
+    set_input_grads(m, 1);
     dt_graph_set_train(g, 0); /* batch-norm in train mode mixes samples on purpose */
     dt_status st = dt_graph_forward(g, m->out);
     size_t probes[2] = {0, s->B - 1}, leak_i = 0, leak_j = 0, leaks = 0, no_own = 0;
@@ -346,7 +483,7 @@ static dt_status check_batch_dependency(dbg_state *s)
         if (st) break;
         for (size_t j = 0; j < s->B; j++) {
             double mx = 0;
-            for (size_t e = 0; e < D; e++) mx = fmax(mx, fabs(m->x->grad[j * D + e]));
+            for (int e = 0; e < n_entries; e++) mx = fmax(mx, row_max_grad(entries[e], j, s->B));
             if (j == i) no_own += mx == 0;
             else if (mx > 0) {
                 if (!leaks || mx > leak_max) { leak_i = i; leak_j = j; leak_max = mx; }
@@ -354,8 +491,7 @@ static dt_status check_batch_dependency(dbg_state *s)
             }
         }
     }
-    m->x->requires_grad = 0;
-    dt_graph_update_grad_flags(g);
+    set_input_grads(m, 0);
     dt_graph_set_train(g, 1);
     free(seed);
     if (st) return st;
@@ -648,6 +784,7 @@ dt_status dbg_model_checks(dbg_state *s)
 
     if ((st = check_gradients_numerically(s))) goto done;
     if ((st = check_batch_dependency(s))) goto done;
+    if ((st = check_input_unused(s))) goto done;
     if ((st = check_train_eval(s))) goto done;
 
     if ((st = train_steps(s, lr, ratio_steps, &steps_done))) goto done;

@@ -57,10 +57,13 @@ double dt_ea_se(const dt_data *d, double err, size_t n, const float *row_loss)
 
 void dt_ea_zero_inputs(void *tctx, dt_model *m, size_t n, int train)
 {
-    (void)tctx;
     (void)train;
-    size_t per = dt_numel(m->x) / (size_t)m->x->shape[0];
-    memset(m->x->val, 0, n * per * sizeof(float));
+    const int *only = tctx;
+    for (int i = 0; i < m->n_inputs; i++) {
+        if (only && *only != i) continue;
+        size_t per = dt_numel(m->inputs[i]) / (size_t)m->inputs[i]->shape[0];
+        memset(m->inputs[i]->val, 0, n * per * sizeof(float));
+    }
 }
 
 /* ------------------------------------------------------------ training */

@@ -37,7 +37,8 @@ double dt_ea_se(const dt_data *d, double err, size_t n, const float *row_loss);
 
 /* Called after each batch is loaded (train: 1 for a training step, 0 for evaluation). */
 typedef dt_batch_fn dt_ea_transform;
-/* Zeroes m->x for every batch (the input-independent baseline). */
+/* Zeroes every model input of each batch (the input-independent baseline),
+ * or only input *(const int *)tctx when tctx is not NULL. */
 void dt_ea_zero_inputs(void *tctx, dt_model *m, size_t n, int train);
 
 /* dt_stage_train with cfg in place of ctx->cfg and tf (may be NULL) applied
