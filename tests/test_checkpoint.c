@@ -319,11 +319,12 @@ static void binary_path(char *buf, size_t len)
     snprintf(buf, len, "%s/../dnntrouble", dirname(self));
 }
 
-/* A little-endian float32 .npy file of shape [n, dims...]. */
-static void write_npy(const char *path, const float *x, int ndim, const int *shape)
+/* A little-endian .npy file of shape [n, dims...]: float32, or int64 ids when ids is set. */
+static void write_npy_as(const char *path, const float *x, int ndim, const int *shape, int ids)
 {
     char dict[256];
-    size_t off = (size_t)snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
+    size_t off = (size_t)snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (",
+                                  ids ? "<i8" : "<f4");
     size_t count = 1;
     for (int i = 0; i < ndim; i++) {
         off += (size_t)snprintf(dict + off, sizeof dict - off, "%d,%s", shape[i], i + 1 < ndim ? " " : "");
@@ -339,8 +340,17 @@ static void write_npy(const char *path, const float *x, int ndim, const int *sha
     fputs(dict, f);
     for (size_t i = 0; i < pad; i++) fputc(' ', f);
     fputc('\n', f);
-    fwrite(x, sizeof(float), count, f);
+    for (size_t i = 0; i < count; i++) {
+        int64_t v = (int64_t)x[i];
+        if (ids) fwrite(&v, sizeof v, 1, f);
+        else fwrite(&x[i], sizeof(float), 1, f);
+    }
     fclose(f);
+}
+
+static void write_npy(const char *path, const float *x, int ndim, const int *shape)
+{
+    write_npy_as(path, x, ndim, shape, 0);
 }
 
 /* The probabilities `dnntrouble predict` wrote, row by row (K per row). */
@@ -477,6 +487,89 @@ static void test_export_matches_predict_in_torch(void **state)
     dt_test_rmtree(dir);
 }
 
+/* The seed's two-branch net (conv on an image, embedding + LSTM on token
+ * ids, concat, dense): export, load strictly in torch, predict with
+ * NAME=FILE per input; torch's softmax matches predict's probabilities. */
+static void test_export_two_branch_matches_predict(void **state)
+{
+    if (!have_torch()) {
+        printf("skipped: %s cannot import torch (install python3-torch, or set DT_TEST_PYTHON)\n", python());
+        skip();
+    }
+    static const char yaml[] =
+        "model:\n  arch: custom\n  layers:\n"
+        "    - {name: c1, type: conv2d, in: image, channels: 6, kernel: 5, padding: 2}\n    - {type: relu}\n"
+        "    - {type: maxpool, kernel: 2}\n    - {name: img, type: flatten}\n"
+        "    - {name: emb, type: embedding, in: caption, dim: 16}\n    - {name: txt, type: lstm, hidden: 32}\n"
+        "    - {name: cat, type: concat, in: [img, txt]}\n    - {name: f1, type: linear, units: 64}\n"
+        "    - {type: relu}\n    - {name: out, type: linear, units: classes}\n";
+    static dt_config cfg;
+    dt_config_defaults(&cfg);
+    assert_int_equal(dt_config_parse_string(&cfg, yaml, strlen(yaml), "two-branch", NULL), DT_OK);
+    dt_model_spec *s = calloc(1, sizeof *s);
+    s->desc = cfg.model.desc;
+    s->n_inputs = 2;
+    s->inputs[0] = (dt_input_shape){.name = "image", .ndim = 3, .shape = {1, 16, 16}};
+    s->inputs[1] = (dt_input_shape){.name = "caption", .ndim = 1, .shape = {10}, .tokens = 1, .vocab = 16};
+    s->field[1] = 1;
+    s->outputs = 4;
+    s->max_batch = BATCH;
+    dt_model *m = NULL;
+    assert_int_equal(dt_model_build(s, &m), DT_OK);
+    free(s);
+    dt_model_init(m, 5);
+    float mean = 30.0f, std = 50.0f;
+    dt_ckpt_norm norms[2] = {{1, &mean, &std}, {0}};
+    dt_ckpt_meta meta = {.n_norm = 1, .mean = &mean, .std = &std, .inputs = norms};
+    char dir[256], ck[400], py[400], xi[400], xc[400], raw[400], pred[400], script[512], bin[600];
+    dt_test_tmpdir(dir, sizeof dir);
+    script_path(script, sizeof script);
+    binary_path(bin, sizeof bin);
+    snprintf(ck, sizeof ck, "%s/m.safetensors", dir);
+    snprintf(py, sizeof py, "%s/net.py", dir);
+    snprintf(xi, sizeof xi, "%s/image.npy", dir);
+    snprintf(xc, sizeof xc, "%s/caption.npy", dir);
+    snprintf(raw, sizeof raw, "%s/raw.safetensors", dir);
+    snprintf(pred, sizeof pred, "%s/p.csv", dir);
+    assert_int_equal(dt_checkpoint_save(m, ck, &meta), DT_OK);
+    float img[BATCH * 256], cap[BATCH * 10];
+    dt_rng r;
+    dt_rng_seed(&r, 11);
+    for (int i = 0; i < BATCH * 256; i++) img[i] = (float)dt_rng_below(&r, 256);
+    for (int i = 0; i < BATCH * 10; i++) cap[i] = (float)dt_rng_below(&r, 16);
+    write_npy(xi, img, 4, (int[]){BATCH, 1, 16, 16});
+    write_npy_as(xc, cap, 2, (int[]){BATCH, 10}, 1);
+    dt_st_tensor t[2] = {{.name = "image", .ndim = 4, .shape = {BATCH, 1, 16, 16}, .data = img},
+                         {.name = "caption", .ndim = 2, .shape = {BATCH, 10}, .data = cap}};
+    assert_int_equal(dt_st_write(raw, t, 2, NULL, 0), DT_OK);
+    static char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "'%s' export '%s' --torch '%s' >/dev/null && '%s' predict '%s' caption='%s' image='%s' --out '%s' --quiet",
+             bin, ck, py, bin, ck, xc, xi, pred);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "'%s' '%s' '%s' '%s' '%s'", python(), script, py, ck, raw);
+    FILE *p = popen(cmd, "r");
+    static char line[1 << 16];
+    assert_non_null(fgets(line, sizeof line, p));
+    assert_int_equal(pclose(p), 0);
+    cJSON *j = cJSON_Parse(line);
+    cJSON *out = cJSON_GetObjectItem(j, "out");
+    assert_int_equal(cJSON_GetArraySize(out), BATCH * 4);
+    double *prob = read_predictions(pred, BATCH, 4), pdiff = 0;
+    for (int b = 0; b < BATCH; b++) {
+        double z[4], mx = -1e300, sum = 0;
+        for (int k = 0; k < 4; k++) z[k] = cJSON_GetArrayItem(out, b * 4 + k)->valuedouble, mx = fmax(mx, z[k]);
+        for (int k = 0; k < 4; k++) sum += exp(z[k] - mx);
+        for (int k = 0; k < 4; k++) pdiff = fmax(pdiff, fabs(exp(z[k] - mx) / sum - prob[b * 4 + k]));
+    }
+    printf("torch two-branch [%d,4]  probabilities vs predict max abs err %.2e\n", BATCH, pdiff);
+    assert_true(pdiff <= 1e-4);
+    free(prob);
+    cJSON_Delete(j);
+    dt_model_free(m);
+    dt_test_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -487,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_names_and_metadata),
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_export_matches_predict_in_torch),
+        cmocka_unit_test(test_export_two_branch_matches_predict),
     };
     return cmocka_run_group_tests_name("checkpoints", tests, NULL, NULL);
 }

@@ -63,7 +63,7 @@ static void test_version_and_help(void **state)
     assert_non_null(strstr(out_text, "dnntrouble " DT_TOOL_VERSION));
     expect(dnn("--help"), 0, NULL);
     assert_non_null(strstr(out_text, "exit codes"));
-    const char *cmds[] = {"run", "start-simple", "debug", "overfit-batch", "compare", "decompose",
+    const char *cmds[] = {"predict", "export", "run", "start-simple", "debug", "overfit-batch", "compare", "decompose",
                           "improve", "tune", "validate", "diff"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         char want[64];
@@ -185,6 +185,37 @@ static int teardown(void **state)
     return 0;
 }
 
+/* predict and export on decompose's checkpoint, and their errors. */
+static void test_predict_and_export(void **state)
+{
+    const char *cfg = write_cfg("blobs.yaml", "data: {format: synthetic, synthetic: {generator: blobs, samples: 400}}\n"
+                                              "train: {epochs: 3}\n");
+    expect(dnn("decompose %s --out %s/pe --quiet", cfg, tmp), 0, NULL);
+    char ok[800], bad[800], out[800];
+    dt_test_write(tmp, "ok.csv", "f0,f1\n0.5,-1\n2,0.25\n-3,1\n", ok, sizeof ok);
+    dt_test_write(tmp, "bad.csv", "a,b,c\n1,2,3\n", bad, sizeof bad);
+    snprintf(out, sizeof out, "%s/p.csv", tmp);
+    expect(dnn("predict %s/pe %s --out %s", tmp, ok, out), 0, NULL);
+    assert_non_null(strstr(out_text, "3 predictions"));
+    char *csv = dt_test_read(out);
+    assert_non_null(csv);
+    assert_non_null(strstr(csv, "row,prediction,p_0,p_1,p_2,p_3\n0,"));
+    free(csv);
+    expect(dnn("predict %s/pe %s --out %s", tmp, bad, out), 3, "samples have shape [3], but model input 'x' takes [2]");
+    expect(dnn("predict %s/pe %s/none.csv --out %s", tmp, tmp, out), 3, "none.csv");
+    expect(dnn("predict %s/nothing %s", tmp, ok), 3, "nothing");
+    expect(dnn("predict %s/pe", tmp), 2, "needs RUN|CKPT and DATA");
+    expect(dnn("export %s/pe", tmp), 2, "--torch FILE.py");
+    expect(dnn("export %s/pe --torch %s/net.py", tmp, tmp), 0, NULL);
+    char net[800];
+    snprintf(net, sizeof net, "%s/net.py", tmp);
+    char *py = dt_test_read(net);
+    assert_non_null(py);
+    assert_non_null(strstr(py, "class Net(nn.Module):"));
+    assert_non_null(strstr(py, "self.f1 = nn.Linear(2, 64, bias=True)"));
+    free(py);
+}
+
 int main(int argc, char **argv)
 {
     /* build[/san]/tests/test_cli -> build[/san]/dnntrouble */
@@ -199,6 +230,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_version_and_help), cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_config_errors),    cmocka_unit_test(test_validate),
         cmocka_unit_test(test_run_error_leaves_no_report), cmocka_unit_test(test_diff),
+        cmocka_unit_test(test_predict_and_export),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

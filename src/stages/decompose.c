@@ -72,12 +72,14 @@ static dt_status save_model(dt_stage_ctx *ctx, const dt_data *d, const dt_model 
 {
     char path[1400];
     snprintf(path, sizeof path, "%s/model.safetensors", ctx->out_dir);
-    const float *mean = NULL, *std = NULL;
-    int n_norm = dt_data_norm_stats(d, &mean, &std);
+    /* Each input's own statistics (its data field's), in raw units. */
+    dt_ckpt_norm norms[DT_MAX_MODEL_INPUTS] = {{0}};
+    for (int i = 0; i < m->n_inputs; i++)
+        norms[i].n = dt_data_field_norm_stats(d, m->field[i], &norms[i].mean, &norms[i].std);
     int labels[DT_MAX_CLASSES];
     int K = m->spec.outputs < DT_MAX_CLASSES ? m->spec.outputs : DT_MAX_CLASSES;
     for (int i = 0; i < K; i++) labels[i] = dt_data_original_class(d, i);
-    dt_ckpt_meta meta = {.n_norm = n_norm, .mean = mean, .std = std,
+    dt_ckpt_meta meta = {.n_norm = norms[0].n, .mean = norms[0].mean, .std = norms[0].std, .inputs = norms,
                          .class_labels = d->task == DT_TASK_CLASSIFICATION ? labels : NULL};
     dt_status st = dt_checkpoint_save(m, path, &meta);
     if (st) return dt_fail_context(st, "saving %s", path);
