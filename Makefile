@@ -59,7 +59,8 @@ $(BUILD)/tests/%: tests/%.c $(SUPPORT_OBJ) $(LIB)
 deps:
 	@sh tools/install-deps.sh
 
-test: deps
+test:
+	@sh tools/install-deps.sh test
 	@$(MAKE) --no-print-directory $(BIN) $(TEST_BIN)
 	@sh tests/run-tests.sh $(BUILD) $(TEST_BIN)
 

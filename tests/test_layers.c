@@ -20,6 +20,7 @@
 
 #include "dnntrouble/data.h"
 #include "dnntrouble/diag.h"
+#include "dnntrouble/edit.h"
 #include "dnntrouble/train.h"
 #include "support/test_files.h"
 #include "../src/stages/common.h"
@@ -281,6 +282,68 @@ static void test_layer_option_keys(void **state)
     assert_true(memcmp(&back.model.desc.layers[0].opt, &cfg.model.desc.layers[0].opt, sizeof back.model.desc.layers[0].opt) == 0);
 }
 
+/* ------------------------------------------------------------ edits */
+
+static void preset(dt_arch arch, int depth, int bn, double dropout, dt_model_desc *d)
+{
+    dt_preset_args a = {.arch = arch, .hidden = 16, .depth = depth, .batch_norm = bn, .dropout = dropout};
+    dt_input_shape in = {.name = "x", .ndim = 1, .shape = {5}};
+    assert_int_equal(dt_preset_expand(&a, &in, 1, d), DT_OK);
+    dt_model_desc_name_layers(d);
+}
+
+/* Same layers (names, types, options) in the same order. */
+static void assert_same_layers(const dt_model_desc *a, const dt_model_desc *b)
+{
+    assert_int_equal(a->n_layers, b->n_layers);
+    for (int i = 0; i < a->n_layers; i++) {
+        assert_string_equal(a->layers[i].name, b->layers[i].name);
+        assert_int_equal(a->layers[i].type, b->layers[i].type);
+        assert_memory_equal(a->layers[i].opt, b->layers[i].opt, sizeof a->layers[i].opt);
+    }
+}
+
+/* improve's remedies as description edits land on what the preset keys
+ * would have built: deeper = depth + 1, batch-norm = model.batch_norm,
+ * dropout = train.dropout, wider = hidden x 2. */
+static void test_edits_match_the_presets(void **state)
+{
+    static dt_model_desc d, want;
+    char desc[512];
+    preset(DT_ARCH_MLP, 1, 0, 0, &d);
+    assert_true(dt_desc_deepen(&d, desc, sizeof desc));
+    print_message("deeper: %s\n", desc);
+    preset(DT_ARCH_MLP, 2, 0, 0, &want);
+    assert_same_layers(&d, &want);
+
+    preset(DT_ARCH_MLP, 2, 0, 0, &d);
+    assert_true(dt_desc_add_batchnorm(&d, desc, sizeof desc));
+    assert_false(dt_desc_add_batchnorm(&d, desc, sizeof desc));   /* once is enough */
+    preset(DT_ARCH_MLP, 2, 1, 0, &want);
+    assert_int_equal(dt_desc_count(&d, DT_LAYER_BATCHNORM), 2);
+    for (int i = 0; i < d.n_layers; i++) assert_int_equal(d.layers[i].type, want.layers[i].type);
+
+    preset(DT_ARCH_MLP, 2, 0, 0, &d);
+    assert_true(dt_desc_dropout(&d, 0.2, desc, sizeof desc));
+    preset(DT_ARCH_MLP, 2, 0, 0.2, &want);
+    for (int i = 0; i < d.n_layers; i++) assert_int_equal(d.layers[i].type, want.layers[i].type);
+    assert_true(dt_desc_max_dropout(&d) == 0.2);
+    assert_true(dt_desc_dropout(&d, 0.5, desc, sizeof desc));
+    assert_true(dt_desc_max_dropout(&d) == 0.5);
+
+    preset(DT_ARCH_MLP, 1, 0, 0, &d);
+    assert_true(dt_desc_widen(&d, 2.0, desc, sizeof desc));
+    assert_string_equal(desc, "f1.units 16 -> 32");
+    assert_true(dt_layer_opt(&d.layers[d.n_layers - 1], "units") == DT_UNITS_CLASSES);   /* the output keeps K */
+
+    /* An LSTM grows by a stacked layer. */
+    dt_preset_args a = {.arch = DT_ARCH_LSTM, .hidden = 8, .depth = 1};
+    dt_input_shape in = {.name = "x", .ndim = 2, .shape = {6, 3}};
+    assert_int_equal(dt_preset_expand(&a, &in, 1, &d), DT_OK);
+    assert_true(dt_desc_deepen(&d, desc, sizeof desc));
+    assert_string_equal(desc, "lstm.layers 1 -> 2");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_preset_key_with_layers),
         cmocka_unit_test(test_names_default_from_type_and_position),
         cmocka_unit_test(test_layer_option_keys),
+        cmocka_unit_test(test_edits_match_the_presets),
     };
     return cmocka_run_group_tests_name("layers", tests, NULL, NULL);
 }

@@ -191,6 +191,50 @@ static void test_same_seed_same_trials_and_best(void **state)
     free(cfg);
 }
 
+/* A described network's layer option is a search key; best.yaml holds the
+ * best value in its layers. */
+static void test_layer_option_in_the_space(void **state)
+{
+    dt_config *cfg = malloc(sizeof *cfg);
+    assert_non_null(cfg);
+    dt_config_defaults(cfg);
+    set(cfg, "data.format", "synthetic");
+    set(cfg, "data.synthetic.generator", "spirals");
+    set(cfg, "data.synthetic.samples", "600");
+    set(cfg, "model.arch", "custom");
+    set(cfg, "model.layers", "[{name: f1, type: linear, units: 8}, {type: relu}, {name: out, type: linear}]");
+    set(cfg, "train.epochs", "2");
+    set(cfg, "stages.tune.trials", "4");
+    set(cfg, "stages.tune.rounds", "1");
+    set(cfg, "stages.tune.space.model.layers.f1.units", "{int: [4, 64]}");
+    assert_int_equal(dt_config_check(cfg), DT_OK);
+    char d[64];
+    make_dir(d, sizeof d);
+    dt_report *r = run_tune(cfg, d);
+    journal j;
+    read_journal(d, &j);
+    assert_int_equal(j.lines, 4);
+    const cJSON *best = cJSON_GetObjectItem(dt_report_metrics(r), "best");
+    double units = param(best, "model.layers.f1.units");
+    assert_true(units >= 4 && units <= 64);
+    char path[128];
+    snprintf(path, sizeof path, "%s/best.yaml", d);
+    dt_config *bc = malloc(sizeof *bc);
+    dt_status st = dt_config_load(path, bc);
+    if (st) print_error("%s\n", dt_last_error());
+    assert_int_equal(st, DT_OK);
+    assert_true(dt_layer_opt(&bc->model.desc.layers[0], "units") == units);
+    /* A preset key has no effect on a described network: refused at load. */
+    set(cfg, "stages.tune.space.model.hidden", "{int: [4, 64]}");
+    assert_int_equal(dt_config_check(cfg), DT_ECONFIG);
+    assert_non_null(strstr(dt_last_error(), "search a layer option instead"));
+    free(bc);
+    free_journal(&j);
+    dt_report_free(r);
+    remove_dir(d);
+    free(cfg);
+}
+
 static void test_ranges_narrow_round_by_round(void **state)
 {
     dt_config *cfg = base_config();
@@ -512,6 +556,7 @@ int main(int argc, char **argv)
     strncat(g_bin, "/dnntrouble", sizeof g_bin - strlen(g_bin) - 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_seed_same_trials_and_best),
+        cmocka_unit_test(test_layer_option_in_the_space),
         cmocka_unit_test(test_ranges_narrow_round_by_round),
         cmocka_unit_test(test_exploding_lr_trials_are_sick_and_stopped_early),
         cmocka_unit_test(test_learning_rate_too_small_is_not_decreasing),

@@ -79,6 +79,8 @@ static dt_status check_space(const dt_config *cfg)
     dt_status st = DT_OK;
     for (int i = 0; i < cfg->stages.tune.n_space && st == DT_OK; i++) {
         const dt_space_param *sp = &cfg->stages.tune.space[i];
+        /* A preset's layers exist once expanded (with the data): tune checks them then. */
+        if (!strncmp(sp->key, "model.layers.", 13) && !cfg->model.layers_given) continue;
         *tmp = *cfg;
         if (sp->kind == DT_SPACE_CHOICE) {
             for (int c = 0; c < sp->n_choices && st == DT_OK; c++) st = dt_config_set(tmp, sp->key, sp->choices[c]);

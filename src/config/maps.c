@@ -123,7 +123,9 @@ dt_status dt_parse_space_entry(dt_parse_ctx *p, const char *key, yaml_node_t *no
     dt_config *cfg = p->cfg;
     dt_space_param sp = {.line = line};
     const char *name = key + strlen("stages.tune.space.");
-    if (dt_key_find(name) < 0) {
+    /* model.layers.NAME.OPTION: checked against the layers when they exist
+     * (check.c tries every bound); a preset's layers only exist once expanded. */
+    if (dt_key_find(name) < 0 && strncmp(name, "model.layers.", 13) != 0) {
         const char *s = dt_config_suggest_key(name);
         return dt_parse_fail(p, line, "stages.tune.space: unknown key '%s'%s%s%s", name, s ? " (did you mean '" : "",
                              s ? s : "", s ? "'?)" : "");
