@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "dnntrouble/checkpoint.h"
 #include "test_stage_util.h"
 
 static const char *const spirals[] = {"data.format=synthetic", "data.synthetic.generator=spirals",
@@ -169,6 +170,37 @@ static void test_mnist_lenet(void **state)
     st_run *r = st_stage(dt_stage_decompose, "decompose", base, NULL);
     st_print(r);
     assert_true(st_metric(r, "test_error") <= 0.012);
+    /* The checkpoint alone, on the raw t10k images, makes as many mistakes as
+     * decompose counted on test_val + test (the two halves of t10k). */
+    char ck[700];
+    snprintf(ck, sizeof ck, "%s/model.safetensors", r->dir);
+    dt_model *m = NULL;
+    dt_ckpt_info info;
+    assert_int_equal(dt_checkpoint_open(ck, 250, &m, &info), DT_OK);
+    dt_idx im, lab;
+    assert_int_equal(dt_idx_load_images(k[2] + strlen("data.test.images="), &im), DT_OK);
+    assert_int_equal(dt_idx_load_labels(k[3] + strlen("data.test.labels="), &lab), DT_OK);
+    size_t wrong = 0, D = 28 * 28;
+    dt_graph_set_train(m->g, 0);
+    for (size_t s = 0; s < im.count; s += 250) {
+        assert_int_equal(dt_graph_set_batch(m->g, 250), DT_OK);
+        for (size_t e = 0; e < 250 * D; e++) m->x->val[e] = im.data[s * D + e];
+        dt_ckpt_normalize(&info, 0, &m->spec.inputs[0], m->x->val, 250);
+        assert_int_equal(dt_graph_forward(m->g, m->out), DT_OK);
+        for (size_t b = 0; b < 250; b++) {
+            const float *z = m->out->val + b * 10;
+            int best = 0;
+            for (int c = 1; c < 10; c++) if (z[c] > z[best]) best = c;
+            wrong += info.classes[best] != lab.data[s + b];
+        }
+    }
+    double want = st_metric(r, "test_val_error") * 5000 + st_metric(r, "test_error") * 5000;
+    print_message("checkpoint on t10k: %zu errors; decompose: %.0f\n", wrong, want);
+    assert_true(fabs((double)wrong - want) < 0.5);
+    dt_idx_free(&im);
+    dt_idx_free(&lab);
+    dt_ckpt_info_free(&info);
+    dt_model_free(m);
     st_free(r);
 }
 

@@ -70,5 +70,8 @@ typedef struct dt_ckpt_info {
  * names the file and what is missing or malformed. */
 dt_status dt_checkpoint_open(const char *path, int max_batch, dt_model **m, dt_ckpt_info *info);
 void dt_ckpt_info_free(dt_ckpt_info *info);
+/* Applies input i's normalization to n raw samples of shape `in`, in place
+ * (one statistic per image channel, or per feature of a table or a step). */
+void dt_ckpt_normalize(const dt_ckpt_info *info, int i, const dt_input_shape *in, float *x, size_t n);
 
 #endif

@@ -147,18 +147,6 @@ static dt_status check_shape(const char *path, const dt_input_shape *in, column 
     return dt_fail(DT_EDATA, "%s: samples have shape %s, but model input '%s' takes %s", path, a, in->name, b);
 }
 
-static void normalize(const dt_ckpt_info *info, int i, const dt_input_shape *in, float *x, size_t dim)
-{
-    int n = info->n_norm[i];
-    if (!n || in->tokens) return;
-    /* One statistic per image channel, or per feature of a table or a step. */
-    size_t div = in->ndim == 3 && n == in->shape[0] ? (size_t)in->shape[1] * (size_t)in->shape[2] : 1;
-    for (size_t e = 0; e < dim; e++) {
-        size_t k = (e / div) % (size_t)n;
-        x[e] = (x[e] - info->mean[i][k]) / info->std[i][k];
-    }
-}
-
 static dt_status write_predictions(FILE *f, const dt_model *m, const dt_ckpt_info *info, size_t row0, size_t k)
 {
     int K = m->spec.outputs;
@@ -237,7 +225,7 @@ static dt_status predict(const char *ckpt, int n_data, char **data, int header, 
         for (int i = 0; !st && i < m->n_inputs; i++) {
             size_t dim = cols[i].dim;
             memcpy(m->inputs[i]->val, cols[i].x + start * dim, k * dim * sizeof(float));
-            for (size_t r = 0; r < k; r++) normalize(&info, i, &m->spec.inputs[i], m->inputs[i]->val + r * dim, dim);
+            dt_ckpt_normalize(&info, i, &m->spec.inputs[i], m->inputs[i]->val, k);
         }
         if (!st) st = dt_graph_forward(m->g, m->out);
         if (!st) st = write_predictions(f, m, &info, start, k);

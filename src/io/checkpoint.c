@@ -349,3 +349,17 @@ void dt_ckpt_info_free(dt_ckpt_info *info)
         info->mean[i] = info->std[i] = NULL;
     }
 }
+
+void dt_ckpt_normalize(const dt_ckpt_info *info, int i, const dt_input_shape *in, float *x, size_t n)
+{
+    int k = info->n_norm[i];
+    if (!k || in->tokens) return;
+    size_t dim = 1;
+    for (int d = 0; d < in->ndim; d++) dim *= (size_t)in->shape[d];
+    size_t div = in->ndim == 3 && k == in->shape[0] ? (size_t)in->shape[1] * (size_t)in->shape[2] : 1;
+    for (size_t r = 0; r < n; r++)
+        for (size_t e = 0; e < dim; e++) {
+            size_t s = (e / div) % (size_t)k;
+            x[r * dim + e] = (x[r * dim + e] - info->mean[i][s]) / info->std[i][s];
+        }
+}
