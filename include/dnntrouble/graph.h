@@ -124,7 +124,9 @@ typedef struct dt_graph {
     float *grad_begin;             /* activation gradients: one region, zeroed per backward */
     size_t grad_len;
     unsigned char *aux_arena;
-    float *state_arena;
+    float *state_arena;            /* [state_len] persistent op state (batch-norm running
+                                    * statistics), each node's n->state a slice of it */
+    size_t state_len;
     float *ws;
     size_t ws_len;
     int max_batch, batch;

@@ -33,7 +33,7 @@ typedef struct dt_fit_opts {
     int epochs;
     long max_steps;             /* 0: epochs decide */
     int patience;               /* early stopping on val error; 0 = off */
-    int restore_best;           /* keep the weights of the best validation epoch */
+    int restore_best;           /* keep the weights (and batch-norm statistics) of the best validation epoch */
     dt_split_id train_split, val_split;
     uint64_t seed;              /* batch order */
     dt_step_fn on_step;         /* progress (may be NULL) */
@@ -54,5 +54,12 @@ typedef struct dt_fit_result {
 
 dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_fit_opts *opts,
                        dt_fit_result *res);
+
+/* The model's persistent state: every parameter value and every op's
+ * persistent state (batch-norm running statistics), as one flat block of
+ * dt_model_state_size floats.  What restoring the best epoch saves. */
+size_t dt_model_state_size(const dt_model *m);
+void dt_model_state_save(const dt_model *m, float *buf);
+void dt_model_state_load(dt_model *m, const float *buf);
 
 #endif

@@ -78,6 +78,22 @@ dt_status dt_model_evaluate_with(dt_model *m, const dt_data *d, dt_split_id s, d
     return DT_OK;
 }
 
+size_t dt_model_state_size(const dt_model *m) { return m->g->n_param_values + m->g->state_len; }
+
+void dt_model_state_save(const dt_model *m, float *buf)
+{
+    const dt_graph *g = m->g;
+    memcpy(buf, g->param_val, g->n_param_values * sizeof *buf);
+    memcpy(buf + g->n_param_values, g->state_arena, g->state_len * sizeof *buf);
+}
+
+void dt_model_state_load(dt_model *m, const float *buf)
+{
+    dt_graph *g = m->g;
+    memcpy(g->param_val, buf, g->n_param_values * sizeof *buf);
+    memcpy(g->state_arena, buf + g->n_param_values, g->state_len * sizeof *buf);
+}
+
 dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_fit_opts *opts,
                        dt_fit_result *res)
 {
@@ -94,7 +110,7 @@ dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_
     dt_status st = dt_batcher_init(&bt, d, opts->train_split, B, 1, &rng);
     if (st) return st;
     size_t *rows = malloc(B * sizeof *rows);
-    float *best = opts->restore_best ? malloc(m->g->n_param_values * sizeof *best + 1) : NULL;
+    float *best = opts->restore_best ? malloc(dt_model_state_size(m) * sizeof *best + 1) : NULL;
     if (!rows || (opts->restore_best && !best)) {
         free(rows);
         free(best);
@@ -136,15 +152,16 @@ dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_
                 res->best_val_loss = ev.loss;
                 res->best_epoch = e;
                 since_best = 0;
-                if (best) memcpy(best, m->g->param_val, m->g->n_param_values * sizeof *best);
+                if (best) dt_model_state_save(m, best);
             } else if (opts->patience > 0 && ++since_best >= opts->patience) {
                 res->stopped_early = 1;
                 break;
             }
         }
     }
-    if (!st && best && res->best_epoch > 0 && !res->diverged)
-        memcpy(m->g->param_val, best, m->g->n_param_values * sizeof *best);
+    /* Parameters and batch-norm running statistics together: the
+     * statistics belong to the weights they were gathered with. */
+    if (!st && best && res->best_epoch > 0 && !res->diverged) dt_model_state_load(m, best);
     free(rows);
     free(best);
     dt_batcher_free(&bt);
