@@ -1,5 +1,7 @@
-/* The training loop (dt_model_fit): restoring the best epoch brings back
- * the whole model state (batch-norm running statistics too). */
+/* The one training loop (dt_model_fit): restoring the best epoch brings back
+ * the whole model state (batch-norm running statistics too), the step hook
+ * sees the model and can stop training, a fixed batch trains exactly as
+ * repeated steps on it, and the steps-per-epoch helpers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -105,11 +107,121 @@ static void test_state_snapshot_covers_params_and_statistics(void **state)
     dt_data_free(d);
 }
 
+typedef struct hook_log {
+    long calls, stop_at;
+    int last_epoch;
+    long last_step, planned;
+    int saw_model, loss_matches;
+} hook_log;
+
+static int logging_hook(void *ctx, const dt_fit_step *s)
+{
+    hook_log *h = ctx;
+    h->calls++;
+    h->last_epoch = s->epoch;
+    h->last_step = s->step;
+    h->planned = s->steps;
+    h->saw_model &= s->m != NULL && s->o != NULL && s->batch > 0;
+    /* m->loss still holds this step's forward pass. */
+    h->loss_matches &= s->m->loss->val[0] == s->loss;
+    return h->stop_at > 0 && s->step >= h->stop_at;
+}
+
+static void test_hook_sees_every_step_and_can_stop(void **state)
+{
+    dt_data *d = synthetic(DT_GEN_BLOBS, 300, 0.1);
+    size_t n = dt_data_split_size(d, DT_SPLIT_TRAIN);
+    for (int stop = 0; stop < 2; stop++) {
+        dt_model *m = mlp(d, 8, 0, 32, 1);
+        dt_optimizer o;
+        dt_optim_cfg oc = dt_optim_defaults(DT_OPT_ADAM, 1e-3f);
+        assert_int_equal(dt_optim_init(&o, &oc, m->g->n_param_values), DT_OK);
+        hook_log h = {.stop_at = stop ? 13 : 0, .saw_model = 1, .loss_matches = 1};
+        dt_fit_opts fo = {.epochs = 3, .train_split = DT_SPLIT_TRAIN, .val_split = DT_SPLIT_TRAIN_VAL, .seed = 2,
+                          .on_step = logging_hook, .ctx = &h};
+        dt_fit_result fr;
+        assert_int_equal(dt_model_fit(m, &o, d, &fo, &fr), DT_OK);
+        long per_epoch = dt_steps_per_epoch(n, 32);
+        assert_int_equal(h.planned, 3 * per_epoch);
+        assert_true(h.saw_model);
+        assert_true(h.loss_matches);
+        if (stop) {
+            assert_int_equal(fr.steps, 13);
+            assert_int_equal(h.calls, 13);
+            assert_true(fr.stopped_by_hook);
+            assert_int_equal(fr.epochs_run, (int)((13 + per_epoch - 1) / per_epoch));
+            assert_int_equal(o.t, 13);
+        } else {
+            assert_int_equal(fr.steps, 3 * per_epoch);
+            assert_int_equal(h.calls, 3 * per_epoch);
+            assert_int_equal(h.last_epoch, 3);
+            assert_false(fr.stopped_by_hook);
+        }
+        dt_optim_free(&o);
+        dt_model_free(m);
+    }
+    dt_data_free(d);
+}
+
+/* fixed_rows: every step on the same rows, bit-identical to stepping by hand. */
+static void test_fixed_batch_equals_repeated_steps(void **state)
+{
+    dt_data *d = synthetic(DT_GEN_BLOBS, 300, 0.1);
+    enum { B = 16, STEPS = 25 };
+    size_t rows[B];
+    for (int i = 0; i < B; i++) rows[i] = (size_t)(3 * i + 1);
+    float curve[2][STEPS];
+    float *w[2];
+    size_t nw = 0;
+    for (int run = 0; run < 2; run++) {
+        dt_model *m = mlp(d, 8, 1, B, 4);
+        dt_optimizer o;
+        dt_optim_cfg oc = dt_optim_defaults(DT_OPT_ADAM, 1e-2f);
+        assert_int_equal(dt_optim_init(&o, &oc, m->g->n_param_values), DT_OK);
+        if (run == 0) {
+            assert_int_equal(dt_model_load_batch(m, d, DT_SPLIT_TRAIN, rows, B), DT_OK);
+            for (int s = 0; s < STEPS; s++) assert_int_equal(dt_model_train_step(m, &o, &curve[0][s]), DT_OK);
+        } else {
+            hook_log h = {.saw_model = 1, .loss_matches = 1};
+            dt_fit_opts fo = {.epochs = STEPS, .train_split = DT_SPLIT_TRAIN, .val_split = DT_SPLIT_TRAIN,
+                              .fixed_rows = rows, .n_fixed = B, .on_step = logging_hook, .ctx = &h};
+            dt_fit_result fr;
+            assert_int_equal(dt_model_fit(m, &o, d, &fo, &fr), DT_OK);
+            assert_int_equal(fr.steps, STEPS);
+            assert_int_equal(h.planned, STEPS);
+            assert_int_equal(dt_fit_planned_steps(d, &fo, B), STEPS);
+        }
+        nw = m->g->n_param_values + m->g->state_len;
+        w[run] = malloc(nw * sizeof(float));
+        dt_model_state_save(m, w[run]);
+        dt_optim_free(&o);
+        dt_model_free(m);
+    }
+    assert_memory_equal(w[0], w[1], nw * sizeof(float));
+    free(w[0]);
+    free(w[1]);
+    dt_data_free(d);
+}
+
+static void test_steps_per_epoch(void **state)
+{
+    assert_int_equal(dt_steps_per_epoch(54000, 64), 844);
+    assert_int_equal(dt_steps_per_epoch(64, 64), 1);
+    assert_int_equal(dt_steps_per_epoch(65, 64), 2);
+    assert_int_equal(dt_steps_per_epoch(10, 64), 1);
+    assert_int_equal(dt_steps_per_epoch(0, 64), 1);
+    assert_int_equal(dt_fit_steps(54000, 64, 4, 0), 4 * 844);
+    assert_int_equal(dt_fit_steps(54000, 64, 4, 100), 100);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_restore_best_restores_batchnorm_statistics),
         cmocka_unit_test(test_state_snapshot_covers_params_and_statistics),
+        cmocka_unit_test(test_hook_sees_every_step_and_can_stop),
+        cmocka_unit_test(test_fixed_batch_equals_repeated_steps),
+        cmocka_unit_test(test_steps_per_epoch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
