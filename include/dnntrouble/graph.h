@@ -22,7 +22,7 @@
 
 #define DT_MAX_DIMS 4
 #define DT_MAX_INPUTS 5
-#define DT_NAME_LEN 48
+#define DT_NAME_LEN 64   /* a layer name (< 40) + "." + a tensor suffix */
 
 typedef enum dt_op {
     DT_OP_INPUT, DT_OP_PARAM,
@@ -128,7 +128,9 @@ typedef struct dt_graph {
     float *grad_begin;             /* activation gradients: one region, zeroed per backward */
     size_t grad_len;
     unsigned char *aux_arena;
-    float *state_arena;
+    float *state_arena;            /* [state_len] persistent op state (batch-norm running
+                                    * statistics), each node's n->state a slice of it */
+    size_t state_len;
     float *ws;
     size_t ws_len;
     int max_batch, batch;

@@ -28,32 +28,68 @@ dt_status dt_model_evaluate(dt_model *m, const dt_data *d, dt_split_id s, dt_eva
 dt_status dt_model_evaluate_with(dt_model *m, const dt_data *d, dt_split_id s, dt_batch_fn tf, void *tctx,
                                  dt_eval *res, int *pred, float *row_loss);
 
-typedef void (*dt_step_fn)(void *ctx, int epoch, int epochs, long step, long steps, float loss);
+/* Steps in one epoch over n rows at batch size `batch`: ceil(n / batch), at
+ * least 1.  Every place that plans training uses this (and dt_fit_steps). */
+long dt_steps_per_epoch(size_t n, size_t batch);
+/* Steps a fit takes: max_steps when > 0, else epochs x dt_steps_per_epoch. */
+long dt_fit_steps(size_t n, size_t batch, int epochs, long max_steps);
+
+/* What the step hook sees, right after each optimisation step. */
+typedef struct dt_fit_step {
+    dt_model *m;                /* after the update; m->out and m->loss still hold this step's forward
+                                 * pass and g->param_grad its (clipped) gradient */
+    const dt_optimizer *o;
+    int epoch, epochs;          /* 1-based epoch; epochs planned */
+    long step, steps;           /* 1-based step; steps planned */
+    float loss;                 /* this step's training loss (may be NaN/Inf: the fit stops after the hook) */
+    size_t batch;               /* rows in this step's batch */
+} dt_fit_step;
+
+/* Called after every training step (progress, curves, detectors).  Returns
+ * nonzero to stop training after this step (res->stopped_by_hook). */
+typedef int (*dt_step_fn)(void *ctx, const dt_fit_step *s);
 
 typedef struct dt_fit_opts {
     int epochs;
     long max_steps;             /* 0: epochs decide */
     int patience;               /* early stopping on val error; 0 = off */
-    int restore_best;           /* keep the weights of the best validation epoch */
-    dt_split_id train_split, val_split;
+    int restore_best;           /* keep the weights (and batch-norm statistics) of the best validation epoch */
+    dt_split_id train_split, val_split;   /* val_split == train_split: no validation */
     uint64_t seed;              /* batch order */
-    dt_step_fn on_step;         /* progress (may be NULL) */
+    dt_step_fn on_step;         /* after every step (may be NULL) */
     void *ctx;
     dt_batch_fn transform;      /* applied to every training and validation batch (may be NULL) */
     void *transform_ctx;
+    const size_t *fixed_rows;   /* when set: every step trains on these rows of train_split, in this
+                                 * order (overfit-batch's one fixed batch); an epoch is one step */
+    size_t n_fixed;
 } dt_fit_opts;
 
 typedef struct dt_fit_result {
     int epochs_run;
-    long steps;
+    long steps;                 /* steps completed (also when the fit returns an error) */
     int best_epoch;             /* 1-based; 0 when no validation ran */
     double best_val_error, best_val_loss;
     double last_train_loss;     /* mean over the last epoch */
-    int stopped_early;
+    int stopped_early;          /* patience ran out */
+    int stopped_by_hook;        /* on_step asked to stop */
     int diverged;               /* the loss became NaN/Inf */
 } dt_fit_result;
 
+/* The training loop: epochs of seeded mini-batches (or the fixed batch),
+ * one dt_model_train_step each, the hook after every step, validation and
+ * early stopping after every epoch, and the best epoch's state restored. */
 dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_fit_opts *opts,
                        dt_fit_result *res);
+/* The steps dt_model_fit plans for these options at this batch size (the
+ * optimizer's schedule length). */
+long dt_fit_planned_steps(const dt_data *d, const dt_fit_opts *opts, size_t batch);
+
+/* The model's persistent state: every parameter value and every op's
+ * persistent state (batch-norm running statistics), as one flat block of
+ * dt_model_state_size floats.  What restoring the best epoch saves. */
+size_t dt_model_state_size(const dt_model *m);
+void dt_model_state_save(const dt_model *m, float *buf);
+void dt_model_state_load(dt_model *m, const float *buf);
 
 #endif

@@ -221,6 +221,7 @@ dt_status dt_graph_compile(dt_graph *g, int max_batch)
     g->grad_begin = g->arena + act;
     g->grad_len = act;
     g->ws_len = ws;
+    g->state_len = state;
 
     size_t a_off = 0, x_off = 0, s_off = 0;
     for (int i = 0; i < g->n_nodes; i++) {

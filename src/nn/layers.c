@@ -50,10 +50,11 @@ static dt_node *need_ndim(dt_layer_build *b, const dt_node *x, int lo, int hi, c
     return dt_layer_fail(b, "needs %s input, got %s", what, shape_of(x, s, sizeof s));
 }
 
-/* name.suffix, checked for length. */
+/* name.suffix: a layer name (< 40) and a suffix (<= 20) always fit DT_NAME_LEN. */
+_Static_assert(DT_LAYER_NAME_LEN + 22 <= DT_NAME_LEN, "tensor names must fit");
 static const char *tensor_name(dt_layer_build *b, char *buf, const char *suffix)
 {
-    snprintf(buf, DT_NAME_LEN, "%s.%s", b->l->name, suffix);
+    snprintf(buf, DT_NAME_LEN, "%.39s.%.20s", b->l->name, suffix);
     return buf;
 }
 
@@ -472,8 +473,11 @@ dt_status dt_layer_parse_opt(dt_layer_desc *l, int opt, const char *value, const
         break;
     }
     case DT_LOPT_UNITS:
-        if (!strcmp(value, "classes")) { v = DT_UNITS_CLASSES; break; }
-        /* fall through: a number */
+        if (!strcmp(value, "classes")) {
+            v = DT_UNITS_CLASSES;
+            break;
+        }
+        __attribute__((fallthrough));   /* otherwise a number */
     case DT_LOPT_INT:
         if (!parse_num(value, &v) || v != floor(v))
             return dt_fail(DT_ECONFIG, "%s: %s must be an integer%s, not '%s'", where, o->name,
@@ -502,8 +506,11 @@ void dt_layer_format_opt(const dt_layer_desc *l, int opt, char *buf, unsigned lo
     case DT_LOPT_BOOL: snprintf(buf, size, "%s", v != 0 ? "true" : "false"); break;
     case DT_LOPT_ENUM: snprintf(buf, size, "%s", o->enums[(int)v]); break;
     case DT_LOPT_UNITS:
-        if (v == DT_UNITS_CLASSES) { snprintf(buf, size, "classes"); break; }
-        /* fall through */
+        if (v == DT_UNITS_CLASSES) {
+            snprintf(buf, size, "classes");
+            break;
+        }
+        __attribute__((fallthrough));
     case DT_LOPT_INT: snprintf(buf, size, "%d", (int)v); break;
     case DT_LOPT_FLOAT: snprintf(buf, size, "%.17g", v); break;
     default: snprintf(buf, size, "[]"); break;

@@ -79,15 +79,68 @@ dt_status dt_model_evaluate_with(dt_model *m, const dt_data *d, dt_split_id s, d
     return DT_OK;
 }
 
+long dt_steps_per_epoch(size_t n, size_t batch)
+{
+    if (batch == 0 || n <= batch) return 1;
+    return (long)((n + batch - 1) / batch);
+}
+
+long dt_fit_steps(size_t n, size_t batch, int epochs, long max_steps)
+{
+    return max_steps > 0 ? max_steps : dt_steps_per_epoch(n, batch) * (epochs > 0 ? epochs : 0);
+}
+
+long dt_fit_planned_steps(const dt_data *d, const dt_fit_opts *opts, size_t batch)
+{
+    if (opts->fixed_rows) return dt_fit_steps(opts->n_fixed, opts->n_fixed, opts->epochs, opts->max_steps);
+    return dt_fit_steps(dt_data_split_size(d, opts->train_split), batch, opts->epochs, opts->max_steps);
+}
+
+size_t dt_model_state_size(const dt_model *m) { return m->g->n_param_values + m->g->state_len; }
+
+void dt_model_state_save(const dt_model *m, float *buf)
+{
+    const dt_graph *g = m->g;
+    memcpy(buf, g->param_val, g->n_param_values * sizeof *buf);
+    memcpy(buf + g->n_param_values, g->state_arena, g->state_len * sizeof *buf);
+}
+
+void dt_model_state_load(dt_model *m, const float *buf)
+{
+    dt_graph *g = m->g;
+    memcpy(g->param_val, buf, g->n_param_values * sizeof *buf);
+    memcpy(g->state_arena, buf + g->n_param_values, g->state_len * sizeof *buf);
+}
+
+/* The next training batch: the fixed rows, or the batcher's next batch
+ * (starting the next epoch's order when this one is used up). */
+static int next_batch(dt_batcher *bt, const dt_fit_opts *opts, size_t *rows, size_t *k, int *epoch_done)
+{
+    if (opts->fixed_rows) {
+        if (*epoch_done) return 0;
+        memcpy(rows, opts->fixed_rows, opts->n_fixed * sizeof *rows);
+        *k = opts->n_fixed;
+        *epoch_done = 1;
+        return 1;
+    }
+    return dt_batcher_next(bt, rows, k);
+}
+
 dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_fit_opts *opts,
                        dt_fit_result *res)
 {
     memset(res, 0, sizeof *res);
     res->best_val_error = res->best_val_loss = INFINITY;
     size_t B = (size_t)m->g->max_batch, n = dt_data_split_size(d, opts->train_split);
+    if (opts->fixed_rows) {
+        if (opts->n_fixed == 0 || opts->n_fixed > B)
+            return dt_fail(DT_EINTERNAL, "fit: a fixed batch of %zu rows for a model built for batches of %zu",
+                           opts->n_fixed, B);
+        n = B = opts->n_fixed;
+    }
     int validate = opts->val_split != opts->train_split && dt_data_split_size(d, opts->val_split) > 0;
-    long steps_per_epoch = (long)((n + B - 1) / B);
-    long total = opts->max_steps > 0 ? opts->max_steps : steps_per_epoch * opts->epochs;
+    long steps_per_epoch = dt_steps_per_epoch(n, B);
+    long total = dt_fit_planned_steps(d, opts, B);
     int epochs = opts->max_steps > 0 ? (int)((total + steps_per_epoch - 1) / steps_per_epoch) : opts->epochs;
     dt_rng rng;
     dt_rng_seed(&rng, opts->seed);
@@ -95,8 +148,9 @@ dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_
     dt_status st = dt_batcher_init(&bt, d, opts->train_split, B, 1, &rng);
     if (st) return st;
     size_t *rows = malloc(B * sizeof *rows);
-    float *best = opts->restore_best ? malloc(m->g->n_param_values * sizeof *best + 1) : NULL;
-    if (!rows || (opts->restore_best && !best)) {
+    size_t state_n = dt_model_state_size(m);
+    float *best = opts->restore_best && validate ? malloc(state_n * sizeof *best + 1) : NULL;
+    if (!rows || (opts->restore_best && validate && !best)) {
         free(rows);
         free(best);
         dt_batcher_free(&bt);
@@ -107,7 +161,8 @@ dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_
         double sum = 0.0;
         long count = 0;
         size_t k;
-        while (res->steps < total && dt_batcher_next(&bt, rows, &k)) {
+        int fixed_done = 0;
+        while (res->steps < total && next_batch(&bt, opts, rows, &k, &fixed_done)) {
             float loss;
             st = dt_model_load_batch(m, d, opts->train_split, rows, k);
             if (!st && opts->transform) opts->transform(opts->transform_ctx, m, k, 1);
@@ -116,13 +171,17 @@ dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_
             res->steps++;
             sum += loss;
             count++;
-            if (opts->on_step) opts->on_step(opts->ctx, e, epochs, res->steps, total, loss);
-            if (!isfinite(loss)) { res->diverged = 1; break; }
+            if (opts->on_step) {
+                dt_fit_step fs = {m, o, e, epochs, res->steps, total, loss, k};
+                if (opts->on_step(opts->ctx, &fs)) res->stopped_by_hook = 1;
+            }
+            if (!isfinite(loss)) res->diverged = 1;
+            if (res->diverged || res->stopped_by_hook) break;
         }
         /* A partial epoch (max_steps) must start the next fit fresh, not here. */
         res->epochs_run = e;
         res->last_train_loss = count ? sum / count : NAN;
-        if (st || res->diverged) break;
+        if (st || res->diverged || res->stopped_by_hook) break;
         if (validate) {
             dt_eval ev = {0};
             st = dt_model_evaluate_with(m, d, opts->val_split, opts->transform, opts->transform_ctx, &ev,
@@ -137,15 +196,16 @@ dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_
                 res->best_val_loss = ev.loss;
                 res->best_epoch = e;
                 since_best = 0;
-                if (best) memcpy(best, m->g->param_val, m->g->n_param_values * sizeof *best);
+                if (best) dt_model_state_save(m, best);
             } else if (opts->patience > 0 && ++since_best >= opts->patience) {
                 res->stopped_early = 1;
                 break;
             }
         }
     }
-    if (!st && best && res->best_epoch > 0 && !res->diverged)
-        memcpy(m->g->param_val, best, m->g->n_param_values * sizeof *best);
+    /* Parameters and batch-norm running statistics together: the
+     * statistics belong to the weights they were gathered with. */
+    if (!st && best && res->best_epoch > 0 && !res->diverged) dt_model_state_load(m, best);
     free(rows);
     free(best);
     dt_batcher_free(&bt);

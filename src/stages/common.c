@@ -130,14 +130,14 @@ dt_optim_cfg dt_stage_optim_cfg(const dt_config *cfg, long total_steps)
     return o;
 }
 
-static void progress_step(void *ctx, int epoch, int epochs, long step, long steps, float loss)
+static int progress_step(void *ctx, const dt_fit_step *s)
 {
-    dt_progress_update(ctx, epoch, epochs, step, steps, loss);
+    dt_progress_update(ctx, s->epoch, s->epochs, s->step, s->steps, s->loss);
+    return 0;
 }
 
-dt_fit_opts dt_stage_fit_opts(dt_stage_ctx *ctx, dt_split_id train, dt_split_id val)
+dt_fit_opts dt_stage_fit_opts_cfg(const dt_config *cfg, dt_split_id train, dt_split_id val)
 {
-    const dt_config *cfg = ctx->cfg;
     dt_fit_opts fo = {0};
     fo.epochs = cfg->train.epochs;
     fo.max_steps = cfg->train.max_steps;
@@ -146,16 +146,15 @@ dt_fit_opts dt_stage_fit_opts(dt_stage_ctx *ctx, dt_split_id train, dt_split_id 
     fo.train_split = train;
     fo.val_split = val;
     fo.seed = cfg->seed ^ 0xB5297A4D3F1A2C6Bull;
-    fo.on_step = ctx->progress ? progress_step : NULL;
-    fo.ctx = ctx->progress;
     return fo;
 }
 
-dt_status dt_stage_train(dt_stage_ctx *ctx, const dt_data *d, dt_model *m, dt_split_id train,
-                         dt_split_id val, dt_fit_result *res)
+dt_fit_opts dt_stage_fit_opts(dt_stage_ctx *ctx, dt_split_id train, dt_split_id val)
 {
-    dt_fit_opts fo = dt_stage_fit_opts(ctx, train, val);
-    return dt_stage_train_opts(ctx, d, m, &fo, res);
+    dt_fit_opts fo = dt_stage_fit_opts_cfg(ctx->cfg, train, val);
+    fo.on_step = ctx->progress ? progress_step : NULL;
+    fo.ctx = ctx->progress;
+    return fo;
 }
 
 int dt_stage_has_images(const dt_data *d)
@@ -179,24 +178,20 @@ static void chain_transform(void *c, dt_model *m, size_t n, int train)
     if (cc->next) cc->next(cc->next_ctx, m, n, train);
 }
 
-dt_status dt_stage_train_opts(dt_stage_ctx *ctx, const dt_data *d, dt_model *m, const dt_fit_opts *fo_in,
-                              dt_fit_result *res)
+dt_status dt_stage_fit(const dt_config *cfg, const dt_data *d, dt_model *m, const dt_fit_opts *fo_in,
+                       dt_fit_result *res)
 {
     dt_fit_opts copy = *fo_in, *fo = &copy;
     chain_ctx cc = {0};
-    int shift = ctx->cfg->train.augment_shift;
-    if (shift > 0) {
-        dt_status st = dt_augment_init(&cc.aug, m, shift, ctx->cfg->seed ^ 0xA5A5F00Dull);
+    if (cfg->train.augment_shift > 0) {
+        dt_status st = dt_augment_init(&cc.aug, m, cfg->train.augment_shift, cfg->seed ^ 0xA5A5F00Dull);
         if (st) return st;
         cc.next = fo->transform;
         cc.next_ctx = fo->transform_ctx;
         fo->transform = chain_transform;
         fo->transform_ctx = &cc;
     }
-    size_t n = dt_data_split_size(d, fo->train_split), B = (size_t)m->g->max_batch;
-    long per_epoch = (long)((n + B - 1) / B);
-    long total = fo->max_steps > 0 ? fo->max_steps : per_epoch * fo->epochs;
-    dt_optim_cfg oc = dt_stage_optim_cfg(ctx->cfg, total);
+    dt_optim_cfg oc = dt_stage_optim_cfg(cfg, dt_fit_planned_steps(d, fo, (size_t)m->g->max_batch));
     dt_optimizer o;
     dt_status st = dt_optim_init(&o, &oc, m->g->n_param_values);
     if (st) return st;
@@ -204,4 +199,17 @@ dt_status dt_stage_train_opts(dt_stage_ctx *ctx, const dt_data *d, dt_model *m, 
     dt_optim_free(&o);
     dt_augment_free(&cc.aug);
     return st;
+}
+
+dt_status dt_stage_train(dt_stage_ctx *ctx, const dt_data *d, dt_model *m, dt_split_id train,
+                         dt_split_id val, dt_fit_result *res)
+{
+    dt_fit_opts fo = dt_stage_fit_opts(ctx, train, val);
+    return dt_stage_fit(ctx->cfg, d, m, &fo, res);
+}
+
+dt_status dt_stage_train_opts(dt_stage_ctx *ctx, const dt_data *d, dt_model *m, const dt_fit_opts *fo,
+                              dt_fit_result *res)
+{
+    return dt_stage_fit(ctx->cfg, d, m, fo, res);
 }

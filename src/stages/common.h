@@ -30,8 +30,14 @@ dt_status dt_stage_build_model(const dt_config *cfg, const dt_data *d, int max_b
 /* Optimizer settings from train.*; total_steps feeds the cosine schedule. */
 dt_optim_cfg dt_stage_optim_cfg(const dt_config *cfg, long total_steps);
 
-/* Fit options from train.* (epochs, max_steps, patience) with progress going to ctx->progress. */
+/* Fit options from train.* (epochs, max_steps, patience, the batch-order
+ * seed), restoring the best epoch; no hook. */
+dt_fit_opts dt_stage_fit_opts_cfg(const dt_config *cfg, dt_split_id train, dt_split_id val);
+/* The same with progress going to ctx->progress. */
 dt_fit_opts dt_stage_fit_opts(dt_stage_ctx *ctx, dt_split_id train, dt_split_id val);
+/* dt_model_fit with an optimizer made from cfg (its schedule spans the fit's steps). */
+dt_status dt_stage_fit(const dt_config *cfg, const dt_data *d, dt_model *m, const dt_fit_opts *fo,
+                       dt_fit_result *res);
 /* Trains m on `train` with early stopping on `val` per the config. */
 dt_status dt_stage_train(dt_stage_ctx *ctx, const dt_data *d, dt_model *m, dt_split_id train,
                          dt_split_id val, dt_fit_result *res);

@@ -119,8 +119,7 @@ static int least_squares_error(const dt_data *d, double *err)
 /* Training steps in one epoch over the train split (at least 1). */
 static long steps_per_epoch(const dt_config *c, const dt_data *d)
 {
-    size_t batch = (size_t)c->train.batch_size, n = dt_data_split_size(d, DT_SPLIT_TRAIN);
-    return n > batch ? (long)((n + batch - 1) / batch) : 1;
+    return dt_steps_per_epoch(dt_data_split_size(d, DT_SPLIT_TRAIN), (size_t)c->train.batch_size);
 }
 
 static dt_status linear_baseline_error(dt_stage_ctx *ctx, const dt_data *d, double *err)

@@ -573,69 +573,73 @@ static dt_status check_train_eval(dbg_state *s)
 
 /* ------------------------------------------ training steps, update sizes */
 
+/* Per-step update sizes |dw|/|w| of each weight, gathered by the step hook. */
+typedef struct update_watch {
+    const dt_graph *g;
+    float *w0;                 /* the weights before this step */
+    double *log_ratio_sum;
+    int *ratio_steps;
+} update_watch;
+
+static int update_step(void *ctx, const dt_fit_step *fs)
+{
+    update_watch *u = ctx;
+    const dt_graph *g = u->g;
+    for (int i = 0; i < g->n_params; i++) {
+        const dt_node *p = g->params[i];
+        if (!is_weight(p)) continue;
+        double dw = 0, w = 0;
+        for (size_t j = 0; j < dt_numel(p); j++) {
+            double a = u->w0[p->param_offset + j], b = p->val[j];
+            dw += (b - a) * (b - a);
+            w += a * a;
+        }
+        if (w > 0 && dw > 0) {
+            u->log_ratio_sum[i] += 0.5 * log10(dw / w);
+            u->ratio_steps[i]++;
+        }
+    }
+    memcpy(u->w0, g->param_val, g->n_param_values * sizeof *u->w0);
+    (void)fs;
+    return 0;
+}
+
+/* DBG_TRAIN_STEPS steps of the configured training (dt_model_fit, with the
+ * optimizer's schedule as the full run plans it) in anomaly mode. */
 static dt_status train_steps(dbg_state *s, double *log_ratio_sum, int *ratio_steps, long *steps_done)
 {
     dt_model *m = s->m;
     dt_graph *g = m->g;
     const dt_config *cfg = s->cfg;
-    size_t n = dt_data_split_size(s->d, DT_SPLIT_TRAIN);
-    long per_epoch = (long)((n + s->B - 1) / s->B);
-    long total = cfg->train.max_steps > 0 ? cfg->train.max_steps : per_epoch * cfg->train.epochs;
-    dt_optim_cfg oc = dt_stage_optim_cfg(cfg, total);
+    dt_fit_opts fo = dt_stage_fit_opts_cfg(cfg, DT_SPLIT_TRAIN, DT_SPLIT_TRAIN);
+    dt_optim_cfg oc = dt_stage_optim_cfg(cfg, dt_fit_planned_steps(s->d, &fo, s->B));
+    fo.max_steps = DBG_TRAIN_STEPS;
+    fo.restore_best = 0;
     dt_optimizer o;
     dt_status st = dt_optim_init(&o, &oc, g->n_param_values);
     if (st) return st;
-    dt_rng rng;
-    dt_rng_seed(&rng, cfg->seed ^ 0xB5297A4D3F1A2C6Bull);
-    dt_batcher bt;
-    size_t *rows = malloc(s->B * sizeof *rows);
-    float *w0 = malloc(g->n_param_values * sizeof *w0 + 1);
-    if (!rows || !w0) {
-        free(rows);
-        free(w0);
+    update_watch u = {g, malloc(g->n_param_values * sizeof(float) + 1), log_ratio_sum, ratio_steps};
+    if (!u.w0) {
         dt_optim_free(&o);
         return dt_fail(DT_ENOMEM, "debug: out of memory");
     }
-    st = dt_batcher_init(&bt, s->d, DT_SPLIT_TRAIN, s->B, 1, &rng);
-    for (long step = 1; step <= DBG_TRAIN_STEPS && !st && !s->nan_found; step++) {
-        size_t k;
-        if (!dt_batcher_next(&bt, rows, &k) && !dt_batcher_next(&bt, rows, &k)) break;
-        st = dt_model_load_batch(m, s->d, DT_SPLIT_TRAIN, rows, k);
-        if (st) break;
-        memcpy(w0, g->param_val, g->n_param_values * sizeof *w0);
-        float loss;
-        g->anomaly_mode = 1;
-        g->anomaly.found = 0;
-        st = dt_model_train_step(m, &o, &loss);
-        g->anomaly_mode = 0;
-        if (st && g->anomaly.found) {
-            char when[48];
-            snprintf(when, sizeof when, "at training step %ld", step);
-            report_anomaly(s, when, step);
-            dt_clear_error();
-            st = DT_OK;
-            break;
-        }
-        if (st) break;
-        *steps_done = step;
-        for (int i = 0; i < g->n_params; i++) {
-            const dt_node *p = g->params[i];
-            if (!is_weight(p)) continue;
-            double dw = 0, w = 0;
-            for (size_t j = 0; j < dt_numel(p); j++) {
-                double a = w0[p->param_offset + j], b = p->val[j];
-                dw += (b - a) * (b - a);
-                w += a * a;
-            }
-            if (w > 0 && dw > 0) {
-                log_ratio_sum[i] += 0.5 * log10(dw / w);
-                ratio_steps[i]++;
-            }
-        }
+    memcpy(u.w0, g->param_val, g->n_param_values * sizeof *u.w0);
+    fo.on_step = update_step;
+    fo.ctx = &u;
+    dt_fit_result fr;
+    g->anomaly_mode = 1;
+    g->anomaly.found = 0;
+    st = dt_model_fit(m, &o, s->d, &fo, &fr);
+    g->anomaly_mode = 0;
+    *steps_done = fr.steps;
+    if (st && g->anomaly.found) {
+        char when[48];
+        snprintf(when, sizeof when, "at training step %ld", fr.steps + 1);
+        report_anomaly(s, when, fr.steps + 1);
+        dt_clear_error();
+        st = DT_OK;
     }
-    dt_batcher_free(&bt);
-    free(rows);
-    free(w0);
+    free(u.w0);
     dt_optim_free(&o);
     if (!st) st = dt_model_load_batch(m, s->d, DT_SPLIT_TRAIN, s->rows, s->B);
     return st;

@@ -1,8 +1,8 @@
 /* Shared by compare, decompose and improve: the target error, the error of
  * the configured model on the four splits, Tobin's bias/variance/shift/
  * val-overfit decomposition with its noise margins, per-class / per-slice
- * error analysis, and a training loop that can transform each batch (zeroed
- * inputs, augmentation), which dt_model_fit does not offer.
+ * error analysis, and training with each batch transformed (zeroed inputs,
+ * augmentation) through dt_model_fit's transform.
  * The thresholds are documented in docs/findings.md. */
 #ifndef DT_STAGES_ERROR_ANALYSIS_H
 #define DT_STAGES_ERROR_ANALYSIS_H

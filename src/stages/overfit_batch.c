@@ -24,6 +24,28 @@ static double batch_accuracy(const dt_model *m)
     return (double)right / B;
 }
 
+/* The curve, and the stop once the batch is fitted. */
+typedef struct overfit_watch {
+    dt_progress *progress;
+    float *curve;
+    int classification;
+    int done, reached;
+    double acc, target;
+} overfit_watch;
+
+static int overfit_step(void *ctx, const dt_fit_step *fs)
+{
+    overfit_watch *w = ctx;
+    float loss = fs->loss;
+    w->curve[w->done++] = loss;
+    dt_progress_update(w->progress, 1, 1, w->done, fs->steps, loss);
+    if (!isfinite(loss)) return 1;
+    w->acc = w->classification ? batch_accuracy(fs->m) : 1.0;
+    w->target = w->classification ? OVERFIT_CE_LOSS : OVERFIT_MSE_RELATIVE * w->curve[0];
+    w->reached = loss <= w->target && w->acc >= 1.0;
+    return w->reached;
+}
+
 static void suggest_for(dt_finding *f, dt_curve_mode mode, const dt_config *cfg)
 {
     int high_lr = cfg->train.lr >= (cfg->train.optimizer == DT_OPT_SGD ? 0.5 : 1e-2);
@@ -86,37 +108,31 @@ dt_status dt_stage_overfit_batch(dt_stage_ctx *ctx, dt_report *rep)
     dt_model *m = NULL;
     st = dt_stage_build_model(cfg, d, B, &m);
     if (st) return st;
-    dt_optim_cfg oc = dt_stage_optim_cfg(cfg, steps);
-    dt_optimizer o;
     size_t *rows = malloc((size_t)B * sizeof *rows);
     float *curve = malloc((size_t)steps * sizeof *curve);
-    if (!rows || !curve || (st = dt_optim_init(&o, &oc, m->g->n_param_values))) {
+    if (!rows || !curve) {
         free(rows);
         free(curve);
         dt_model_free(m);
-        return st ? st : dt_fail(DT_ENOMEM, "overfit-batch: out of memory");
+        return dt_fail(DT_ENOMEM, "overfit-batch: out of memory");
     }
     /* The fixed batch: the first B rows of the (already shuffled) train split. */
     for (int i = 0; i < B; i++) rows[i] = (size_t)i;
-    st = dt_model_load_batch(m, d, DT_SPLIT_TRAIN, rows, (size_t)B);
 
     dt_progress_begin(ctx->progress, "overfit-batch");
-    int done = 0, reached = 0;
-    double acc = 0.0, target = 0.0;
-    while (!st && done < steps) {
-        float loss;
-        st = dt_model_train_step(m, &o, &loss);
-        if (st) break;
-        curve[done++] = loss;
-        dt_progress_update(ctx->progress, 1, 1, done, steps, loss);
-        if (!isfinite(loss)) break;
-        acc = classification ? batch_accuracy(m) : 1.0;
-        target = classification ? OVERFIT_CE_LOSS : OVERFIT_MSE_RELATIVE * curve[0];
-        if (loss <= target && acc >= 1.0) {
-            reached = 1;
-            break;
-        }
-    }
+    overfit_watch w = {.progress = ctx->progress, .curve = curve, .classification = classification};
+    dt_fit_opts fo = dt_stage_fit_opts_cfg(cfg, DT_SPLIT_TRAIN, DT_SPLIT_TRAIN);
+    fo.epochs = steps;
+    fo.max_steps = 0;
+    fo.restore_best = 0;
+    fo.fixed_rows = rows;
+    fo.n_fixed = (size_t)B;
+    fo.on_step = overfit_step;
+    fo.ctx = &w;
+    dt_fit_result fr;
+    st = dt_stage_fit(cfg, d, m, &fo, &fr);
+    int done = w.done, reached = w.reached;
+    double acc = w.acc, target = w.target;
     dt_progress_end(ctx->progress, reached ? "fitted" : "not fitted");
     if (!st) {
         dt_report_metric(rep, "batch_size", B);
@@ -165,7 +181,6 @@ dt_status dt_stage_overfit_batch(dt_stage_ctx *ctx, dt_report *rep)
             dt_report_set_status(rep, DT_VERDICT_FAIL);
         }
     }
-    dt_optim_free(&o);
     free(rows);
     free(curve);
     dt_model_free(m);

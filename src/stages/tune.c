@@ -61,71 +61,75 @@ static double grad_norm(const dt_graph *g, const dt_node *p)
         snprintf((r)->reason, sizeof (r)->reason, __VA_ARGS__);   \
     } while (0)
 
-/* Trains the trial's model for its budget, stopping at the first sick sign. */
-static dt_status train_loop(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_config *c, long total,
-                            dt_trial_result *r)
+/* The sick-trial detectors, run after every training step of a trial. */
+typedef struct sick_watch {
+    dt_trial_result *r;
+    const dt_node *gf, *gl;    /* first and last weight matrices */
+    long check_at;             /* the plateau check's step */
+    double ring[LOSS_RING];    /* the last losses */
+} sick_watch;
+
+/* Step hook: records the loss and stops the fit at the first sick sign. */
+static int sick_step(void *ctx, const dt_fit_step *fs)
 {
-    size_t B = (size_t)m->g->max_batch;
-    dt_rng rng;
-    dt_rng_seed(&rng, c->seed ^ 0xB5297A4D3F1A2C6Bull);
-    dt_batcher bt;
-    dt_status st = dt_batcher_init(&bt, d, DT_SPLIT_TRAIN, B, 1, &rng);
-    if (st) return st;
-    size_t *rows = malloc(B * sizeof *rows);
-    if (!rows) {
-        dt_batcher_free(&bt);
-        return dt_fail(DT_ENOMEM, "tune: out of memory");
+    sick_watch *w = ctx;
+    dt_trial_result *r = w->r;
+    long s = fs->step, total = fs->steps;
+    float loss = fs->loss;
+    r->steps = s;
+    w->ring[(s - 1) % LOSS_RING] = loss;
+    if (s == 1) r->first_loss = loss;
+    if (!isfinite(loss)) {
+        SET_SICK(r, "loss became %g at step %ld of %ld", (double)loss, s, total);
+        return 1;
     }
-    const dt_node *gf, *gl;
-    edge_weights(m->g, &gf, &gl);
-    long check_at = (long)ceil(SICK_WARMUP_FRACTION * (double)total);
-    double ring[LOSS_RING];
+    if (r->first_loss > 0 && loss > SICK_EXPLODE_FACTOR * r->first_loss) {
+        SET_SICK(r, "loss exploded: %.4g > 10x the first step's %.4g at step %ld of %ld", (double)loss,
+                 r->first_loss, s, total);
+        return 1;
+    }
+    if (s == w->check_at && w->check_at >= 3) {
+        long n = w->check_at / 3 < LOSS_RING ? w->check_at / 3 : LOSS_RING;
+        double run = 0.0;
+        for (long i = 0; i < n; i++) run += w->ring[(s - 1 - i) % LOSS_RING];
+        run /= (double)n;
+        if (run >= SICK_PLATEAU_FACTOR * r->first_loss) {
+            SET_SICK(r, "loss not decreasing: running loss %.4g >= 0.99x the first step's %.4g after step %ld of %ld",
+                     run, r->first_loss, s, total);
+            return 1;
+        }
+    }
+    const dt_graph *g = fs->m->g;
+    if (s >= w->check_at && w->gf && w->gl && w->gf != w->gl) {
+        double nf = grad_norm(g, w->gf), nl = grad_norm(g, w->gl);
+        if (nl > 0 && nf / nl < SICK_VANISH_RATIO && nf < SICK_VANISH_FIRST) {
+            SET_SICK(r, "vanishing gradients: |g %.32s|/|g %.32s| = %.3g < 1e-3, |g %.32s| = %.3g < 1e-4 at step %ld of %ld",
+                     w->gf->name, w->gl->name, nf / nl, w->gf->name, nf, s, total);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Trains the trial's model for its budget (dt_model_fit, no validation),
+ * stopping at the first sick sign. */
+static dt_status train_trial(dt_model *m, const dt_data *d, const dt_config *c, long total, dt_trial_result *r)
+{
+    sick_watch w = {.r = r, .check_at = (long)ceil(SICK_WARMUP_FRACTION * (double)total)};
+    edge_weights(m->g, &w.gf, &w.gl);
     r->first_loss = NAN;
-    while (!st && r->steps < total && r->status == DT_TRIAL_OK) {
-        size_t k;
-        if (!dt_batcher_next(&bt, rows, &k)) continue; /* end of epoch: the next call starts a new one */
-        float loss;
-        st = dt_model_load_batch(m, d, DT_SPLIT_TRAIN, rows, k);
-        if (!st) st = dt_model_train_step(m, o, &loss);
-        if (st) break;
-        long s = ++r->steps;
-        ring[(s - 1) % LOSS_RING] = loss;
-        if (s == 1) r->first_loss = loss;
-        if (!isfinite(loss)) {
-            SET_SICK(r, "loss became %g at step %ld of %ld", (double)loss, s, total);
-            break;
-        }
-        if (r->first_loss > 0 && loss > SICK_EXPLODE_FACTOR * r->first_loss) {
-            SET_SICK(r, "loss exploded: %.4g > 10x the first step's %.4g at step %ld of %ld", (double)loss,
-                     r->first_loss, s, total);
-            break;
-        }
-        if (s == check_at && check_at >= 3) {
-            long w = check_at / 3 < LOSS_RING ? check_at / 3 : LOSS_RING;
-            double run = 0.0;
-            for (long i = 0; i < w; i++) run += ring[(s - 1 - i) % LOSS_RING];
-            run /= (double)w;
-            if (run >= SICK_PLATEAU_FACTOR * r->first_loss) {
-                SET_SICK(r, "loss not decreasing: running loss %.4g >= 0.99x the first step's %.4g after step %ld of %ld",
-                         run, r->first_loss, s, total);
-                break;
-            }
-        }
-        if (s >= check_at && gf && gl && gf != gl) {
-            double nf = grad_norm(m->g, gf), nl = grad_norm(m->g, gl);
-            if (nl > 0 && nf / nl < SICK_VANISH_RATIO && nf < SICK_VANISH_FIRST) {
-                SET_SICK(r, "vanishing gradients: |g %.32s|/|g %.32s| = %.3g < 1e-3, |g %.32s| = %.3g < 1e-4 at step %ld of %ld",
-                         gf->name, gl->name, nf / nl, gf->name, nf, s, total);
-                break;
-            }
-        }
-    }
+    dt_fit_opts fo = dt_stage_fit_opts_cfg(c, DT_SPLIT_TRAIN, DT_SPLIT_TRAIN);
+    fo.max_steps = total;
+    fo.restore_best = 0;
+    fo.on_step = sick_step;
+    fo.ctx = &w;
+    dt_fit_result fr;
+    dt_status st = dt_stage_fit(c, d, m, &fo, &fr);
+    r->steps = fr.steps;
     long tail = r->steps < 20 ? r->steps : 20;
     double sum = 0.0;
-    for (long i = 0; i < tail; i++) sum += ring[(r->steps - 1 - i) % LOSS_RING];
+    for (long i = 0; i < tail; i++) sum += w.ring[(r->steps - 1 - i) % LOSS_RING];
     r->last_loss = tail > 0 ? sum / (double)tail : NAN;
-    free(rows);
-    dt_batcher_free(&bt);
     return st;
 }
 
@@ -149,8 +153,6 @@ static dt_status run_trial(const dt_tune_job *job, const dt_trial *t, dt_trial_r
     dt_config *c = malloc(sizeof *c);
     if (!c) return dt_fail(DT_ENOMEM, "tune: out of memory");
     dt_model *m = NULL;
-    dt_optimizer o = {0};
-    int have_opt = 0;
     dt_status st = trial_config(job->base, t, c);
     if (!st) st = dt_stage_build_model(c, job->data, c->train.batch_size, &m);
     if (st) {
@@ -161,13 +163,9 @@ static dt_status run_trial(const dt_tune_job *job, const dt_trial *t, dt_trial_r
         r->seconds = now_s() - t0;
         return st == DT_ENOMEM ? st : DT_OK;
     }
-    size_t n = dt_data_split_size(job->data, DT_SPLIT_TRAIN), B = (size_t)c->train.batch_size;
-    long per_epoch = (long)((n + B - 1) / B);
-    r->budget = c->train.max_steps > 0 ? c->train.max_steps : per_epoch * c->train.epochs;
-    dt_optim_cfg oc = dt_stage_optim_cfg(c, r->budget);
-    st = dt_optim_init(&o, &oc, m->g->n_param_values);
-    have_opt = st == DT_OK;
-    if (!st) st = train_loop(m, &o, job->data, c, r->budget, r);
+    r->budget = dt_fit_steps(dt_data_split_size(job->data, DT_SPLIT_TRAIN), (size_t)c->train.batch_size,
+                             c->train.epochs, c->train.max_steps);
+    st = train_trial(m, job->data, c, r->budget, r);
     if (!st && r->status == DT_TRIAL_OK) {
         dt_eval ev = {0};
         st = dt_model_evaluate(m, job->data, DT_SPLIT_TRAIN_VAL, &ev, NULL, NULL);
@@ -180,7 +178,6 @@ static dt_status run_trial(const dt_tune_job *job, const dt_trial *t, dt_trial_r
             }
         }
     }
-    if (have_opt) dt_optim_free(&o);
     if (keep && !st) *keep = m;
     else dt_model_free(m);
     free(c);
