@@ -148,9 +148,32 @@ static void test_cut_branch_is_input_unused(void **state)
     st_free(r);
 }
 
+/* arch auto on several fields: the seed's fusion, one encoder per field. */
+static void test_auto_builds_the_fusion_network(void **state)
+{
+    const char *sets[] = {"model.arch=auto", "train.epochs=1", "data.synthetic.samples=600", NULL};
+    st_run *r = st_stage(dt_stage_start_simple, "start-simple", pairs_base, sets);
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->json, "config"), "model"), "layers");
+    char *js = cJSON_PrintUnformatted(layers);
+    print_message("%s\n", js);
+    const char *want[] = {"\"name\":\"image_c1\"", "\"name\":\"image_flatten\"", "\"name\":\"caption_emb\"",
+                          "\"name\":\"caption_lstm\"", "\"in\":[\"image_flatten\",\"caption_lstm\"]",
+                          "\"name\":\"out\""};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        if (!strstr(js, want[i])) fail_msg("fusion lacks %s", want[i]);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+                            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->json, "config"), "model"),
+                            "arch")),
+                        "custom");
+    free(js);
+    st_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_auto_builds_the_fusion_network),
         cmocka_unit_test(test_cut_branch_is_input_unused),
         cmocka_unit_test(test_noise_caption_is_input_independent),
         cmocka_unit_test(test_two_branch_net_learns_pairs),

@@ -124,7 +124,10 @@ static long steps_per_epoch(const dt_config *c, const dt_data *d)
 
 static dt_status linear_baseline_error(dt_stage_ctx *ctx, const dt_data *d, double *err)
 {
-    if (d->task == DT_TASK_REGRESSION && ctx->cfg->loss == DT_LOSS_MSE && least_squares_error(d, err)) return DT_OK;
+    /* Closed form on one input field; several fields go through the engine's linear model. */
+    if (d->task == DT_TASK_REGRESSION && ctx->cfg->loss == DT_LOSS_MSE && dt_data_n_fields(d) == 1 &&
+        least_squares_error(d, err))
+        return DT_OK;
     dt_config c = *ctx->cfg;
     long per_epoch = steps_per_epoch(&c, d), min_epochs = (LINEAR_MIN_STEPS + per_epoch - 1) / per_epoch;
     if (min_epochs < LINEAR_MIN_EPOCHS) min_epochs = LINEAR_MIN_EPOCHS;
