@@ -319,33 +319,21 @@ static void binary_path(char *buf, size_t len)
     snprintf(buf, len, "%s/../dnntrouble", dirname(self));
 }
 
-/* A little-endian .npy file of shape [n, dims...]: float32, or int64 ids when ids is set. */
+/* A .npy file of shape [n, dims...]: float32, or int64 ids when ids is set. */
 static void write_npy_as(const char *path, const float *x, int ndim, const int *shape, int ids)
 {
-    char dict[256];
-    size_t off = (size_t)snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (",
-                                  ids ? "<i8" : "<f4");
-    size_t count = 1;
+    char sh[128];
+    size_t off = (size_t)snprintf(sh, sizeof sh, "("), count = 1;
     for (int i = 0; i < ndim; i++) {
-        off += (size_t)snprintf(dict + off, sizeof dict - off, "%d,%s", shape[i], i + 1 < ndim ? " " : "");
+        off += (size_t)snprintf(sh + off, sizeof sh - off, "%d,%s", shape[i], i + 1 < ndim ? " " : "");
         count *= (size_t)shape[i];
     }
-    snprintf(dict + off, sizeof dict - off, "), }");
-    size_t hl = strlen(dict) + 1, pad = (64 - (10 + hl) % 64) % 64;
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    unsigned short h = (unsigned short)(hl + pad);
-    fwrite("\x93NUMPY\x01\x00", 1, 8, f);
-    fwrite(&h, 2, 1, f);
-    fputs(dict, f);
-    for (size_t i = 0; i < pad; i++) fputc(' ', f);
-    fputc('\n', f);
-    for (size_t i = 0; i < count; i++) {
-        int64_t v = (int64_t)x[i];
-        if (ids) fwrite(&v, sizeof v, 1, f);
-        else fwrite(&x[i], sizeof(float), 1, f);
-    }
-    fclose(f);
+    snprintf(sh + off, sizeof sh - off, ")");
+    int64_t *v = ids ? malloc(count * sizeof *v) : NULL;
+    for (size_t i = 0; v && i < count; i++) v[i] = (int64_t)x[i];
+    if (ids) dt_test_write_npy(path, "<i8", sh, v, count * sizeof *v);
+    else dt_test_write_npy(path, "<f4", sh, x, count * sizeof *x);
+    free(v);
 }
 
 static void write_npy(const char *path, const float *x, int ndim, const int *shape)

@@ -46,23 +46,6 @@ static void test_two_branch_net_learns_pairs(void **state)
     st_free(r);
 }
 
-static void write_npy(const char *path, const char *descr, const void *data, size_t bytes, const char *shape)
-{
-    char dict[200];
-    snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape);
-    size_t hl = strlen(dict) + 1, pad = (64 - (10 + hl) % 64) % 64;
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    unsigned short h = (unsigned short)(hl + pad);
-    fwrite("\x93NUMPY\x01\x00", 1, 8, f);
-    fwrite(&h, 2, 1, f);
-    fputs(dict, f);
-    for (size_t i = 0; i < pad; i++) fputc(' ', f);
-    fputc('\n', f);
-    fwrite(data, 1, bytes, f);
-    fclose(f);
-}
-
 /* The pairs images and labels as .npy files, with the captions replaced by
  * random tokens of the same vocabulary. */
 static void noise_caption_files(const char *dir, char *img, char *cap, char *y, size_t size)
@@ -89,11 +72,11 @@ static void noise_caption_files(const char *dir, char *img, char *cap, char *y, 
     snprintf(cap, size, "%s/caption.npy", dir);
     snprintf(y, size, "%s/y.npy", dir);
     snprintf(shape, sizeof shape, "(%zu, %d, %d, %d)", n, fi->shape[0], fi->shape[1], fi->shape[2]);
-    write_npy(img, "|u1", src->fx[0].u8, n * fi->sample_dim, shape);
+    dt_test_write_npy(img, "|u1", shape, src->fx[0].u8, n * fi->sample_dim);
     snprintf(shape, sizeof shape, "(%zu, %zu)", n, T);
-    write_npy(cap, "<i8", ids, n * T * sizeof *ids, shape);
+    dt_test_write_npy(cap, "<i8", shape, ids, n * T * sizeof *ids);
     snprintf(shape, sizeof shape, "(%zu,)", n);
-    write_npy(y, "<i8", labels, n * sizeof *labels, shape);
+    dt_test_write_npy(y, "<i8", shape, labels, n * sizeof *labels);
     free(ids);
     free(labels);
     dt_data_free(d);

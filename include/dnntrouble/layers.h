@@ -121,8 +121,6 @@ const dt_layer_def *dt_layer_def_get(dt_layer_type t);
 int dt_layer_type_find(const char *name);
 /* Index of option `name` in the type's table, -1 when it has none. */
 int dt_layer_opt_find(dt_layer_type t, const char *name);
-/* Closest layer type name to a misspelt one (NULL if none is close). */
-const char *dt_layer_type_suggest(const char *name);
 const char *dt_layer_init_name(dt_layer_init i);
 int dt_layer_init_find(const char *name);
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dnntrouble/names.h"
 #include "parse.h"
 
 /* Which source a key's value belongs to: the canonical key data.train.x
@@ -38,15 +39,6 @@ static int split_field_key(const char *key, int *k, const char **rest)
         }
     }
     return 0;
-}
-
-static int is_identifier(const char *s)
-{
-    if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_')) return 0;
-    for (; *s; s++)
-        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
-            return 0;
-    return 1;
 }
 
 static dt_status parse_modality(dt_parse_ctx *p, const char *key, yaml_node_t *n, dt_modality *out)
@@ -87,7 +79,7 @@ static dt_status field_option(dt_parse_ctx *p, const char *xkey, dt_field_spec *
 static dt_status set_field(dt_parse_ctx *p, dt_source_spec *ss, const char *xkey, const char *name, const char *opt,
                            yaml_node_t *n, int line, int replace)
 {
-    if (!is_identifier(name) || strlen(name) >= DT_FIELD_NAME_LEN)
+    if (!dt_is_identifier(name) || strlen(name) >= DT_FIELD_NAME_LEN)
         return dt_parse_fail(p, line, "%s: field name '%s' must be an identifier (letters, digits and _, not starting "
                              "with a digit) of at most %d characters", xkey, name, DT_FIELD_NAME_LEN - 1);
     dt_field_spec *f = NULL;

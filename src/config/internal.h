@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "dnntrouble/config.h"
+#include "dnntrouble/names.h"
 
 typedef enum {
     DT_KT_INT,      /* int */
@@ -71,8 +72,7 @@ void dt_format_double(double v, char *buf, size_t size);
 int dt_parse_double(const char *s, double *out);
 int dt_parse_long(const char *s, long long *out);
 int dt_parse_bool(const char *s, int *out);
-/* Levenshtein distance, for "did you mean". */
-int dt_edit_distance(const char *a, const char *b);
+/* dt_edit_distance and dt_is_identifier live in names.h. */
 /* npy x as a map of fields (fields.c).  The field map of key k
  * (data.train.x / data.test.x) as JSON (paths made absolute when asked), or
  * NULL when k holds no map; the same as a YAML flow mapping into buf

@@ -43,6 +43,20 @@ static const char *suggest_opt(dt_layer_type t, const char *key)
     return best;
 }
 
+static const char *suggest_type(const char *name)
+{
+    const char *best = NULL;
+    int bd = 3;
+    for (int t = 0; t < DT_LAYER_TYPE_COUNT; t++) {
+        int e = dt_edit_distance(name, dt_layer_def_get((dt_layer_type)t)->name);
+        if (e < bd) {
+            bd = e;
+            best = dt_layer_def_get((dt_layer_type)t)->name;
+        }
+    }
+    return best;
+}
+
 static dt_status parse_init(dt_parse_ctx *p, dt_layer_desc *l, int index, yaml_node_t *v)
 {
     int line = dt_node_line(v);
@@ -139,7 +153,7 @@ static dt_status parse_layer(dt_parse_ctx *p, yaml_node_t *m, int index, dt_laye
     if (!t) return layer_fail(p, line, &probe, index, "needs a type (linear, conv2d, relu, ...)%s%s", NULL, NULL);
     int ti = dt_layer_type_find(t);
     if (ti < 0) {
-        const char *s = dt_layer_type_suggest(t);
+        const char *s = suggest_type(t);
         if (s) return layer_fail(p, dt_node_line(type), &probe, index, "unknown type '%s' (did you mean '%s'?)", t, s);
         return layer_fail(p, dt_node_line(type), &probe, index, "unknown type '%s'%s", t, NULL);
     }

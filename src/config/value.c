@@ -259,26 +259,6 @@ int dt_config_given(const dt_config *cfg, const char *key)
     return k >= 0 && cfg->given[dt_key_canonical(k)];
 }
 
-int dt_edit_distance(const char *a, const char *b)
-{
-    size_t n = strlen(b);
-    int row[256];
-    if (n >= 256 || strlen(a) >= 256) return 1000;
-    for (size_t j = 0; j <= n; j++) row[j] = (int)j;
-    for (size_t i = 1; a[i - 1]; i++) {
-        int diag = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= n; j++) {
-            int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            diag = up;
-            row[j] = best;
-        }
-    }
-    return row[n];
-}
-
 const char *dt_config_suggest_key(const char *key)
 {
     const char *best = NULL;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dnntrouble/names.h"
 #include "internal.h"
 
 int dt_fields_find(const dt_source_spec *ss, const char *name)
@@ -12,15 +13,6 @@ int dt_fields_find(const dt_source_spec *ss, const char *name)
     for (int i = 0; i < ss->n_fields; i++)
         if (!strcmp(ss->fields[i].name, name)) return i;
     return -1;
-}
-
-static int is_identifier(const char *s)
-{
-    if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_')) return 0;
-    for (; *s; s++)
-        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
-            return 0;
-    return 1;
 }
 
 static void list_names(const dt_source_spec *ss, char *buf, size_t cap)
@@ -44,7 +36,7 @@ dt_status dt_fields_match(const dt_data_spec *spec, int which)
         return dt_fail(DT_ECONFIG, "%s: more than %d fields", key, DT_MAX_FIELDS);
     for (int i = 0; i < ss->n_fields; i++) {
         const dt_field_spec *f = &ss->fields[i];
-        if (!is_identifier(f->name) || strlen(f->name) >= DT_FIELD_NAME_LEN)
+        if (!dt_is_identifier(f->name) || strlen(f->name) >= DT_FIELD_NAME_LEN)
             return dt_fail(DT_ECONFIG, "%s: field name '%s' must be an identifier (letters, digits and _, not "
                            "starting with a digit)", key, f->name);
         if (dt_fields_find(ss, f->name) != i)

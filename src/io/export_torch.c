@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dnntrouble/names.h"
 #include "dnntrouble/report.h"
 
 typedef struct out {
@@ -51,9 +52,7 @@ static const char *const keywords[] = {"False", "None", "True", "and", "as", "as
 
 static int identifier(const char *s)
 {
-    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_')) return 0;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_')) return 0;
+    if (!dt_is_identifier(s)) return 0;
     for (int i = 0; keywords[i]; i++)
         if (!strcmp(keywords[i], s)) return 0;
     return 1;

@@ -363,34 +363,6 @@ int dt_layer_opt_find(dt_layer_type t, const char *name)
     return -1;
 }
 
-static int edit_distance(const char *a, const char *b)
-{
-    size_t n = strlen(a), m = strlen(b);
-    if (n > 40 || m > 40) return 99;
-    int d[41][41];
-    for (size_t i = 0; i <= n; i++) d[i][0] = (int)i;
-    for (size_t j = 0; j <= m; j++) d[0][j] = (int)j;
-    for (size_t i = 1; i <= n; i++)
-        for (size_t j = 1; j <= m; j++) {
-            int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
-            d[i][j] = c;
-        }
-    return d[n][m];
-}
-
-const char *dt_layer_type_suggest(const char *name)
-{
-    const char *best = NULL;
-    int bd = 3;
-    for (int t = 0; t < DT_LAYER_TYPE_COUNT; t++) {
-        int e = edit_distance(name, table[t].name);
-        if (e < bd) { bd = e; best = table[t].name; }
-    }
-    return best;
-}
-
 static const char *const init_names[DT_LINIT_COUNT] = {"default", "he_normal", "glorot_uniform", "torch_default",
                                                        "zeros", "constant", "normal"};
 const char *dt_layer_init_name(dt_layer_init i) { return (int)i >= 0 && i < DT_LINIT_COUNT ? init_names[i] : "?"; }

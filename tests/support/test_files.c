@@ -55,3 +55,23 @@ void dt_test_rmtree(const char *dir)
 {
     nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+void dt_test_write_npy(const char *path, const char *descr, const char *shape, const void *data, size_t bytes)
+{
+    char dict[256];
+    snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape);
+    size_t hl = strlen(dict) + 1, pad = (64 - (10 + hl) % 64) % 64;
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        perror(path);
+        abort();
+    }
+    unsigned short h = (unsigned short)(hl + pad);
+    fwrite("\x93NUMPY\x01\x00", 1, 8, f);
+    fwrite(&h, 2, 1, f);
+    fputs(dict, f);
+    for (size_t i = 0; i < pad; i++) fputc(' ', f);
+    fputc('\n', f);
+    fwrite(data, 1, bytes, f);
+    fclose(f);
+}

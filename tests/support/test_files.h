@@ -10,6 +10,9 @@ void dt_test_tmpdir(char *dir, size_t size);
 void dt_test_write(const char *dir, const char *name, const char *text, char *path, size_t size);
 /* Reads a whole file (malloc'd, NUL-terminated), NULL when missing. */
 char *dt_test_read(const char *path);
+/* An .npy file (format 1.0): descr "<f4", "<i8", "|u1" ...; shape as numpy
+ * writes it, e.g. "(3, 1, 16, 16)" or "(5,)"; bytes of raw little-endian data. */
+void dt_test_write_npy(const char *path, const char *descr, const char *shape, const void *data, size_t bytes);
 /* rm -rf DIR. */
 void dt_test_rmtree(const char *dir);
 
