@@ -194,6 +194,14 @@ static void test_option_type_and_range(void **state)
         "config.yaml:4", "'r'", "takes no init");
 }
 
+static void test_key_given_twice(void **state)
+{
+    ERR("model:\n  arch: custom\n  layers:\n    - {name: e, type: embedding, in: caption, type: flatten}\n",
+        "config.yaml:4", "layer 1", "'type' is given twice");
+    ERR("model:\n  arch: custom\n  layers:\n    - {type: linear, units: 3, units: 4}\n", "config.yaml:4",
+        "'units' is given twice");
+}
+
 static void test_in_names_nothing(void **state)
 {
     ERR("model:\n  arch: custom\n  layers:\n    - {name: f1, type: linear, units: 8}\n"
@@ -353,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_unknown_type),
         cmocka_unit_test(test_unknown_option),
         cmocka_unit_test(test_option_type_and_range),
+        cmocka_unit_test(test_key_given_twice),
         cmocka_unit_test(test_in_names_nothing),
         cmocka_unit_test(test_cycle),
         cmocka_unit_test(test_shapes_do_not_fit),

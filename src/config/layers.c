@@ -137,8 +137,14 @@ static dt_status parse_layer(dt_parse_ctx *p, yaml_node_t *m, int index, dt_laye
     if (m->type != YAML_MAPPING_NODE)
         return layer_fail(p, line, NULL, index, "each layer is a mapping such as {type: linear, units: 64}%s%s", NULL, NULL);
     yaml_node_t *type = NULL, *name = NULL;
+    /* Every key at most once: YAML would let the last one silently win. */
     for (yaml_node_pair_t *pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top; pr++) {
-        const char *k = scalar(yaml_document_get_node(p->doc, pr->key));
+        yaml_node_t *kn = yaml_document_get_node(p->doc, pr->key);
+        const char *k = scalar(kn);
+        for (yaml_node_pair_t *q = m->data.mapping.pairs.start; k && q < pr; q++) {
+            const char *k2 = scalar(yaml_document_get_node(p->doc, q->key));
+            if (k2 && !strcmp(k, k2)) return layer_fail(p, dt_node_line(kn), NULL, index, "'%s' is given twice%s", k, NULL);
+        }
         if (k && !strcmp(k, "type")) type = yaml_document_get_node(p->doc, pr->value);
         if (k && !strcmp(k, "name")) name = yaml_document_get_node(p->doc, pr->value);
     }
