@@ -81,6 +81,8 @@ static void test_usage_errors(void **state)
     const char *cfg = write_cfg("ok.yaml", "data: {format: synthetic}\n");
     expect(dnn("%s", ""), 2, "usage: dnntrouble");
     expect(dnn("frobnicate x.yaml"), 2, "unknown command 'frobnicate'");
+    expect(dnn("runn x.yaml"), 2, "unknown command 'runn' (did you mean 'run'?)");
+    expect(dnn("decompse x.yaml"), 2, "(did you mean 'decompose'?)");
     expect(dnn("debug"), 2, "missing CONFIG");
     expect(dnn("debug %s extra", cfg), 2, "unexpected argument 'extra'");
     expect(dnn("debug %s --bogus", cfg), 2, "unknown option '--bogus'");
@@ -185,6 +187,19 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Gate lines say what was measured against what. */
+static void test_gate_lines(void **state)
+{
+    const char *cfg = write_cfg("gates.yaml", "data: {format: synthetic, synthetic: {generator: blobs, samples: 300}}\n"
+                                              "train: {epochs: 2}\n"
+                                              "stages: {tune: {trials: 2, rounds: 1, epochs: 1}}\n"
+                                              "gates: {start-simple: pass, test_error: {max: -1}}\n");
+    expect(dnn("run %s --out %s/gates", cfg, tmp), 1, NULL);
+    assert_non_null(strstr(out_text, "gate start-simple: passed (pass, allowed: pass)"));
+    if (!strstr(out_text, "gate test_error: TRIPPED (") || !strstr(out_text, " > max -1)"))
+        fail_msg("no tripped test_error gate line in: %s", out_text);
+}
+
 /* predict and export on decompose's checkpoint, and their errors. */
 static void test_predict_and_export(void **state)
 {
@@ -231,6 +246,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_config_errors),    cmocka_unit_test(test_validate),
         cmocka_unit_test(test_run_error_leaves_no_report), cmocka_unit_test(test_diff),
         cmocka_unit_test(test_predict_and_export),
+        cmocka_unit_test(test_gate_lines),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -5,6 +5,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "dnntrouble/names.h"
 #include "dnntrouble/report.h"
 #include "dnntrouble/stage.h"
 
@@ -29,7 +30,18 @@ int main(int argc, char **argv)
 
     int is_stage = strcmp(cmd, "run") == 0 || dt_stage_find(cmd) != NULL;
     if (!is_stage && strcmp(cmd, "validate") != 0 && strcmp(cmd, "diff") != 0)
+    {
+        /* "did you mean": the closest command within two edits. */
+        static const char *const extra[] = {"run", "validate", "diff", "bench", "predict", "export", NULL};
+        const char *best = NULL;
+        int bd = 3;
+        for (int i = 0; extra[i]; i++)
+            if (dt_edit_distance(cmd, extra[i]) < bd) bd = dt_edit_distance(cmd, best = extra[i]);
+        for (int i = 0; i < dt_n_stages; i++)
+            if (dt_edit_distance(cmd, dt_stages[i].name) < bd) bd = dt_edit_distance(cmd, best = dt_stages[i].name);
+        if (best) return dt_cli_usage_error(NULL, "unknown command '%s' (did you mean '%s'?)", cmd, best);
         return dt_cli_usage_error(NULL, "unknown command '%s'", cmd);
+    }
 
     dt_cli cli = {.cmd = cmd};
     int rc = dt_cli_parse(argc - 1, argv + 1, &cli);

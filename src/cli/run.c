@@ -65,9 +65,15 @@ static int print_gates(const dt_summary *sum)
         else if (cJSON_IsString(actual)) snprintf(a, sizeof a, "%s", actual->valuestring);
         if (cJSON_IsNumber(limit)) snprintf(l, sizeof l, "%g", limit->valuedouble);
         else snprintf(l, sizeof l, "%s", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(g, "allowed")));
-        printf("gate %-20s %-5s %s %s: %s\n", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(g, "name")),
-               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(g, "kind")), l,
-               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(g, "passed")) ? "passed" : "TRIPPED", a);
+        /* "gate test_error: passed (0.011 <= max 0.02)", "gate debug: TRIPPED (fail, allowed: warn)" */
+        const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(g, "kind"));
+        int passed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(g, "passed"));
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(g, "name"));
+        if (kind && !strcmp(kind, "stage"))
+            printf("gate %s: %s (%s, allowed: %s)\n", name, passed ? "passed" : "TRIPPED", a, l);
+        else
+            printf("gate %s: %s (%s %s %s %s)\n", name, passed ? "passed" : "TRIPPED", a,
+                   kind && !strcmp(kind, "max") ? (passed ? "<=" : ">") : (passed ? ">=" : "<"), kind ? kind : "", l);
     }
     cJSON_Delete(j);
     return 0;
