@@ -8,6 +8,7 @@
 #include <cJSON.h>
 
 #include "common.h"
+#include "dnntrouble/edit.h"
 
 /* Tobin's guide: about 10,000 training examples are enough to start. */
 #define SIMPLE_TRAIN_SIZE 10000
@@ -115,25 +116,38 @@ dt_status dt_stage_start_simple(dt_stage_ctx *ctx, dt_report *rep)
     dt_report_metric(rep, "classes", dt_stage_classes(d));
     dt_report_metric(rep, "train_size", (double)dt_data_split_size(d, DT_SPLIT_TRAIN));
 
-    /* Departures from the simple start. */
-    if (cfg->train.weight_decay > 0 || cfg->train.dropout > 0 || cfg->model.batch_norm) {
+    /* Departures from the simple start, read off the network that will run
+     * (the expanded description), whatever keys produced it. */
+    const dt_model_desc *md = &cfg->model.desc;
+    double dropout = dt_desc_max_dropout(md);
+    int n_bn = dt_desc_count(md, DT_LAYER_BATCHNORM);
+    if (cfg->train.weight_decay > 0 || dropout > 0 || n_bn) {
         dt_finding *f = dt_report_finding(rep, "not-simple-regularization", DT_SEV_WARNING,
                                           "regularization is on before the model is known to fit "
-                                          "(weight_decay %g, dropout %g, batch_norm %s)",
-                                          cfg->train.weight_decay, cfg->train.dropout,
-                                          cfg->model.batch_norm ? "on" : "off");
+                                          "(weight_decay %g, dropout %g, %d batchnorm layer%s)",
+                                          cfg->train.weight_decay, dropout, n_bn, n_bn == 1 ? "" : "s");
         dt_finding_evidence(f, "weight_decay", cfg->train.weight_decay);
-        dt_finding_evidence(f, "dropout", cfg->train.dropout);
-        dt_finding_evidence(f, "batch_norm", cfg->model.batch_norm);
+        dt_finding_evidence(f, "dropout", dropout);
+        dt_finding_evidence(f, "batchnorm_layers", n_bn);
         dt_finding_suggest(f, "turn weight decay, dropout and batch-norm off until overfit-batch passes");
         dt_finding_suggest(f, "add regularization back one piece at a time when decompose shows high variance");
     }
-    if (cfg->model.hidden > SIMPLE_MAX_HIDDEN || cfg->model.depth > 1) {
+    int widest = 0, hidden_linear = 0;
+    for (int i = 0; i < md->n_layers; i++) {
+        const dt_layer_desc *l = &md->layers[i];
+        double w = l->type == DT_LAYER_LINEAR ? dt_layer_opt(l, "units") : l->type == DT_LAYER_LSTM ? dt_layer_opt(l, "hidden") : 0;
+        if (w > widest) widest = (int)w;
+        hidden_linear += l->type == DT_LAYER_LINEAR && dt_layer_opt(l, "units") != DT_UNITS_CLASSES;
+    }
+    /* An MLP starts with one hidden layer; any model starts narrow. */
+    int deep_mlp = cfg->model.arch == DT_ARCH_MLP && hidden_linear > 1;
+    if (widest > SIMPLE_MAX_HIDDEN || deep_mlp) {
         dt_finding *f = dt_report_finding(rep, "not-simple-model-size", DT_SEV_WARNING,
-                                          "the model is larger than a simple start (hidden %d, depth %d)",
-                                          cfg->model.hidden, cfg->model.depth);
-        dt_finding_evidence(f, "hidden", cfg->model.hidden);
-        dt_finding_evidence(f, "depth", cfg->model.depth);
+                                          "the model is larger than a simple start (widest layer %d units, %d hidden "
+                                          "linear layers)",
+                                          widest, hidden_linear);
+        dt_finding_evidence(f, "widest", widest);
+        dt_finding_evidence(f, "hidden_linear_layers", hidden_linear);
         dt_finding_evidence(f, "simple_max_hidden", SIMPLE_MAX_HIDDEN);
         dt_finding_suggest(f, "start with one hidden layer of at most %d units; grow it when decompose shows high bias",
                            SIMPLE_MAX_HIDDEN);
