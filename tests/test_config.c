@@ -45,8 +45,6 @@ static const char every_key[] =
     "  train: {path: tr.csv}\n"
     "  test: {path: te.csv}\n"
     "  csv: {label: target, header: false, skip_rows: 2, delimiter: \";\"}\n"
-    "  text: {seq_len: 16}\n"
-    "  synthetic: {generator: spirals, samples: 500, noise: 0.3}\n"
     "  modality: tabular\n"
     "  splits: {train_val: 0.2, test_val: 0.4}\n"
     "  normalize: false\n"
@@ -106,10 +104,7 @@ static void test_every_key(void **state)
     assert_int_equal(c->data.csv_header, 0);
     assert_int_equal(c->data.csv_skip_rows, 2);
     assert_int_equal(c->data.csv_delimiter, ';');
-    assert_int_equal(c->data.seq_len, 16);
-    assert_int_equal(c->data.generator, DT_GEN_SPIRALS);
-    assert_int_equal(c->data.samples, 500);
-    assert_true(c->data.noise == 0.3);
+
     assert_int_equal(c->data.modality, DT_MODALITY_TABULAR);
     assert_true(c->data.train_val_fraction == 0.2 && c->data.test_val_fraction == 0.4);
     assert_int_equal(c->data.normalize, 0);
@@ -371,6 +366,30 @@ static void assert_same_config(const dt_config *a, const dt_config *b)
     cJSON_Delete(jb);
 }
 
+/* Each format reads its own section; keys of another format, or file keys the
+ * format does not read, are errors instead of being ignored. */
+static void test_format_sections(void **state)
+{
+    dt_config *c = cfg_new();
+    if (parse(c, "data: {format: text, train: {path: /c.txt}, text: {seq_len: 16}}\n") != DT_OK)
+        fail_msg("%s", dt_last_error());
+    assert_int_equal(c->data.seq_len, 16);
+    if (parse(c, "data: {format: synthetic, synthetic: {generator: spirals, samples: 500, noise: 0.3}}\n") != DT_OK)
+        fail_msg("%s", dt_last_error());
+    assert_int_equal(c->data.generator, DT_GEN_SPIRALS);
+    assert_int_equal(c->data.samples, 500);
+    assert_true(c->data.noise == 0.3);
+    assert_error(c, "data: {format: csv, train: {path: a.csv, y: t.csv}}\n",
+                 "data.train.y does not apply to data.format csv, which reads path (the label is a column: data.csv.label)");
+    assert_error(c, "data: {format: csv, train: {path: a.csv}, text: {seq_len: 8}}\n",
+                 "data.text.seq_len does not apply to data.format csv (it is a text option)");
+    assert_error(c, "data: {format: idx, train: {images: a, labels: b}, csv: {header: false}}\n",
+                 "data.csv.header does not apply to data.format idx");
+    assert_error(c, "data: {format: csv, train: {path: a.csv, header: false}}\n",
+                 "unknown key 'data.train.header': format options are set once for both splits: data.csv.header");
+    free(c);
+}
+
 static void test_yaml_round_trip(void **state)
 {
     char dir[512], path[600];
@@ -378,7 +397,7 @@ static void test_yaml_round_trip(void **state)
     dt_config *a = cfg_new(), *b = cfg_new();
     /* Dotted keys work inside files too; tabs, quoted numbers and big seeds survive. */
     const char *variants[] = {every_key,
-                              "data: {format: idx, train: {images: /d/a.gz, labels: /d/b.gz}}\n"
+                              "data: {format: csv, train: {path: /d/a.csv}}\n"
                               "data.csv.delimiter: \"\\t\"\ndata.csv.label: \"-3\"\n",
                               "name: \"123\"\nseed: 18446744073709\ndata: {format: text, text: {path: /c.txt}}\n"
                               "target: {source: \"yes\"}\n"};
@@ -478,7 +497,8 @@ int main(void)
         cmocka_unit_test(test_unknown_key),     cmocka_unit_test(test_wrong_type_and_range),
         cmocka_unit_test(test_cross_key_checks), cmocka_unit_test(test_csv_label),
         cmocka_unit_test(test_missing_file),    cmocka_unit_test(test_load_file_name_and_base_dir),
-        cmocka_unit_test(test_set),             cmocka_unit_test(test_yaml_round_trip),
+        cmocka_unit_test(test_set),             cmocka_unit_test(test_format_sections),
+        cmocka_unit_test(test_yaml_round_trip),
         cmocka_unit_test(test_fuzz_regressions), cmocka_unit_test(test_docs_list_every_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

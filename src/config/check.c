@@ -56,6 +56,34 @@ static dt_status check_sources(const dt_config *cfg)
     }
     if (cfg->data.format == DT_FORMAT_SYNTHETIC && (cfg->data.train.present || cfg->data.test.present))
         return fail_at(cfg, line, "data.format synthetic reads no files; remove data.train / data.test");
+    /* A file key the format does not read would be silently ignored (csv with
+     * data.train.y trains on the wrong columns): refuse it. */
+    static const char *const all[] = {"images", "labels", "path", "x", "y", NULL};
+    for (int s = 0; s < 2; s++)
+        for (int i = 0; all[i]; i++) {
+            char key[64];
+            snprintf(key, sizeof key, "data.%s.%s", s ? "test" : "train", all[i]);
+            int needed = 0;
+            for (int k = 0; need[k]; k++) needed |= !strcmp(need[k], all[i]);
+            const dt_source_spec *src = s ? &cfg->data.test : &cfg->data.train;
+            if (!strcmp(all[i], "x") && src->n_fields) continue;   /* field maps have their own check */
+            if (needed || !dt_config_given(cfg, key)) continue;
+            char want[64] = "";
+            for (int k = 0; need[k]; k++)
+                snprintf(want + strlen(want), sizeof want - strlen(want), "%s%s", k ? " and " : "", need[k]);
+            return fail_at(cfg, key_line(cfg, key), "%s does not apply to data.format %s, which reads %s%s", key, fmt,
+                           need[0] ? want : "no files",
+                           cfg->data.format == DT_FORMAT_CSV ? " (the label is a column: data.csv.label)" : "");
+        }
+    /* Options of another format's section likewise. */
+    static const struct { const char *prefix; dt_format f; } sections[] = {
+        {"data.csv.", DT_FORMAT_CSV}, {"data.text.", DT_FORMAT_TEXT}, {"data.synthetic.", DT_FORMAT_SYNTHETIC}};
+    for (int k = 0; k < dt_n_keys; k++)
+        for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++)
+            if (cfg->given[k] && !dt_keys[k].alias_of && cfg->data.format != sections[s].f &&
+                !strncmp(dt_keys[k].name, sections[s].prefix, strlen(sections[s].prefix)))
+                return fail_at(cfg, cfg->line[k], "%s does not apply to data.format %s (it is a %s option)",
+                               dt_keys[k].name, fmt, dt_format_name(sections[s].f));
     if (cfg->data.slice_column[0] && cfg->data.format != DT_FORMAT_CSV)
         return fail_at(cfg, key_line(cfg, "data.slice"), "data.slice needs data.format csv, not %s", fmt);
     /* A relative data path is read, and written back, as base_dir/path: that must fit the field. */

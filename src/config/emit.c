@@ -129,6 +129,16 @@ int dt_config_is_preset_key(const char *key)
     return 0;
 }
 
+/* data.csv.*, data.text.*, data.synthetic.* belong to one format each. */
+static int other_format(const dt_config *cfg, const char *key)
+{
+    static const struct { const char *prefix; dt_format f; } sections[] = {
+        {"data.csv.", DT_FORMAT_CSV}, {"data.text.", DT_FORMAT_TEXT}, {"data.synthetic.", DT_FORMAT_SYNTHETIC}};
+    for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++)
+        if (!strncmp(key, sections[s].prefix, strlen(sections[s].prefix))) return cfg->data.format != sections[s].f;
+    return 0;
+}
+
 static void add_model(cJSON *root, const dt_config *cfg)
 {
     const dt_model_desc *d = &cfg->model.desc;
@@ -149,6 +159,7 @@ static cJSON *config_json(const dt_config *cfg, int for_yaml)
         const char *leaf;
         if (e->alias_of) continue;
         if (for_yaml && has_layers && dt_config_is_preset_key(e->name)) continue;
+        if (other_format(cfg, e->name)) continue;   /* another format's options say nothing */
         int given = cfg->given[k];
         cJSON *v;
         if (has_layers && cfg->model.arch == DT_ARCH_AUTO && strcmp(e->name, "model.arch") == 0) {

@@ -45,6 +45,18 @@ int dt_node_is_null(const yaml_node_t *n)
 
 static dt_status unknown_key(const dt_parse_ctx *p, const char *key, int line)
 {
+    /* Format options given per split: they are set once, for both. */
+    static const char *const once[][2] = {{"header", "data.csv.header"},   {"label", "data.csv.label"},
+                                          {"delimiter", "data.csv.delimiter"}, {"skip_rows", "data.csv.skip_rows"},
+                                          {"seq_len", "data.text.seq_len"}};
+    for (int s = 0; s < 2; s++) {
+        const char *split = s ? "data.test." : "data.train.";
+        if (strncmp(key, split, strlen(split))) continue;
+        for (size_t i = 0; i < sizeof once / sizeof once[0]; i++)
+            if (!strcmp(key + strlen(split), once[i][0]))
+                return dt_parse_fail(p, line, "unknown key '%s': format options are set once for both splits: %s", key,
+                                     once[i][1]);
+    }
     const char *s = dt_config_suggest_key(key);
     if (s) return dt_parse_fail(p, line, "unknown key '%s' (did you mean '%s'?)", key, s);
     return dt_parse_fail(p, line, "unknown key '%s'", key);
