@@ -187,6 +187,27 @@ static int teardown(void **state)
     return 0;
 }
 
+/* validate opens what the config names; run checks it all before the first stage. */
+static void test_validate_reads_the_data(void **state)
+{
+    const char *cfg = write_cfg("dir.yaml", "data: {format: idx, train: {images: /tmp, labels: /tmp/none.gz}}\n");
+    expect(dnn("validate %s", cfg), 3, "dir.yaml:1: data.train.images: /tmp is a directory, not a file");
+    cfg = write_cfg("missing.yaml", "data:\n  format: csv\n  train: {path: nowhere.csv}\n");
+    expect(dnn("validate %s", cfg), 3, "missing.yaml:3: data.train.path:");
+    assert_non_null(strstr(err_text, "nowhere.csv: No such file or directory"));
+    /* The model is built on the data's shapes: a LeNet on 2-feature blobs is refused. */
+    cfg = write_cfg("lenet.yaml", "data: {format: synthetic, synthetic: {generator: blobs}}\nmodel: {arch: lenet}\n");
+    expect(dnn("validate %s", cfg), 2, "model.arch lenet needs image [C,H,W]");
+    expect(dnn("run %s --out %s/pre --quiet", cfg, tmp), 2, "model.arch lenet needs image [C,H,W]");
+    char file[800];
+    snprintf(file, sizeof file, "%s/pre/start-simple.json", tmp);
+    assert_int_equal(access(file, F_OK), -1);   /* no stage ran */
+    cfg = write_cfg("fine.yaml", "data: {format: synthetic, synthetic: {generator: blobs}}\n");
+    expect(dnn("validate %s", cfg), 0, NULL);
+    assert_non_null(strstr(out_text, "# data: "));
+    assert_non_null(strstr(out_text, "# model: 3 layers"));
+}
+
 /* Gate lines say what was measured against what. */
 static void test_gate_lines(void **state)
 {
@@ -247,6 +268,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_run_error_leaves_no_report), cmocka_unit_test(test_diff),
         cmocka_unit_test(test_predict_and_export),
         cmocka_unit_test(test_gate_lines),
+        cmocka_unit_test(test_validate_reads_the_data),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

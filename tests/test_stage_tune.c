@@ -235,6 +235,30 @@ static void test_layer_option_in_the_space(void **state)
     free(cfg);
 }
 
+/* No space named: Tobin's default, the learning rate and the batch size
+ * around the configured values, written into the resolved config. */
+static void test_default_space(void **state)
+{
+    dt_config *cfg = base_config();
+    cfg->stages.tune.n_space = 0;
+    set(cfg, "train.lr", "0.01");
+    set(cfg, "stages.tune.trials", "3");
+    set(cfg, "stages.tune.rounds", "1");
+    char d[64];
+    make_dir(d, sizeof d);
+    dt_report *r = run_tune(cfg, d);
+    assert_int_equal(cfg->stages.tune.n_space, 2);
+    assert_string_equal(cfg->stages.tune.space[0].key, "train.lr");
+    assert_true(fabs(cfg->stages.tune.space[0].lo - 0.001) < 1e-12 && fabs(cfg->stages.tune.space[0].hi - 0.1) < 1e-12);
+    assert_string_equal(cfg->stages.tune.space[1].key, "train.batch_size");
+    assert_int_equal(cfg->stages.tune.space[1].n_choices, 3);
+    double trials;
+    assert_true(dt_report_get_metric(r, "trials", &trials) && trials == 3);
+    dt_report_free(r);
+    remove_dir(d);
+    free(cfg);
+}
+
 static void test_ranges_narrow_round_by_round(void **state)
 {
     dt_config *cfg = base_config();
@@ -557,6 +581,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_seed_same_trials_and_best),
         cmocka_unit_test(test_layer_option_in_the_space),
+        cmocka_unit_test(test_default_space),
         cmocka_unit_test(test_ranges_narrow_round_by_round),
         cmocka_unit_test(test_exploding_lr_trials_are_sick_and_stopped_early),
         cmocka_unit_test(test_learning_rate_too_small_is_not_decreasing),

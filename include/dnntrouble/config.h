@@ -143,6 +143,10 @@ dt_status dt_config_set_number(dt_config *cfg, const char *key, double v);
  * accept their bounds, gates name stages).  dt_config_load calls it. */
 dt_status dt_config_check(const dt_config *cfg);
 
+/* Every data file the config names exists and is a regular file; DT_EDATA
+ * (exit 3) naming the config key, its line and the path otherwise. */
+dt_status dt_config_check_files(const dt_config *cfg);
+
 /* Numeric value of a scalar key (ints, floats, bools; enums give their
  * index).  DT_ECONFIG for unknown or string keys. */
 dt_status dt_config_get_number(const dt_config *cfg, const char *key, double *out);

@@ -31,6 +31,16 @@ dt_status dt_stage_ctx_data(dt_stage_ctx *ctx, struct dt_data **out);
 /* Frees what the context loaded (the dataset, the trained model); not cfg, out_dir or progress. */
 void dt_stage_ctx_release(dt_stage_ctx *ctx);
 
+/* What a run needs, checked before the first stage: the data files (exit 3
+ * naming the config key), the data itself (headers, shapes, labels), the
+ * model built on the data's shapes (exit 2 naming the layer). */
+typedef struct dt_preflight {
+    int n_fields, classes, layers;
+    size_t split[4];         /* train, train_val, test_val, test rows */
+    size_t params;
+} dt_preflight;
+dt_status dt_stage_preflight(dt_stage_ctx *ctx, dt_preflight *pf);
+
 /* Fills rep; a failed verdict is a report status, not an error status. */
 typedef dt_status (*dt_stage_fn)(dt_stage_ctx *ctx, dt_report *rep);
 

@@ -86,7 +86,19 @@ static int run_all(dt_stage_ctx *ctx, const dt_cli *cli)
     dt_status err = DT_OK;
     const char *skip_reason = NULL;
     char reason[160];
-    for (int i = 0; i < dt_n_stages; i++) {
+    /* Everything the stages will need (files, data, the model on the data's
+     * shapes), checked before the first one trains; a failure is the first
+     * stage's error and the rest are skipped. */
+    dt_preflight pf;
+    dt_status pre = dt_stage_preflight(ctx, &pf);
+    if (pre != DT_OK) {
+        err = pre;
+        dt_summary_error(sum, dt_stages[0].name, pre, dt_last_error());
+        if (!cli->quiet) printf("%-14s error (%s; no report)\n", dt_stages[0].name, dt_status_name(pre));
+        fprintf(stderr, "dnntrouble: error: %s\n", dt_last_error());
+        skip_reason = "the run's checks failed before it";
+    }
+    for (int i = pre != DT_OK; i < dt_n_stages; i++) {
         const dt_stage_def *def = &dt_stages[i];
         if (skip_reason) {
             dt_summary_skip(sum, def->name, skip_reason);

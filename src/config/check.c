@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
 
 #include "internal.h"
 
@@ -175,4 +177,45 @@ dt_status dt_config_check(const dt_config *cfg)
     if (cfg->train.nesterov && cfg->train.momentum == 0 && cfg->train.optimizer == DT_OPT_SGD)
         return fail_at(cfg, key_line(cfg, "train.nesterov"), "train.nesterov needs train.momentum > 0");
     return check_space(cfg);
+}
+
+/* One data file: it must exist and be a regular file (a directory would
+ * otherwise fail deep inside a reader as "corrupt gzip stream"). */
+static dt_status check_file(const dt_config *cfg, const char *key, const char *path, int line)
+{
+    char full[2100];
+    if (path[0] == '/') snprintf(full, sizeof full, "%s", path);
+    else snprintf(full, sizeof full, "%s/%s", cfg->base_dir, path);
+    struct stat sb;
+    const char *src = cfg->path[0] ? cfg->path : "config";
+    if (stat(full, &sb) != 0)
+        return line > 0 ? dt_fail(DT_EDATA, "%s:%d: %s: %s: %s", src, line, key, full, strerror(errno))
+                        : dt_fail(DT_EDATA, "%s: %s: %s: %s", src, key, full, strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return line > 0 ? dt_fail(DT_EDATA, "%s:%d: %s: %s is %s, not a file", src, line, key, full,
+                                  S_ISDIR(sb.st_mode) ? "a directory" : "not a regular file")
+                        : dt_fail(DT_EDATA, "%s: %s: %s is %s, not a file", src, key, full,
+                                  S_ISDIR(sb.st_mode) ? "a directory" : "not a regular file");
+    return DT_OK;
+}
+
+dt_status dt_config_check_files(const dt_config *cfg)
+{
+    for (int k = 0; k < dt_n_keys; k++) {
+        const dt_key *e = &dt_keys[k];
+        const char *p = (const char *)cfg + e->offset;
+        if (!(e->flags & DT_KF_PATH) || e->alias_of || !cfg->given[k] || !p[0]) continue;
+        dt_status st = check_file(cfg, e->name, p, cfg->line[k]);
+        if (st) return st;
+    }
+    for (int s = 0; s < 2; s++) {
+        const dt_source_spec *src = s ? &cfg->data.test : &cfg->data.train;
+        for (int i = 0; i < src->n_fields; i++) {
+            char key[96];
+            snprintf(key, sizeof key, "data.%s.x.%s", s ? "test" : "train", src->fields[i].name);
+            dt_status st = check_file(cfg, key, src->fields[i].path, src->fields[i].line);
+            if (st) return st;
+        }
+    }
+    return DT_OK;
 }

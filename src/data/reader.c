@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "internal.h"
@@ -20,6 +21,8 @@ dt_status dt_read_file(const char *path, size_t cap, uint8_t **buf, size_t *len)
 {
     *buf = NULL;
     *len = 0;
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return dt_fail(DT_EDATA, "%s: is a directory, not a file", path);
     gzFile f = gzopen(path, "rb");
     if (!f) return dt_fail(DT_EDATA, "%s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
     gzbuffer(f, 1 << 17);

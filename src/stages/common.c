@@ -213,3 +213,21 @@ dt_status dt_stage_train_opts(dt_stage_ctx *ctx, const dt_data *d, dt_model *m, 
 {
     return dt_stage_fit(ctx->cfg, d, m, fo, res);
 }
+
+dt_status dt_stage_preflight(dt_stage_ctx *ctx, dt_preflight *pf)
+{
+    memset(pf, 0, sizeof *pf);
+    dt_status st = dt_config_check_files(ctx->cfg);
+    dt_data *d = NULL;
+    if (!st) st = dt_stage_prepare(ctx, &d);
+    dt_model *m = NULL;
+    if (!st) st = dt_stage_build_model(ctx->cfg, d, 1, &m);
+    if (st) return st;
+    pf->n_fields = dt_data_n_fields(d);
+    for (int s = 0; s < DT_SPLIT_COUNT; s++) pf->split[s] = dt_data_split_size(d, (dt_split_id)s);
+    pf->classes = dt_stage_classes(d);
+    pf->layers = m->spec.desc.n_layers;
+    pf->params = m->g->n_param_values;
+    dt_model_free(m);
+    return DT_OK;
+}

@@ -452,6 +452,23 @@ static void report_edges(dt_report *rep, const dt_config *cfg, const dt_trial *b
     }
 }
 
+/* Tobin: "start with the ones you know matter, batch size and learning
+ * rate": with no space given, the learning rate over a decade each side of
+ * the configured one and half / the same / double the batch size.  Written
+ * into the config, so the resolved config in the report shows it. */
+static dt_status default_search_space(dt_config *cfg)
+{
+    char v[160];
+    double lr = cfg->train.lr;
+    int b = cfg->train.batch_size;
+    snprintf(v, sizeof v, "{log_uniform: [%.17g, %.17g]}", lr / 10, lr * 10);
+    dt_status st = dt_config_set(cfg, "stages.tune.space.train.lr", v);
+    if (st) return st;
+    if (b >= 2) snprintf(v, sizeof v, "{choice: [%d, %d, %d]}", b / 2, b, 2 * b);
+    else snprintf(v, sizeof v, "{choice: [1, 2]}");
+    return dt_config_set(cfg, "stages.tune.space.train.batch_size", v);
+}
+
 /* Re-trains the best trial, scores it on train_val, test_val and test, and
  * writes best.yaml. */
 static dt_status finish_best(dt_stage_ctx *ctx, dt_report *rep, const search *s, const dt_tune_job *job, int best)
@@ -512,9 +529,8 @@ dt_status dt_stage_tune(dt_stage_ctx *ctx, dt_report *rep)
     dt_status st = dt_stage_prepare(ctx, &d);
     if (st) return st;
     dt_config *cfg = ctx->cfg;
-    if (cfg->stages.tune.n_space == 0)
-        return dt_fail(DT_ECONFIG, "stages.tune.space is empty: name at least one key to search, e.g. "
-                                   "stages.tune.space.train.lr: {log_uniform: [1.0e-5, 1.0e-1]}");
+    int default_space = cfg->stages.tune.n_space == 0;
+    if (default_space && (st = default_search_space(cfg))) return st;
     if (dt_data_split_size(d, DT_SPLIT_TRAIN_VAL) == 0)
         return dt_fail(DT_ECONFIG, "tune scores trials on the train_val split, which is empty: set "
                                    "data.splits.train_val > 0");
@@ -566,6 +582,7 @@ dt_status dt_stage_tune(dt_stage_ctx *ctx, dt_report *rep)
         if (s.r[id].status == DT_TRIAL_OK && (best < 0 || dt_trial_result_cmp(&s.r[id], &s.r[best]) < 0)) best = id;
     }
     dt_report_metric(rep, "trials", finished);
+    dt_report_metric_str(rep, "space", default_space ? "default (train.lr and train.batch_size around the configured values)" : "stages.tune.space");
     dt_report_metric(rep, "trials_ok", ok);
     dt_report_metric(rep, "trials_sick", sick);
     dt_report_metric(rep, "trials_failed", finished - ok - sick);
