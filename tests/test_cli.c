@@ -175,6 +175,26 @@ static void test_diff(void **state)
     expect(dnn("diff %s %s/nothing", a, tmp), 3, "summary.json");
 }
 
+/* The same config with another seed on small noisy data is not a regression
+ * (each error's standard error sets its tolerance); other data is flagged. */
+static void test_diff_seed_noise(void **state)
+{
+    const char *cfg = write_cfg("noisy.yaml", "data: {format: synthetic, synthetic: {generator: blobs, samples: 160, "
+                                              "noise: 0.7}, splits: {train_val: 0.2}}\n"
+                                              "train: {epochs: 3, lr: 0.01}\n"
+                                              "stages: {overfit-batch: {max_steps: 3000}, tune: {trials: 2, rounds: 1, "
+                                              "epochs: 1}, improve: {max_attempts: 1}}\n");
+    int rc0 = dnn("run %s --out %s/s0 --quiet --seed 0", cfg, tmp), rc1 = dnn("run %s --out %s/s1 --quiet --seed 1", cfg, tmp);
+    if (rc0 > 1 || rc1 > 1) fail_msg("runs failed: %d %d; %s", rc0, rc1, err_text);
+    expect(dnn("diff %s/s0 %s/s1", tmp, tmp), 0, NULL);
+    assert_non_null(strstr(out_text, "(noise)"));
+    assert_null(strstr(out_text, "gradcheck"));
+    assert_null(strstr(out_text, "different data"));
+    expect(dnn("run %s --out %s/s2 --quiet --set data.synthetic.samples=200", cfg, tmp), rc0, NULL);
+    dnn("diff %s/s0 %s/s2", tmp, tmp);
+    assert_non_null(strstr(out_text, "warning: the runs are on different data (data.synthetic.samples differs)"));
+}
+
 static int setup(void **state)
 {
     dt_test_tmpdir(tmp, sizeof tmp);
@@ -269,6 +289,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_predict_and_export),
         cmocka_unit_test(test_gate_lines),
         cmocka_unit_test(test_validate_reads_the_data),
+        cmocka_unit_test(test_diff_seed_noise),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

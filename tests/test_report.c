@@ -260,6 +260,24 @@ static void write_run(const char *dir, double test_error, double accuracy, dt_ve
     free(c);
 }
 
+/* A decompose-like summary: an error with its standard error, bookkeeping, a data setting. */
+static void write_noisy_run(const char *dir, double variance, double se, double gradcheck, const char *samples)
+{
+    dt_config *c = test_cfg("");
+    assert_int_equal(dt_config_set(c, "data.synthetic.samples", samples), DT_OK);
+    dt_summary *s = dt_summary_new(c);
+    dt_report *r = dt_report_new("decompose", c);
+    dt_report_metric(r, "variance", variance);
+    dt_report_metric(r, "variance_se", se);
+    dt_report_metric(r, "gradcheck_max_error", gradcheck);
+    dt_report_metric(r, "gradcheck_checked", 50 + gradcheck);
+    dt_summary_add(s, r);
+    assert_int_equal(dt_summary_write(s, dir), DT_OK);
+    dt_report_free(r);
+    dt_summary_free(s);
+    free(c);
+}
+
 static int regressions(const char *a, const char *b)
 {
     dt_diff d;
@@ -296,6 +314,37 @@ static void test_diff(void **state)
     assert_int_equal(dt_metric_direction("epochs_run"), DT_DIR_NONE);
     dt_diff d;
     assert_int_equal(dt_diff_runs(a, "/nonexistent", 0, 0, &d), DT_EDATA);
+    /* Noise: variance -0.0078 -> 0 with an SE of 0.05 on each side (14-row splits) is a
+     * reshuffle, not a regression; the same change with tiny SEs is one. Bookkeeping
+     * (gradcheck tallies) is not compared at all. */
+    char g[600], h[600], k[600], l[600];
+    snprintf(g, sizeof g, "%s/g", dir);
+    snprintf(h, sizeof h, "%s/h", dir);
+    snprintf(k, sizeof k, "%s/k", dir);
+    snprintf(l, sizeof l, "%s/l", dir);
+    write_noisy_run(g, -0.0078, 0.05, 0.1, "300");
+    write_noisy_run(h, 0.0, 0.05, 0.9, "300");
+    write_noisy_run(k, 0.02, 0.0001, 0.1, "300");
+    write_noisy_run(l, 0.02, 0.0001, 0.1, "900");
+    assert_int_equal(dt_diff_runs(g, h, DT_DIFF_ABS_TOL, DT_DIFF_REL_TOL, &d), DT_OK);
+    assert_int_equal(d.regressions, 0);
+    for (int i = 0; i < d.n; i++) assert_null(strstr(d.rows[i].name, "gradcheck"));
+    assert_string_equal(d.data_differs, "");
+    dt_diff_free(&d);
+    assert_int_equal(dt_diff_runs(h, k, DT_DIFF_ABS_TOL, DT_DIFF_REL_TOL, &d), DT_OK);
+    assert_int_equal(d.regressions, 0);   /* 0 -> 0.02 within 2 x sqrt(0.05^2 + 0.0001^2) */
+    dt_diff_free(&d);
+    write_noisy_run(h, 0.0, 0.0001, 0.9, "300");
+    assert_int_equal(dt_diff_runs(h, k, DT_DIFF_ABS_TOL, DT_DIFF_REL_TOL, &d), DT_OK);
+    assert_int_equal(d.regressions, 1);
+    dt_diff_free(&d);
+    /* Different data is flagged. */
+    assert_int_equal(dt_diff_runs(k, l, DT_DIFF_ABS_TOL, DT_DIFF_REL_TOL, &d), DT_OK);
+    assert_string_equal(d.data_differs, "data.synthetic.samples");
+    dt_diff_free(&d);
+    assert_int_equal(dt_metric_direction("variance_se"), DT_DIR_NONE);
+    assert_int_equal(dt_metric_direction("gradcheck_max_error"), DT_DIR_NONE);
+    assert_int_equal(dt_metric_direction("test_n"), DT_DIR_NONE);
     dt_test_rmtree(dir);
 }
 

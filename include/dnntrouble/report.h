@@ -108,6 +108,8 @@ typedef struct dt_diff_row {
     double old_value, new_value;
     char old_text[16], new_text[16];   /* status rows: verdict names */
     dt_metric_dir dir;
+    double tolerance;       /* the change allowed before it counts */
+    int noise_based;        /* tolerance from both runs' standard errors (METRIC_se) */
     int regressed;
 } dt_diff_row;
 
@@ -115,11 +117,21 @@ typedef struct dt_diff {
     dt_diff_row *rows;
     int n;
     int regressions;
+    char data_differs[160];   /* "" or the first data setting that differs (e.g. "data.train.images") */
+    char model_differs[160];  /* "" or what differs in the network (e.g. "model.layers") */
 } dt_diff;
 
-/* Defaults: a lower-is-better metric regresses when new > old + max(abs_tol,
- * rel_tol * |old|) (mirrored for higher-is-better); a stage status regresses
- * when it gets worse (pass < warn < fail). */
+/* Compared: outcomes (names with error, bias, variance, shift, val_overfit:
+ * lower is better; accuracy: higher), not losses, baselines, targets or
+ * one-batch diagnostics.  A lower-is-better metric regresses when new > old + tolerance (mirrored
+ * for higher-is-better), tolerance = max(abs_tol, rel_tol * |old|,
+ * DT_DIFF_NOISE_Z * sqrt(se_old^2 + se_new^2)) where a run reports the
+ * metric's standard error as METRIC_se (decompose does for every error and
+ * term): a reshuffle of the same data must not fail CI.  Bookkeeping
+ * (counts, standard errors, gradient-check tallies) is not compared.  A stage
+ * status regresses when it fails or is skipped where it did not before
+ * (warnings are allowed, as in the exit code). */
+#define DT_DIFF_NOISE_Z 2.0
 #define DT_DIFF_ABS_TOL 0.002
 #define DT_DIFF_REL_TOL 0.02
 /* old/new: a run directory or a summary.json file. */

@@ -11,11 +11,23 @@
 
 dt_metric_dir dt_metric_direction(const char *name)
 {
-    static const char *const lower[] = {"error", "loss", "bias", "variance", "shift", "val_overfit"};
+    /* Outcomes: errors (and accuracies) measured on a split, and the terms built from them. */
+    static const char *const lower[] = {"error", "bias", "variance", "shift", "val_overfit"};
+    /* Not outcomes: bookkeeping, noise estimates, the settings they are judged
+     * against, and one-batch or initial-loss diagnostics (debug, overfit-batch). */
+    static const char *const not_metric[] = {"gradcheck", "_se", "error_scale", "_n", "margin", "threshold",
+                                             "batch_", "init_", "target_", "expected_", "baseline_", "human_", "irreducible"};
     char low[160];
     size_t i;
     for (i = 0; name[i] && i < sizeof low - 1; i++) low[i] = (char)tolower((unsigned char)name[i]);
     low[i] = '\0';
+    for (i = 0; i < sizeof not_metric / sizeof not_metric[0]; i++) {
+        const char *hit = strstr(low, not_metric[i]);
+        size_t k = strlen(not_metric[i]);
+        /* "_se", "_n": suffixes; "batch_" ...: prefixes; the rest anywhere */
+        if (hit && (not_metric[i][0] == '_' ? hit[k] == '\0' : not_metric[i][k - 1] == '_' ? hit == low : 1))
+            return DT_DIR_NONE;
+    }
     if (strstr(low, "accuracy")) return DT_DIR_HIGHER;
     for (i = 0; i < sizeof lower / sizeof lower[0]; i++)
         if (strstr(low, lower[i])) return DT_DIR_LOWER;
@@ -72,7 +84,7 @@ static int collect(dt_diff *d, const cJSON *sum, int is_new)
     const cJSON *m, *e;
     cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(sum, "metrics"))
     {
-        if (!cJSON_IsNumber(m)) continue;
+        if (!cJSON_IsNumber(m) || dt_metric_direction(m->string) == DT_DIR_NONE) continue;
         dt_diff_row *r = add_row(d, m->string);
         if (!r) return 0;
         if (is_new) { r->has_new = 1; r->new_value = m->valuedouble; }
@@ -94,14 +106,25 @@ static int collect(dt_diff *d, const cJSON *sum, int is_new)
     return 1;
 }
 
-/* pass < warn < fail; a stage that used to run and is now skipped counts as failed. */
+/* pass = warn < fail: warnings are allowed (exit 0, SPEC), and a finding at
+ * its margin may come and go with the seed; a stage that used to run and is
+ * now skipped counts as failed. */
 static int verdict_rank(const char *s)
 {
     int v = dt_verdict_parse(s);
-    return v == DT_VERDICT_SKIPPED ? DT_VERDICT_FAIL : v;
+    return v == DT_VERDICT_SKIPPED || v == DT_VERDICT_FAIL ? 1 : 0;
 }
 
-static void judge(dt_diff_row *r, double abs_tol, double rel_tol)
+/* METRIC_se of a summary, or -1. */
+static double se_of(const cJSON *sum, const char *name)
+{
+    char key[200];
+    snprintf(key, sizeof key, "%s_se", name);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sum, "metrics"), key);
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 ? v->valuedouble : -1;
+}
+
+static void judge(dt_diff_row *r, const cJSON *a, const cJSON *b, double abs_tol, double rel_tol)
 {
     if (r->old_text[0] || r->new_text[0]) {
         /* A stage that ran before must still run and be no worse. */
@@ -111,8 +134,52 @@ static void judge(dt_diff_row *r, double abs_tol, double rel_tol)
     if (r->dir == DT_DIR_NONE || !r->has_old) return;
     if (!r->has_new) { r->regressed = 1; return; }
     double tol = fmax(abs_tol, rel_tol * fabs(r->old_value));
+    double so = se_of(a, r->name), sn = se_of(b, r->name);
+    if (so >= 0 && sn >= 0 && DT_DIFF_NOISE_Z * sqrt(so * so + sn * sn) > tol) {
+        tol = DT_DIFF_NOISE_Z * sqrt(so * so + sn * sn);
+        r->noise_based = 1;
+    }
+    r->tolerance = tol;
     if (r->dir == DT_DIR_LOWER) r->regressed = r->new_value > r->old_value + tol;
     else r->regressed = r->new_value < r->old_value - tol;
+}
+
+/* The first key under `path` whose value differs between two resolved
+ * configs (skipping `skip`), written into what; 0 when they agree. */
+static int first_difference(const cJSON *x, const cJSON *y, const char *path, const char *skip, char *what, size_t n)
+{
+    if (cJSON_IsObject(x) && cJSON_IsObject(y)) {
+        const cJSON *c;
+        cJSON_ArrayForEach(c, x)
+        {
+            char sub[160];
+            snprintf(sub, sizeof sub, "%s.%s", path, c->string);
+            if (skip && !strcmp(sub, skip)) continue;
+            if (first_difference(c, cJSON_GetObjectItemCaseSensitive(y, c->string), sub, skip, what, n)) return 1;
+        }
+        cJSON_ArrayForEach(c, y) if (!cJSON_GetObjectItemCaseSensitive(x, c->string))
+        {
+            snprintf(what, n, "%s.%s", path, c->string);
+            return 1;
+        }
+        return 0;
+    }
+    if (cJSON_Compare(x, y, 1)) return 0;
+    snprintf(what, n, "%s", path);
+    return 1;
+}
+
+/* Runs on different data or with another network are flagged: their
+ * numbers measure different things.  The seed may differ (that is noise). */
+static void compare_setups(const cJSON *a, const cJSON *b, dt_diff *out)
+{
+    const cJSON *ca = cJSON_GetObjectItemCaseSensitive(a, "config"), *cb = cJSON_GetObjectItemCaseSensitive(b, "config");
+    if (!ca || !cb) return;
+    first_difference(cJSON_GetObjectItemCaseSensitive(ca, "data"), cJSON_GetObjectItemCaseSensitive(cb, "data"), "data",
+                     "data.seed", out->data_differs, sizeof out->data_differs);
+    const cJSON *la = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ca, "model"), "layers");
+    const cJSON *lb = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cb, "model"), "layers");
+    if ((la || lb) && !cJSON_Compare(la, lb, 1)) snprintf(out->model_differs, sizeof out->model_differs, "model.layers");
 }
 
 dt_status dt_diff_runs(const char *old_path, const char *new_path, double abs_tol, double rel_tol, dt_diff *out)
@@ -122,17 +189,17 @@ dt_status dt_diff_runs(const char *old_path, const char *new_path, double abs_to
     dt_status st = load_summary(old_path, &a);
     if (st == DT_OK) st = load_summary(new_path, &b);
     if (st == DT_OK && (!collect(out, a, 0) || !collect(out, b, 1))) st = dt_fail(DT_ENOMEM, "out of memory in diff");
+    if (st == DT_OK) {
+        for (int i = 0; i < out->n; i++) {
+            judge(&out->rows[i], a, b, abs_tol, rel_tol);
+            out->regressions += out->rows[i].regressed;
+        }
+        compare_setups(a, b, out);
+    }
     cJSON_Delete(a);
     cJSON_Delete(b);
-    if (st != DT_OK) {
-        dt_diff_free(out);
-        return st;
-    }
-    for (int i = 0; i < out->n; i++) {
-        judge(&out->rows[i], abs_tol, rel_tol);
-        out->regressions += out->rows[i].regressed;
-    }
-    return DT_OK;
+    if (st != DT_OK) dt_diff_free(out);
+    return st;
 }
 
 void dt_diff_free(dt_diff *d)

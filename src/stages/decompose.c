@@ -114,15 +114,24 @@ dt_status dt_stage_decompose(dt_stage_ctx *ctx, dt_report *rep)
         dt_report_metric(rep, key, e.err[s]);
         snprintf(key, sizeof key, "%s_n", dt_split_name((dt_split_id)s));
         dt_report_metric(rep, key, (double)e.n[s]);
+        /* Sampling noise, so `diff` can tell a change from a reshuffle. */
+        snprintf(key, sizeof key, "%s_error_se", dt_split_name((dt_split_id)s));
+        dt_report_metric(rep, key, e.se[s]);
     }
     for (int t = 0; t < DT_TERM_COUNT; t++) {
-        if (dc.measurable[t]) dt_report_metric(rep, dt_ea_term_names[t], dc.term[t]);
-        else dt_report_metric_json(rep, dt_ea_term_names[t], cJSON_CreateNull());
+        char key[48];
+        snprintf(key, sizeof key, "%s_se", dt_ea_term_names[t]);
+        if (dc.measurable[t]) {
+            dt_report_metric(rep, dt_ea_term_names[t], dc.term[t]);
+            dt_report_metric(rep, key, dc.term_se[t]);
+        } else {
+            dt_report_metric_json(rep, dt_ea_term_names[t], cJSON_CreateNull());
+        }
     }
     if (!dc.measurable[DT_TERM_SHIFT])
         dt_report_metric_str(rep, "shift_note", "not measurable: data.test is absent, so test_val and test are "
                                                 "carved from held-out train data (same distribution)");
-    dt_report_metric_str(rep, "dominant", dt_ea_term_names[dc.dominant]);
+    dt_report_metric_str(rep, "dominant", dt_ea_dominant_name(&dc));
     cJSON *th = cJSON_CreateObject();
     for (int t = 0; t < DT_TERM_COUNT; t++) cJSON_AddNumberToObject(th, dt_ea_term_names[t], dc.threshold[t]);
     dt_report_metric_json(rep, "thresholds", th);

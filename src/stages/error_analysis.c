@@ -8,6 +8,11 @@
 
 const char *const dt_ea_term_names[DT_TERM_COUNT] = {"bias", "variance", "shift", "val_overfit"};
 
+const char *dt_ea_dominant_name(const dt_ea_decomp *dc)
+{
+    return dc->none_dominant ? "none" : dt_ea_term_names[dc->dominant];
+}
+
 int dt_ea_target_error(const dt_config *cfg, double *err)
 {
     if (!dt_config_given(cfg, "target.value")) return 0;
@@ -174,9 +179,11 @@ void dt_ea_decompose(const dt_config *cfg, const dt_data *d, const dt_ea_errors 
         if (DT_EA_REL_IRREDUCIBLE * out->irreducible > th) th = DT_EA_REL_IRREDUCIBLE * out->irreducible;
         if (DT_EA_NOISE_Z * noise[t] > th) th = DT_EA_NOISE_Z * noise[t];
         out->threshold[t] = th;
+        out->term_se[t] = noise[t];
         out->measurable[t] = t != DT_TERM_SHIFT || d->shift_measurable;
         if (out->measurable[t] && out->term[t] > out->term[out->dominant]) out->dominant = t;
     }
+    out->none_dominant = out->term[out->dominant] <= 0;
 }
 
 dt_status dt_ea_train_measure(dt_stage_ctx *ctx, const dt_config *cfg, const dt_data *d, dt_ea_transform tf,

@@ -63,6 +63,9 @@ dt_status dt_ea_measure(dt_model *m, const dt_data *d, dt_ea_errors *e);
 
 enum { DT_TERM_BIAS, DT_TERM_VARIANCE, DT_TERM_SHIFT, DT_TERM_VAL_OVERFIT, DT_TERM_COUNT };
 extern const char *const dt_ea_term_names[DT_TERM_COUNT];   /* "bias", "variance", "shift", "val_overfit" */
+struct dt_ea_decomp;
+/* The dominant term's name, or "none" when every term is <= 0. */
+const char *dt_ea_dominant_name(const struct dt_ea_decomp *dc);
 
 typedef struct dt_ea_decomp {
     double irreducible;
@@ -71,6 +74,8 @@ typedef struct dt_ea_decomp {
     double threshold[DT_TERM_COUNT];   /* a term above its threshold is "high" */
     int measurable[DT_TERM_COUNT];     /* shift: 0 when test data is carved from train */
     int dominant;                      /* DT_TERM_* with the largest value */
+    int none_dominant;                 /* every measurable term <= 0: nothing dominates */
+    double term_se[DT_TERM_COUNT];     /* standard error of each term (its splits' SEs combined) */
     double scale;
 } dt_ea_decomp;
 

@@ -230,12 +230,14 @@ dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
     dt_report_metric_str(rep, "model_trained_by", trained_by);
     dt_ea_decomp dc;
     dt_ea_decompose(ctx->cfg, d, &e, &dc);
-    dt_report_metric_str(rep, "dominant", dt_ea_term_names[dc.dominant]);
+    dt_report_metric_str(rep, "dominant", dt_ea_dominant_name(&dc));
     for (int t = 0; t < DT_TERM_COUNT; t++)
         if (dc.measurable[t]) {
             char key[48];
             snprintf(key, sizeof key, "start_%s", dt_ea_term_names[t]);
             dt_report_metric(rep, key, dc.term[t]);
+            snprintf(key, sizeof key, "start_%s_se", dt_ea_term_names[t]);
+            dt_report_metric(rep, key, dc.term_se[t]);
         }
 
     if (dc.term[dc.dominant] <= dc.threshold[dc.dominant]) {
@@ -251,6 +253,8 @@ dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
         dt_report_metric_json(rep, "attempts", cJSON_CreateArray());
         dt_report_metric(rep, "start_error", e.err[DT_SPLIT_TRAIN_VAL]);
         dt_report_metric(rep, "best_error", e.err[DT_SPLIT_TRAIN_VAL]);
+        dt_report_metric(rep, "start_error_se", e.se[DT_SPLIT_TRAIN_VAL]);
+        dt_report_metric(rep, "best_error_se", e.se[DT_SPLIT_TRAIN_VAL]);
         char path[1400];
         snprintf(path, sizeof path, "%s/improved.yaml", ctx->out_dir);
         if ((st = dt_config_write_yaml(&best.cfg, path))) return dt_fail_context(st, "writing %s", path);
@@ -283,6 +287,7 @@ dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
     double scale = dc.scale;
     dt_report_metric_str(rep, "split", dt_split_name(split));
     dt_report_metric(rep, "start_error", start_err);
+    dt_report_metric(rep, "start_error_se", e.se[split]);
 
     dt_data *best_d = d;
     int best_owned = 0;
@@ -336,6 +341,7 @@ dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
     dt_report_metric_json(rep, "attempts", attempts);
     dt_report_metric_json(rep, "kept", kept);
     dt_report_metric(rep, "best_error", best_err);
+    dt_report_metric(rep, "best_error_se", best_se);
     dt_report_metric(rep, "improvement", start_err - best_err);
     dt_report_metric(rep, "n_attempts", n_attempts);
 
