@@ -19,6 +19,35 @@ static const char *dominant(const st_run *r)
     return cJSON_GetStringValue(st_metric_json(r, "dominant"));
 }
 
+static const char *severity_of(const st_run *r, const char *id)
+{
+    const cJSON *f;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(r->json, "findings"))
+        if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "id")), id))
+            return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "severity"));
+    return NULL;
+}
+
+/* Bias is claimed (a warning) only against a known irreducible error; tiny
+ * splits are said to hide everything. */
+static void test_unknown_irreducible_and_tiny_splits(void **state)
+{
+    const char *sets[] = {"model.hidden=2", NULL};
+    st_run *r = st_stage(dt_stage_decompose, "decompose", spirals, sets);
+    assert_string_equal(severity_of(r, "high-bias"), "info");
+    assert_false(dt_report_has_finding(r->rep, "splits-too-small"));
+    st_free(r);
+    const char *known[] = {"model.hidden=2", "target.value=0.02", NULL};
+    r = st_stage(dt_stage_decompose, "decompose", spirals, known);
+    assert_string_equal(severity_of(r, "high-bias"), "warning");
+    st_free(r);
+    const char *tiny[] = {"data.synthetic.samples=70", NULL};
+    r = st_stage(dt_stage_decompose, "decompose", spirals, tiny);
+    st_print(r);
+    assert_true(dt_report_has_finding(r->rep, "splits-too-small"));
+    st_free(r);
+}
+
 static void test_small_model_is_high_bias(void **state)
 {
     const char *sets[] = {"model.hidden=2", NULL};
@@ -208,6 +237,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_model_is_high_bias),
+        cmocka_unit_test(test_unknown_irreducible_and_tiny_splits),
         cmocka_unit_test(test_big_model_on_tiny_subset_is_high_variance),
         cmocka_unit_test(test_shifted_test_set_is_distribution_shift),
         cmocka_unit_test(test_clean_problem_has_no_findings),

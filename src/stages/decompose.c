@@ -24,8 +24,15 @@ static void add_term_finding(dt_report *rep, const dt_ea_decomp *dc, const dt_ea
     };
     char msg[200];
     snprintf(msg, sizeof msg, what[t], dc->term[t]);
-    dt_finding *f = dt_report_finding(rep, finding_ids[t], DT_SEV_WARNING, "%s; threshold %.4f%s", msg,
-                                      dc->threshold[t], dc->dominant == t ? "; the dominant term" : "");
+    /* Bias against an irreducible error nobody gave is a guess: part of the
+     * train error may be noise no model can fit.  Say so instead of warning. */
+    int guessed = t == DT_TERM_BIAS && !dc->irreducible_known;
+    dt_finding *f = dt_report_finding(rep, finding_ids[t], guessed ? DT_SEV_INFO : DT_SEV_WARNING, "%s; threshold %.4f%s%s",
+                                      msg, dc->threshold[t], dc->dominant == t ? "; the dominant term" : "",
+                                      guessed ? "; the irreducible error is unknown (no target.value or "
+                                                "target.human_level), taken as 0, so some of this may be noise" : "");
+    if (guessed)
+        dt_finding_suggest(f, "set target.value (a known result) or target.human_level to measure bias against it");
     dt_finding_evidence(f, dt_ea_term_names[t], dc->term[t]);
     dt_finding_evidence(f, "threshold", dc->threshold[t]);
     dt_finding_evidence(f, "irreducible_error", dc->irreducible);
@@ -66,6 +73,36 @@ static void add_term_finding(dt_report *rep, const dt_ea_decomp *dc, const dt_ea
         dt_finding_suggest(f, "run fewer hyperparameter trials against the same test_val");
         break;
     }
+}
+
+/* With tiny splits the noise margin swallows everything: say that no
+ * finding could fire, instead of a silent pass.  A term needs to exceed its
+ * threshold; above DT_EA_TOO_SMALL (in error units) the splits decide, not
+ * the model. */
+#define DT_EA_TOO_SMALL 0.15
+static void splits_too_small(dt_report *rep, const dt_ea_decomp *dc, const dt_ea_errors *e)
+{
+    int worst = -1;
+    for (int t = 0; t < DT_TERM_COUNT; t++)
+        if (dc->measurable[t] && dc->threshold[t] > DT_EA_TOO_SMALL * dc->scale &&
+            (worst < 0 || dc->threshold[t] > dc->threshold[worst]))
+            worst = t;
+    if (worst < 0) return;
+    dt_finding *f = dt_report_finding(
+        rep, "splits-too-small", DT_SEV_INFO,
+        "the splits are too small to see a problem: %s would have to exceed %.3f to be reported (train %zu, train_val "
+        "%zu, test_val %zu, test %zu rows)",
+        dt_ea_term_names[worst], dc->threshold[worst], e->n[DT_SPLIT_TRAIN], e->n[DT_SPLIT_TRAIN_VAL],
+        e->n[DT_SPLIT_TEST_VAL], e->n[DT_SPLIT_TEST]);
+    dt_finding_evidence(f, "threshold", dc->threshold[worst]);
+    dt_finding_evidence_str(f, "term", dt_ea_term_names[worst]);
+    for (int s = 0; s < DT_SPLIT_COUNT; s++) {
+        char key[32];
+        snprintf(key, sizeof key, "%s_n", dt_split_name((dt_split_id)s));
+        dt_finding_evidence(f, key, (double)e->n[s]);
+    }
+    dt_finding_suggest(f, "use bigger validation splits (data.splits.train_val, data.splits.test_val) or more data: "
+                          "the noise margin shrinks as 1/sqrt(rows)");
 }
 
 static dt_status save_model(dt_stage_ctx *ctx, const dt_data *d, const dt_model *m, dt_report *rep)
@@ -139,6 +176,7 @@ dt_status dt_stage_decompose(dt_stage_ctx *ctx, dt_report *rep)
 
     for (int t = 0; t < DT_TERM_COUNT; t++)
         if (dc.measurable[t] && dc.term[t] > dc.threshold[t]) add_term_finding(rep, &dc, &e, t);
+    splits_too_small(rep, &dc, &e);
 
     /* Error analysis on train_val and test_val. */
     cJSON *ea = cJSON_CreateObject(), *per_class = NULL, *confusion = NULL;
