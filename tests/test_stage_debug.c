@@ -113,6 +113,25 @@ static void assert_clean(dt_config *cfg)
     dt_report_free(rep);
 }
 
+/* Next-character labels follow letter frequencies: not a class imbalance. */
+static void test_text_letters_are_not_imbalanced(void **state)
+{
+    char path[600];
+    FILE *f = fopen((snprintf(path, sizeof path, "%s/corpus.txt", tmpdir), path), "w");
+    assert_non_null(f);
+    for (int i = 0; i < 80; i++) fputs("the cat sat on the mat; then the quiet zebra ate seven eggs. ", f);
+    fclose(f);
+    static dt_config cfg;
+    dt_config_defaults(&cfg);
+    set(&cfg, "data.format", "text");
+    set(&cfg, "data.train.path", path);
+    set(&cfg, "data.text.seq_len", "8");
+    set(&cfg, "model.hidden", "16");
+    dt_report *rep = run_debug(&cfg);
+    assert_false(dt_report_has_finding(rep, "class-imbalance"));
+    dt_report_free(rep);
+}
+
 static void test_clean_blobs_mlp(void **state)
 {
     dt_config cfg;
@@ -348,6 +367,7 @@ static void test_gradcheck_catches_wrong_backward(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_text_letters_are_not_imbalanced),
         cmocka_unit_test(test_clean_blobs_mlp),
         cmocka_unit_test(test_clean_shapes_lenet),
         cmocka_unit_test(test_clean_sequences_lstm),

@@ -88,6 +88,18 @@ static void test_lr_far_too_high_explodes_or_oscillates(void **state)
     rep = run_stage(dt_stage_overfit_batch, "overfit-batch", sgd);
     hit = dt_report_has_finding(rep, "overfit-loss-explodes") + dt_report_has_finding(rep, "overfit-loss-oscillates");
     assert_int_equal(hit, 1);
+    /* The message quotes the evidence, peak included: no "3.2 -> 2.1" hiding a 7e6 spike. */
+    cJSON *j = dt_report_to_json(rep), *f0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "findings"), 0);
+    const cJSON *ev = cJSON_GetObjectItemCaseSensitive(f0, "evidence");
+    const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f0, "message"));
+    assert_non_null(cJSON_GetObjectItemCaseSensitive(ev, "tail_loss"));
+    assert_null(cJSON_GetObjectItemCaseSensitive(ev, "final_loss"));
+    double mx = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(ev, "max_loss"));
+    double l0 = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(ev, "initial_loss"));
+    char peak[64];
+    snprintf(peak, sizeof peak, "peak %.4g", mx);
+    if (mx > 2 * l0 && !strstr(msg, peak)) fail_msg("message '%s' lacks '%s'", msg, peak);
+    cJSON_Delete(j);
     dt_report_free(rep);
 }
 

@@ -248,7 +248,8 @@ dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
                                           dc.threshold[dc.dominant]);
         dt_finding_evidence(f, dt_ea_term_names[dc.dominant], dc.term[dc.dominant]);
         dt_finding_evidence(f, "threshold", dc.threshold[dc.dominant]);
-        dt_finding_suggest(f, "set target.value to a known result to measure bias against it");
+        if (!dt_config_given(ctx->cfg, "target.value"))
+            dt_finding_suggest(f, "set target.value to a known result to measure bias against it");
         dt_finding_suggest(f, "tune hyperparameters (dnntrouble tune)");
         dt_report_metric_json(rep, "attempts", cJSON_CreateArray());
         dt_report_metric(rep, "start_error", e.err[DT_SPLIT_TRAIN_VAL]);

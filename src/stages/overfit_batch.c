@@ -158,16 +158,22 @@ dt_status dt_stage_overfit_batch(dt_stage_ctx *ctx, dt_report *rep)
         }
         if (!reached) {
             dt_finding *f;
+            /* The message quotes what the evidence holds: first step, the
+             * level of the last 10% of steps, and the peak when it matters. */
+            char peak[64] = "";
+            if (cs.max > 2 * cs.initial) snprintf(peak, sizeof peak, ", peak %.4g", cs.max);
             if (mode == DT_CURVE_DECREASING)
                 f = dt_report_finding(rep, finding_id(mode), DT_SEV_ERROR,
-                                      "the loss is still falling but not near zero after %d steps (%.4g -> %.4g)",
-                                      done, cs.initial, cs.final);
+                                      "the loss is still falling but not near zero after %d steps (first %.4g, last "
+                                      "10%% at %.4g%s)",
+                                      done, cs.initial, cs.final, peak);
             else
                 f = dt_report_finding(rep, finding_id(mode), DT_SEV_ERROR,
-                                      "the loss %s instead of reaching ~0 on one batch (%d steps, %.4g -> %.4g)",
-                                      dt_curve_mode_name(mode), done, cs.initial, cs.final);
+                                      "the loss %s instead of reaching ~0 on one batch (%d steps: first %.4g, last "
+                                      "10%% at %.4g%s)",
+                                      dt_curve_mode_name(mode), done, cs.initial, cs.final, peak);
             dt_finding_evidence(f, "initial_loss", cs.initial);
-            dt_finding_evidence(f, "final_loss", cs.final);
+            dt_finding_evidence(f, "tail_loss", cs.final);   /* metrics.final_loss is the last step's */
             dt_finding_evidence(f, "max_loss", cs.max);
             dt_finding_evidence(f, "steps", done);
             dt_finding_evidence(f, "sign_switch_fraction", cs.sign_switch_fraction);
