@@ -1,16 +1,27 @@
 /* The real datasets in ../shared/data (see its SOURCES.md): counts, shapes,
  * label ranges, and the memory footprint of full MNIST.  Skipped when the
  * folder is absent.  Nothing from those files is copied into the repo. */
+#include "support/test_files.h"
 #include "test_data_util.h"
 
-#define DATA "../shared/data"
+#define DATA dt_test_data_root()
+
+static const char *data_path(const char *rel)
+{
+    static char p[2][512];
+    static int k;
+    k ^= 1;
+    snprintf(p[k], sizeof p[k], "%s/%s", DATA, rel);
+    return p[k];
+}
 
 static int have(const char *rel)
 {
     char p[512];
-    snprintf(p, sizeof p, DATA "/%s", rel);
+    snprintf(p, sizeof p, "%s/%s", DATA, rel);
     if (access(p, R_OK) == 0) return 1;
-    print_message("skipping: %s not found (run from the repo root with ../shared/data present)\n", p);
+    print_message("skipping: %s not found (run from the repo root with ../shared/data present, or set "
+                  "DNNTROUBLE_DATA)\n", p);
     return 0;
 }
 
@@ -126,10 +137,10 @@ static void test_tabular(void **state)
     /* Diabetes: features and target in two space-separated gzip files. */
     dt_csv_options o = {' ', 0, 0, DT_CSV_NO_LABEL, NULL, NULL, 0};
     dt_csv x, y;
-    assert_int_equal(dt_csv_load(DATA "/tabular/diabetes_data.csv.gz", &o, NULL, &x), DT_OK);
+    assert_int_equal(dt_csv_load(data_path("tabular/diabetes_data.csv.gz"), &o, NULL, &x), DT_OK);
     assert_int_equal(x.rows, 442);
     assert_int_equal(x.cols, 10);
-    assert_int_equal(dt_csv_load(DATA "/tabular/diabetes_target.csv.gz", &o, NULL, &y), DT_OK);
+    assert_int_equal(dt_csv_load(data_path("tabular/diabetes_target.csv.gz"), &o, NULL, &y), DT_OK);
     assert_int_equal(y.rows, 442);
     float lo = 1e9f, hi = -1e9f;
     for (size_t i = 0; i < y.rows; i++) { lo = y.x[i] < lo ? y.x[i] : lo; hi = y.x[i] > hi ? y.x[i] : hi; }

@@ -179,8 +179,9 @@ static void test_run_trains_the_model_once(void **state)
 
 static void test_mnist_lenet(void **state)
 {
-    const char *root = "../shared/data/mnist";
-    char img[600];
+    char root[400];
+    snprintf(root, sizeof root, "%s/mnist", dt_test_data_root());
+    char img[700];
     snprintf(img, sizeof img, "%s/train-images-idx3-ubyte.gz", root);
     FILE *f = fopen(img, "rb");
     if (!getenv("DT_SLOW_TESTS") || !f) {

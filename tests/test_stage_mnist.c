@@ -13,12 +13,15 @@
 #include "dnntrouble/report.h"
 #include "dnntrouble/stage.h"
 
-#define MNIST "../shared/data/mnist/train-images-idx3-ubyte.gz"
+#include "support/test_files.h"
 
 static int have_mnist(void)
 {
-    if (access(MNIST, R_OK) == 0) return 1;
-    print_message("skipped: %s not found (the shared datasets are not on this machine)\n", MNIST);
+    char mnist[600];
+    snprintf(mnist, sizeof mnist, "%s/mnist/train-images-idx3-ubyte.gz", dt_test_data_root());
+    if (access(mnist, R_OK) == 0) return 1;
+    print_message("skipped: %s not found (the shared datasets are not on this machine; DNNTROUBLE_DATA names "
+                  "another folder)\n", mnist);
     return 0;
 }
 

@@ -54,7 +54,10 @@ static dt_status set_path(dt_parse_ctx *p, const char *key, yaml_node_t *n, int 
 {
     if (!n || n->type != YAML_SCALAR_NODE || dt_node_is_null(n))
         return dt_parse_fail(p, n ? dt_node_line(n) : line, "%s must be a file name", key);
-    const char *v = (const char *)n->data.scalar.value;
+    char expanded[2048], where[1300];
+    snprintf(where, sizeof where, "%s:%d", p->source, line);
+    if (dt_expand_env((const char *)n->data.scalar.value, expanded, sizeof expanded, key, where)) return DT_ECONFIG;
+    const char *v = expanded;
     if (strlen(v) >= sizeof f->path)
         return dt_parse_fail(p, line, "%s is longer than %zu characters", key, sizeof f->path - 1);
     snprintf(f->path, sizeof f->path, "%s", v);

@@ -73,6 +73,8 @@ int dt_parse_double(const char *s, double *out);
 int dt_parse_long(const char *s, long long *out);
 int dt_parse_bool(const char *s, int *out);
 /* dt_edit_distance and dt_is_identifier live in names.h. */
+/* Expands ${NAME} and ${NAME:-default} from the environment (data paths). */
+dt_status dt_expand_env(const char *in, char *out, size_t size, const char *key, const char *where);
 /* npy x as a map of fields (fields.c).  The field map of key k
  * (data.train.x / data.test.x) as JSON (paths made absolute when asked), or
  * NULL when k holds no map; the same as a YAML flow mapping into buf

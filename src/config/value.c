@@ -1,4 +1,5 @@
 /* Reading, checking and formatting one key's value, driven by its table row. */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -134,11 +135,18 @@ dt_status dt_key_set_scalar(dt_config *cfg, int ki, const char *value, int quote
         if (!dt_parse_bool(value, &b)) return bad_value(k, "true or false", value, where);
         *(int *)p = b;
         return DT_OK;
-    case DT_KT_STR:
+    case DT_KT_STR: {
+        char expanded[2048];
+        if (k->flags & DT_KF_PATH) {
+            dt_status st = dt_expand_env(value, expanded, sizeof expanded, k->name, where);
+            if (st) return st;
+            value = expanded;
+        }
         if (strlen(value) >= k->size)
             return dt_fail(DT_ECONFIG, "%s: %s is longer than %zu characters", where, k->name, k->size - 1);
         memcpy(p, value, strlen(value) + 1);
         return DT_OK;
+    }
     case DT_KT_ENUM: return set_enum(cfg, k, value, where);
     case DT_KT_CHAR:
         if (strcmp(value, "\\t") == 0) value = "\t";   /* written unquoted in YAML it stays two chars */
@@ -209,6 +217,51 @@ void dt_key_format(const dt_config *cfg, int ki, char *buf, size_t size)
         break;
     }
     }
+}
+
+/* ------------------------------------------------------------ ${NAME} */
+
+dt_status dt_expand_env(const char *in, char *out, size_t size, const char *key, const char *where)
+{
+    size_t o = 0;
+    for (const char *p = in; *p;) {
+        if (p[0] != '$' || p[1] != '{') {
+            if (o + 1 >= size) return dt_fail(DT_ECONFIG, "%s: %s is too long once expanded", where, key);
+            out[o++] = *p++;
+            continue;
+        }
+        const char *end = strchr(p, '}');
+        if (!end) return dt_fail(DT_ECONFIG, "%s: %s: '${' without a closing '}'", where, key);
+        char name[128], def[1024] = "";
+        size_t n = (size_t)(end - p - 2);
+        if (n == 0 || n >= sizeof name) return dt_fail(DT_ECONFIG, "%s: %s: empty or too long ${...}", where, key);
+        memcpy(name, p + 2, n);
+        name[n] = '\0';
+        int has_def = 0;
+        char *dash = strstr(name, ":-");
+        if (dash) {
+            snprintf(def, sizeof def, "%s", dash + 2);
+            *dash = '\0';
+            has_def = 1;
+        }
+        for (const char *c = name; *c; c++)
+            if (!(isalnum((unsigned char)*c) || *c == '_'))
+                return dt_fail(DT_ECONFIG, "%s: %s: '${%s}' is not an environment variable name", where, key, name);
+        const char *v = getenv(name);
+        if (!v || !*v) {
+            if (!has_def)
+                return dt_fail(DT_ECONFIG, "%s: %s names ${%s}, which is not set (set it, or give a default: "
+                               "${%s:-path})", where, key, name, name);
+            v = def;
+        }
+        size_t vl = strlen(v);
+        if (o + vl >= size) return dt_fail(DT_ECONFIG, "%s: %s is too long once expanded", where, key);
+        memcpy(out + o, v, vl);
+        o += vl;
+        p = end + 1;
+    }
+    out[o] = '\0';
+    return DT_OK;
 }
 
 /* ------------------------------------------------------------ public getters */

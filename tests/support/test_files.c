@@ -75,3 +75,9 @@ void dt_test_write_npy(const char *path, const char *descr, const char *shape, c
     fwrite(data, 1, bytes, f);
     fclose(f);
 }
+
+const char *dt_test_data_root(void)
+{
+    const char *e = getenv("DNNTROUBLE_DATA");
+    return e && *e ? e : "../shared/data";
+}

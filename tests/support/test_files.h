@@ -13,6 +13,9 @@ char *dt_test_read(const char *path);
 /* An .npy file (format 1.0): descr "<f4", "<i8", "|u1" ...; shape as numpy
  * writes it, e.g. "(3, 1, 16, 16)" or "(5,)"; bytes of raw little-endian data. */
 void dt_test_write_npy(const char *path, const char *descr, const char *shape, const void *data, size_t bytes);
+/* Where the real datasets are: $DNNTROUBLE_DATA (as the shipped configs read
+ * it), else ../shared/data (tests run from the repository root). */
+const char *dt_test_data_root(void);
 /* rm -rf DIR. */
 void dt_test_rmtree(const char *dir);
 
