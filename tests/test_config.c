@@ -390,6 +390,23 @@ static void test_format_sections(void **state)
     free(c);
 }
 
+/* ${NAME} in data paths. */
+static void test_env_in_paths(void **state)
+{
+    dt_config *c = cfg_new();
+    setenv("DT_TEST_ROOT", "/data/here", 1);
+    unsetenv("DT_TEST_UNSET");
+    if (parse(c, "data: {format: csv, train: {path: \"${DT_TEST_ROOT}/a.csv\"}}\n") != DT_OK) fail_msg("%s", dt_last_error());
+    assert_string_equal(c->data.train.path, "/data/here/a.csv");
+    if (parse(c, "data: {format: csv, train: {path: \"${DT_TEST_UNSET:-/fallback}/a.csv\"}}\n") != DT_OK)
+        fail_msg("%s", dt_last_error());
+    assert_string_equal(c->data.train.path, "/fallback/a.csv");
+    assert_error(c, "data: {format: csv, train: {path: \"${DT_TEST_UNSET}/a.csv\"}}\n",
+                 "test.yaml:1: data.train.path names ${DT_TEST_UNSET}, which is not set");
+    assert_error(c, "data: {format: csv, train: {path: \"${oops/a.csv\"}}\n", "'${' without a closing '}'");
+    free(c);
+}
+
 static void test_yaml_round_trip(void **state)
 {
     char dir[512], path[600];
@@ -498,6 +515,7 @@ int main(void)
         cmocka_unit_test(test_cross_key_checks), cmocka_unit_test(test_csv_label),
         cmocka_unit_test(test_missing_file),    cmocka_unit_test(test_load_file_name_and_base_dir),
         cmocka_unit_test(test_set),             cmocka_unit_test(test_format_sections),
+        cmocka_unit_test(test_env_in_paths),
         cmocka_unit_test(test_yaml_round_trip),
         cmocka_unit_test(test_fuzz_regressions), cmocka_unit_test(test_docs_list_every_key),
     };
