@@ -3,6 +3,7 @@
 #   make demo        install, build, run the quick-start pipeline on generated data
 #   make bench       training throughput of the starter models (and PyTorch side by side if present)
 #   make fuzz        run each libFuzzer harness for FUZZ_SECONDS
+#   make valgrind    every test under valgrind memcheck (errors and leaks fail the binary)
 #   SANITIZE=1       ASan + UBSan build (in build/san)
 #   WERROR=1         warnings are errors (CI)
 
@@ -35,7 +36,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB      := $(BUILD)/libdnntrouble.a
 BIN      := $(BUILD)/dnntrouble
 
-.PHONY: all deps test demo bench fuzz install clean
+.PHONY: all deps test demo bench fuzz valgrind install clean
 all: $(BIN)
 
 $(BUILD)/obj/%.o: %.c
@@ -71,6 +72,14 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@sh tools/bench.sh $(BIN)
+
+# Memcheck: any error, or a definite/indirect leak, makes the binary fail (exit 99).
+VALGRIND ?= valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
+            --errors-for-leak-kinds=definite,indirect
+valgrind: deps
+	@command -v valgrind >/dev/null || { echo "valgrind not found (apt-get install valgrind)"; exit 1; }
+	@$(MAKE) --no-print-directory $(BIN) $(TEST_BIN)
+	@RUNNER="$(VALGRIND)" sh tests/run-tests.sh $(BUILD) $(TEST_BIN)
 
 FUZZ_SECONDS ?= 60
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))

@@ -48,6 +48,48 @@ static void test_unknown_irreducible_and_tiny_splits(void **state)
     st_free(r);
 }
 
+/* Regression targets in the thousands: trained standardized, reported in
+ * their own units (MSE near the noise variance 50^2), and the checkpoint
+ * predicts in those units too. */
+static void test_regression_targets_standardized(void **state)
+{
+    char dir[512], path[700];
+    dt_test_tmpdir(dir, sizeof dir);
+    size_t cap = 64 * 800, len = 0;
+    char *csv = malloc(cap);
+    len += (size_t)snprintf(csv + len, cap - len, "a,b,y\n");
+    dt_rng r;
+    dt_rng_seed(&r, 4);
+    for (int i = 0; i < 800; i++) {
+        double a = 2 * dt_rng_uniform(&r) - 1, b = 2 * dt_rng_uniform(&r) - 1;
+        len += (size_t)snprintf(csv + len, cap - len, "%.6f,%.6f,%.4f\n", a, b, 1000 * a - 500 * b + 50 * dt_rng_normal(&r));
+    }
+    dt_test_write(dir, "reg.csv", csv, path, sizeof path);
+    free(csv);
+    char key[800];
+    snprintf(key, sizeof key, "data.train.path=%s", path);
+    const char *base[] = {"task=regression", "loss=mse", "data.format=csv", key, "train.lr=0.01", "train.epochs=30", NULL};
+    st_run *run = st_stage(dt_stage_decompose, "decompose", base, NULL);
+    double err = st_metric(run, "test_error");
+    print_message("test MSE %.1f (noise variance 2500)\n", err);
+    assert_true(err > 1500 && err < 6000);
+    char ck[700];
+    snprintf(ck, sizeof ck, "%s/model.safetensors", run->dir);
+    dt_model *m = NULL;
+    dt_ckpt_info info;
+    assert_int_equal(dt_checkpoint_open(ck, 1, &m, &info), DT_OK);
+    assert_true(info.targets_standardized && info.target_std > 300);
+    dt_ckpt_info_free(&info);
+    dt_model_free(m);
+    st_free(run);
+    const char *raw[] = {"data.standardize_targets=false", NULL};
+    run = st_stage(dt_stage_decompose, "decompose", base, raw);
+    print_message("without standardization: test MSE %.1f\n", st_metric(run, "test_error"));
+    assert_true(st_metric(run, "test_error") > err);   /* the same budget fits raw targets worse */
+    st_free(run);
+    dt_test_rmtree(dir);
+}
+
 static void test_small_model_is_high_bias(void **state)
 {
     const char *sets[] = {"model.hidden=2", NULL};
@@ -239,6 +281,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_model_is_high_bias),
         cmocka_unit_test(test_unknown_irreducible_and_tiny_splits),
+        cmocka_unit_test(test_regression_targets_standardized),
         cmocka_unit_test(test_big_model_on_tiny_subset_is_high_variance),
         cmocka_unit_test(test_shifted_test_set_is_distribution_shift),
         cmocka_unit_test(test_clean_problem_has_no_findings),

@@ -20,6 +20,8 @@
  *                 raw units: x = (raw - mean) / std; "[]" when not normalized
  *   outputs, loss, format ("pt"), tool
  *   model         the expanded description {"inputs": {...}, "layers": [...]}
+ *   target_mean, target_std   regression trained on standardized targets:
+ *                 raw prediction = output * target_std + target_mean (absent otherwise)
  *   inputs        per model input, in order: {"NAME": {"field", "shape",
  *                 "tokens", "vocab", "mean", "std"}} (mean/std as above)
  * so a checkpoint alone rebuilds its network (dt_checkpoint_open). */
@@ -39,6 +41,8 @@ typedef struct dt_ckpt_meta {
     int n_norm;                  /* input 0 (the top-level mean/std keys); 0: not normalized */
     const float *mean, *std;
     const dt_ckpt_norm *inputs;  /* per model input (NULL: input 0 uses n_norm/mean/std, others none) */
+    int targets_standardized;    /* regression: outputs are (y - target_mean) / target_std */
+    double target_mean, target_std;
     const int *class_labels;     /* m->spec.outputs original labels; NULL: 0..K-1 */
     int n_extra;                 /* more metadata strings (keys must not repeat the above) */
     const dt_st_kv *extra;
@@ -62,6 +66,8 @@ typedef struct dt_ckpt_info {
     int n_inputs;
     char field[DT_MAX_MODEL_INPUTS][DT_INPUT_NAME_LEN];   /* data field each input read */
     int n_norm[DT_MAX_MODEL_INPUTS];
+    int targets_standardized;    /* raw prediction = output * target_std + target_mean */
+    double target_mean, target_std;
     float *mean[DT_MAX_MODEL_INPUTS], *std[DT_MAX_MODEL_INPUTS];   /* malloc'd: dt_ckpt_info_free */
 } dt_ckpt_info;
 

@@ -277,6 +277,10 @@ typedef struct dt_data {
     int n_norm;              /* == profile.n_stats */
     size_t norm_div;         /* element e uses statistic (e / norm_div) % n_norm */
     float *mean, *std;       /* n_norm values in raw units (std 0 replaced by 1) */
+    /* Regression targets standardized with train statistics (data.standardize_targets):
+     * dt_data_batch_labels hands out (y - y_mean) / y_std; dt_data_label stays raw. */
+    int targets_standardized;
+    double y_mean, y_std;
     dt_data_source src[2];   /* 0: train source, 1: test source (may be empty) */
     size_t *rows[DT_SPLIT_COUNT];
     size_t count[DT_SPLIT_COUNT];

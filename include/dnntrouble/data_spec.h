@@ -59,6 +59,7 @@ typedef struct dt_data_spec {
     double train_val_fraction;   /* data.splits.train_val, held out of train */
     double test_val_fraction;    /* data.splits.test_val, carved out of test */
     int normalize;
+    int standardize_targets;     /* regression: train the model on standardized targets */
     size_t subset_samples;       /* 0 = all */
     int subset_classes[DT_MAX_SUBSET_CLASSES];
     int n_subset_classes;        /* 0 = all classes */

@@ -16,7 +16,8 @@ typedef void (*dt_batch_fn)(void *ctx, dt_model *m, size_t n, int train);
 
 typedef struct dt_eval {
     double loss;       /* mean loss */
-    double error;      /* classification: misclassified fraction; regression: mean squared error */
+    double error;      /* classification: misclassified fraction; regression: mean squared error in the
+                          targets' raw units (undone when data.standardize_targets) */
     size_t n;
 } dt_eval;
 

@@ -154,7 +154,9 @@ static dt_status write_predictions(FILE *f, const dt_model *m, const dt_ckpt_inf
         const float *z = m->out->val + r * (size_t)K;
         fprintf(f, "%zu", row0 + r);
         if (info->loss == DT_LOSS_MSE) {
-            for (int j = 0; j < K; j++) fprintf(f, ",%.9g", z[j]);
+            /* In the targets' units: the model learnt standardized ones. */
+            double sd = info->targets_standardized ? info->target_std : 1, mu = info->targets_standardized ? info->target_mean : 0;
+            for (int j = 0; j < K; j++) fprintf(f, ",%.9g", z[j] * sd + mu);
         } else {
             int best = 0;
             double mx = z[0], s = 0;

@@ -172,6 +172,9 @@ dt_status dt_config_check(const dt_config *cfg)
         return fail_at(cfg, key_line(cfg, "loss"), "loss cross_entropy needs task classification (use loss: mse)");
     if (cfg->data.format == DT_FORMAT_TEXT && cfg->data.task == DT_TASK_REGRESSION)
         return fail_at(cfg, key_line(cfg, "task"), "data.format text is next-character classification");
+    if (cfg->data.task == DT_TASK_CLASSIFICATION && dt_config_given(cfg, "data.standardize_targets"))
+        return fail_at(cfg, key_line(cfg, "data.standardize_targets"),
+                       "data.standardize_targets applies to task regression (class labels are not scaled)");
     st = check_model(cfg);
     if (st != DT_OK) return st;
     if (cfg->train.nesterov && cfg->train.momentum == 0 && cfg->train.optimizer == DT_OPT_SGD)

@@ -129,9 +129,11 @@ int dt_config_is_preset_key(const char *key)
     return 0;
 }
 
-/* data.csv.*, data.text.*, data.synthetic.* belong to one format each. */
+/* data.csv.*, data.text.*, data.synthetic.* belong to one format each, and
+ * data.standardize_targets to regression. */
 static int other_format(const dt_config *cfg, const char *key)
 {
+    if (!strcmp(key, "data.standardize_targets")) return cfg->data.task != DT_TASK_REGRESSION;
     static const struct { const char *prefix; dt_format f; } sections[] = {
         {"data.csv.", DT_FORMAT_CSV}, {"data.text.", DT_FORMAT_TEXT}, {"data.synthetic.", DT_FORMAT_SYNTHETIC}};
     for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++)

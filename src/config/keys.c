@@ -61,6 +61,7 @@ const dt_key dt_keys[] = {
     KEY("data.splits.train_val", DT_KT_DOUBLE, data.train_val_fraction, DT_R_OPEN01, "0.1", 0),
     KEY("data.splits.test_val", DT_KT_DOUBLE, data.test_val_fraction, DT_R_OPEN01, "0.5", 0),
     KEY("data.normalize", DT_KT_BOOL, data.normalize, DT_R_ANY, "true", 0),
+    KEY("data.standardize_targets", DT_KT_BOOL, data.standardize_targets, DT_R_ANY, "true", 0),
     KEY("data.subset.samples", DT_KT_SIZE, data.subset_samples, DT_R_NONNEG, "0", 0),
     {"data.subset.classes", DT_KT_INTLIST, offsetof(dt_config, data.subset_classes),
      FIELD_SIZE(data.subset_classes), NULL, DT_R_BYTE, "[]", 0, NULL},

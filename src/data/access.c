@@ -137,6 +137,8 @@ void dt_data_batch_field_raw(const dt_data *d, dt_split_id s, int field, const s
 void dt_data_batch_labels(const dt_data *d, dt_split_id s, const size_t *rows, size_t n, float *y)
 {
     for (size_t i = 0; i < n; i++) y[i] = dt_data_label(d, s, rows[i]);
+    if (d->targets_standardized)
+        for (size_t i = 0; i < n; i++) y[i] = (float)((y[i] - d->y_mean) / d->y_std);
 }
 
 int dt_data_slice(const dt_data *d, dt_split_id s, size_t row)

@@ -323,6 +323,23 @@ static dt_status split_two(dt_data *d, int which, size_t *rows, size_t n, double
     return st;
 }
 
+/* Train-split mean and standard deviation of the targets (a constant target
+ * keeps std 1, so nothing divides by zero). */
+static void standardize_targets(dt_data *d)
+{
+    size_t n = d->count[DT_SPLIT_TRAIN];
+    double s = 0, s2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        double y = dt_data_label(d, DT_SPLIT_TRAIN, i);
+        s += y;
+        s2 += y * y;
+    }
+    double mean = n ? s / (double)n : 0, var = n ? s2 / (double)n - mean * mean : 0;
+    d->y_mean = mean;
+    d->y_std = var > 1e-24 ? sqrt(var) : 1.0;
+    d->targets_standardized = 1;
+}
+
 static dt_status build(dt_data *d, const dt_data_spec *spec, const char *base)
 {
     dt_natural nat[2][DT_MAX_FIELDS];
@@ -401,6 +418,7 @@ static dt_status build(dt_data *d, const dt_data_spec *spec, const char *base)
     if (d->count[DT_SPLIT_TRAIN] == 0)
         return dt_fail(DT_EDATA, "%s: too few samples (%zu) to make a train split", d->src[0].name, npool[0]);
     int normalize = spec->normalize && spec->format != DT_FORMAT_TEXT; /* ids / one-hot: never standardized */
+    if (spec->task == DT_TASK_REGRESSION && spec->standardize_targets) standardize_targets(d);
     return dt_data_compute_profile(d, normalize);
 }
 

@@ -19,6 +19,7 @@ void dt_data_spec_defaults(dt_data_spec *s)
     s->train_val_fraction = 0.1;
     s->test_val_fraction = 0.5;
     s->normalize = 1;
+    s->standardize_targets = 1;
 }
 
 int dt_data_spec_fields(const dt_data_spec *s)

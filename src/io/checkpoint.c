@@ -142,6 +142,12 @@ dt_status dt_checkpoint_save(const dt_model *m, const char *path, const dt_ckpt_
         {"inputs", inputs},
     };
     int n_fixed = (int)(sizeof fixed / sizeof fixed[0]);
+    char tm[40], ts[40];
+    int targets = meta && meta->targets_standardized && s->loss == DT_LOSS_MSE;
+    snprintf(tm, sizeof tm, "%.17g", targets ? meta->target_mean : 0.0);
+    snprintf(ts, sizeof ts, "%.17g", targets ? meta->target_std : 1.0);
+    dt_st_kv target_kv[2] = {{"target_mean", tm}, {"target_std", ts}};
+    if (targets) n_extra += 2;
     dt_st_kv *kv = calloc((size_t)(n_fixed + n_extra), sizeof *kv);
     ckpt_item *items = NULL;
     int n_items = 0;
@@ -152,7 +158,12 @@ dt_status dt_checkpoint_save(const dt_model *m, const char *path, const dt_ckpt_
     if (!st && !t) st = dt_fail(DT_ENOMEM, "%s: checkpoint: out of memory", path);
     if (!st) {
         memcpy(kv, fixed, sizeof fixed);
-        for (int i = 0; i < n_extra; i++) kv[n_fixed + i] = meta->extra[i];
+        int k = n_fixed;
+        for (int i = 0; i < (meta && meta->extra ? meta->n_extra : 0); i++) kv[k++] = meta->extra[i];
+        if (targets) {
+            kv[k++] = target_kv[0];
+            kv[k++] = target_kv[1];
+        }
         for (int i = 0; i < n_items; i++) t[i] = items[i].t;
         st = dt_st_write(path, t, n_items, kv, n_fixed + n_extra);
     }
@@ -313,6 +324,12 @@ dt_status dt_checkpoint_open(const char *path, int max_batch, dt_model **m, dt_c
         s->source = path;
         snprintf(s->arch, sizeof s->arch, "%s", dt_st_meta(f, "arch") ? dt_st_meta(f, "arch") : "custom");
         info->n_classes = int_array(classes, info->classes, 256);
+        const char *tm = dt_st_meta(f, "target_mean"), *ts = dt_st_meta(f, "target_std");
+        if (tm && ts) {
+            info->targets_standardized = 1;
+            info->target_mean = atof(tm);
+            info->target_std = atof(ts);
+        }
         if (s->outputs < 1 || info->n_classes < 0)
             st = dt_fail(DT_EDATA, "%s: metadata 'outputs' or 'classes' is malformed", path);
     }

@@ -222,7 +222,11 @@ dt_status dt_export_torch(const dt_model *m, const dt_ckpt_info *info, const cha
         else put(&o, "        %s = %s.float()\n", x, x);
     }
     for (int i = 0; i < d->n_layers; i++) emit_forward(&o, m, i);
-    put(&o, "        return h_%s\n", d->layers[d->n_layers - 1].name);
+    if (info && info->targets_standardized)   /* regression: back to the targets' units */
+        put(&o, "        return h_%s * %.17g + %.17g\n", d->layers[d->n_layers - 1].name, info->target_std,
+            info->target_mean);
+    else
+        put(&o, "        return h_%s\n", d->layers[d->n_layers - 1].name);
     if (o.oom) {
         free(o.buf);
         return dt_fail(DT_ENOMEM, "export: out of memory");

@@ -52,6 +52,10 @@ dt_status dt_model_evaluate_with(dt_model *m, const dt_data *d, dt_split_id s, d
     size_t *rows = malloc(B * sizeof *rows);
     if (!rows) return dt_fail(DT_ENOMEM, "evaluate: out of memory");
     double loss = 0.0, err = 0.0;
+    /* Errors are reported in the targets' own units: with standardized
+     * targets a squared error scales back by y_std^2 (the loss stays the
+     * model's, in the units it trains on). */
+    double to_raw = m->spec.loss == DT_LOSS_MSE && d->targets_standardized ? d->y_std * d->y_std : 1.0;
     dt_graph_set_train(m->g, 0);
     dt_status st = DT_OK;
     for (size_t start = 0; start < n && !st; start += B) {
@@ -64,10 +68,10 @@ dt_status dt_model_evaluate_with(dt_model *m, const dt_data *d, dt_split_id s, d
             int p;
             float l = row_loss_of(m, i, &p);
             loss += l;
-            if (m->spec.loss == DT_LOSS_MSE) err += l;
+            if (m->spec.loss == DT_LOSS_MSE) err += l * to_raw;
             else err += p != (int)m->y->val[i];
             if (pred) pred[start + i] = p;
-            if (row_loss) row_loss[start + i] = l;
+            if (row_loss) row_loss[start + i] = (float)(l * to_raw);
         }
     }
     dt_graph_set_train(m->g, 1);

@@ -117,7 +117,9 @@ static dt_status save_model(dt_stage_ctx *ctx, const dt_data *d, const dt_model 
     int K = m->spec.outputs < DT_MAX_CLASSES ? m->spec.outputs : DT_MAX_CLASSES;
     for (int i = 0; i < K; i++) labels[i] = dt_data_original_class(d, i);
     dt_ckpt_meta meta = {.n_norm = norms[0].n, .mean = norms[0].mean, .std = norms[0].std, .inputs = norms,
-                         .class_labels = d->task == DT_TASK_CLASSIFICATION ? labels : NULL};
+                         .class_labels = d->task == DT_TASK_CLASSIFICATION ? labels : NULL,
+                         .targets_standardized = d->targets_standardized, .target_mean = d->y_mean,
+                         .target_std = d->y_std};
     dt_status st = dt_checkpoint_save(m, path, &meta);
     if (st) return dt_fail_context(st, "saving %s", path);
     dt_report_artifact(rep, "model", "model.safetensors");
