@@ -79,7 +79,7 @@ VALGRIND ?= valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-k
 valgrind: deps
 	@command -v valgrind >/dev/null || { echo "valgrind not found (apt-get install valgrind)"; exit 1; }
 	@$(MAKE) --no-print-directory $(BIN) $(TEST_BIN)
-	@RUNNER="$(VALGRIND)" sh tests/run-tests.sh $(BUILD) $(TEST_BIN)
+	@DT_UNDER_VALGRIND=1 RUNNER="$(VALGRIND)" sh tests/run-tests.sh $(BUILD) $(TEST_BIN)
 
 FUZZ_SECONDS ?= 60
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
