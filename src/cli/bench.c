@@ -10,6 +10,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "dnntrouble/blas.h"
 #include "dnntrouble/model.h"
 
 static double now(void)
@@ -134,9 +135,15 @@ int dt_cli_bench(int argc, char **argv)
         return 2;
     }
     openblas_set_num_threads(threads);
+    dt_blas_info blas;
+    char blas_label[160];
+    dt_blas_info_get(&blas);
+    dt_blas_label(&blas, blas_label, sizeof blas_label);
     double peak = sgemm_peak(seconds < 1.0 ? seconds : 1.0);
-    if (!json) printf("sgemm ceiling: %.1f GFLOP/s (%d thread%s)\n%-6s %6s %12s %10s %8s %6s\n", peak, threads,
-                      threads == 1 ? "" : "s", "model", "batch", "samples/s", "ms/step", "GFLOP/s", "%peak");
+    if (!json)
+        printf("BLAS: %s%s\nsgemm ceiling: %.1f GFLOP/s (%d thread%s)\n%-6s %6s %12s %10s %8s %6s\n", blas_label,
+               blas.fallback ? " -- WARNING: below what this CPU supports" : "", peak, threads,
+               threads == 1 ? "" : "s", "model", "batch", "samples/s", "ms/step", "GFLOP/s", "%peak");
     const char *models[] = {"lenet", "mlp", "lstm"};
     int batches[] = {64, 256};
     for (int bi = 0; bi < 2; bi++) {
@@ -150,8 +157,10 @@ int dt_cli_bench(int argc, char **argv)
             }
             if (json)
                 printf("{\"model\": \"%s\", \"batch\": %d, \"threads\": %d, \"samples_per_s\": %.1f, "
-                       "\"ms_per_step\": %.3f, \"gflops\": %.2f, \"peak_gflops\": %.1f}\n",
-                       models[mi], b, threads, r.samples_per_s, r.ms_per_step, r.gflops, peak);
+                       "\"ms_per_step\": %.3f, \"gflops\": %.2f, \"peak_gflops\": %.1f, \"blas\": \"%s %s\", "
+                       "\"blas_kernel\": \"%s\", \"blas_kernel_source\": \"%s\"}\n",
+                       models[mi], b, threads, r.samples_per_s, r.ms_per_step, r.gflops, peak, blas.name,
+                       blas.version, blas.kernel, dt_blas_source_name(blas.source));
             else
                 printf("%-6s %6d %12.0f %10.3f %8.2f %5.1f%%\n", models[mi], b, r.samples_per_s, r.ms_per_step,
                        r.gflops, 100.0 * r.gflops / peak);
