@@ -38,6 +38,10 @@ BIN      := $(BUILD)/dnntrouble
 .PHONY: all deps test demo bench fuzz install clean
 all: $(BIN)
 
+# The ops' and the optimizer's hot loops call sqrtf/expf: without errno (values unchanged:
+# this is not -ffast-math) GCC can vectorise them.
+$(BUILD)/obj/src/ops/%.o $(BUILD)/obj/src/optim/%.o: CFLAGS_ALL += -fno-math-errno
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c $< -o $@

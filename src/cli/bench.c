@@ -60,7 +60,65 @@ static double step_flops(const dt_graph *g)
 
 typedef struct bench_result { double samples_per_s, ms_per_step, gflops; } bench_result;
 
-static int bench_model(const char *name, int batch, double seconds, bench_result *r)
+/* --profile: time of each node's forward and backward and of the optimizer
+ * over `steps` training steps, as a table sorted by time.  Runs the nodes
+ * itself, exactly as dt_graph_forward / dt_graph_backward do (anomaly mode
+ * off), so that each op can be timed. */
+static void profile_steps(dt_model *m, dt_optimizer *o, long steps)
+{
+    dt_graph *g = m->g;
+    int n = g->n_nodes;
+    double *fw = calloc((size_t)n + 1, sizeof *fw), *bw = calloc((size_t)n + 1, sizeof *bw), opt = 0.0, zero = 0.0;
+    int *order = calloc((size_t)n + 1, sizeof *order);
+    if (!fw || !bw || !order) { free(fw); free(bw); free(order); return; }
+    dt_graph_set_train(g, 1);
+    for (long s = 0; s < steps; s++) {
+        for (int i = 0; i <= m->loss->id; i++) {
+            dt_node *x = g->nodes[i];
+            if (x->op == DT_OP_INPUT || x->op == DT_OP_PARAM) continue;
+            double t0 = now();
+            dt_op_get(x->op)->forward(x, &g->ex);
+            fw[i] += now() - t0;
+        }
+        double t0 = now();
+        memset(g->grad_begin, 0, g->grad_len * sizeof(float));
+        memset(g->param_grad, 0, g->n_param_values * sizeof(float));
+        m->loss->grad[0] = 1.0f;
+        zero += now() - t0;
+        for (int i = m->loss->id; i >= 0; i--) {
+            dt_node *x = g->nodes[i];
+            if (!x->grad || x->op == DT_OP_INPUT || x->op == DT_OP_PARAM) continue;
+            t0 = now();
+            dt_op_get(x->op)->backward(x, &g->ex);
+            bw[i] += now() - t0;
+        }
+        t0 = now();
+        dt_optim_step(o, g->param_val, g->param_grad);
+        opt += now() - t0;
+    }
+    double total = opt + zero;
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        total += fw[i] + bw[i];
+        if (fw[i] + bw[i] > 0) order[k++] = i;
+    }
+    for (int a = 1; a < k; a++) /* insertion sort, slowest first */
+        for (int b = a; b > 0 && fw[order[b]] + bw[order[b]] > fw[order[b - 1]] + bw[order[b - 1]]; b--) {
+            int t = order[b]; order[b] = order[b - 1]; order[b - 1] = t;
+        }
+    printf("  %-28s %10s %10s %6s\n", "node", "fwd ms", "bwd ms", "%step");
+    for (int a = 0; a < k; a++) {
+        int i = order[a];
+        printf("  %-28s %10.3f %10.3f %5.1f%%\n", g->nodes[i]->name, 1e3 * fw[i] / steps, 1e3 * bw[i] / steps,
+               100.0 * (fw[i] + bw[i]) / total);
+    }
+    printf("  %-28s %10s %10.3f %5.1f%%\n", "(zero gradients)", "", 1e3 * zero / steps, 100.0 * zero / total);
+    printf("  %-28s %10s %10.3f %5.1f%%\n", "(optimizer: adam)", "", 1e3 * opt / steps, 100.0 * opt / total);
+    printf("  %-28s %10.3f ms/step over %ld steps\n", "total", 1e3 * total / steps, steps);
+    free(fw); free(bw); free(order);
+}
+
+static int bench_model(const char *name, int batch, double seconds, int profile, bench_result *r)
 {
     dt_model_spec s = {.depth = 1, .act = DT_ACT_RELU, .loss = DT_LOSS_CROSS_ENTROPY, .outputs = 10,
                        .max_batch = batch, .width_mult = 1};
@@ -102,6 +160,7 @@ static int bench_model(const char *name, int batch, double seconds, bench_result
     r->samples_per_s = steps * (double)batch / t;
     r->ms_per_step = 1000.0 * t / steps;
     r->gflops = step_flops(m->g) * steps / t / 1e9;
+    if (profile) profile_steps(m, &o, steps);
     dt_optim_free(&o);
     dt_model_free(m);
     return 0;
@@ -110,19 +169,22 @@ static int bench_model(const char *name, int batch, double seconds, bench_result
 static void usage(FILE *f)
 {
     fprintf(f, "usage: dnntrouble bench [--model lenet|mlp|lstm] [--batch N] [--threads N] [--seconds S] [--json]\n"
+               "                        [--profile]\n"
                "Training throughput (Adam, cross-entropy, random data) of the starter models at batch\n"
-               "64 and 256, and the sgemm ceiling of this machine measured in the same run.\n");
+               "64 and 256, and the sgemm ceiling of this machine measured in the same run.\n"
+               "--profile: then as many steps again with each op's forward and backward timed.\n");
 }
 
 int dt_cli_bench(int argc, char **argv)
 {
     const char *only = NULL;
-    int batch = 0, threads = 1, json = 0;
+    int batch = 0, threads = 1, json = 0, profile = 0;
     double seconds = 2.0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
         else if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--profile")) profile = 1;
         else if (!strcmp(a, "--model") && v) { only = v; i++; }
         else if (!strcmp(a, "--batch") && v) { batch = atoi(v); i++; }
         else if (!strcmp(a, "--threads") && v) { threads = atoi(v); i++; }
@@ -151,7 +213,8 @@ int dt_cli_bench(int argc, char **argv)
         for (int mi = 0; mi < 3; mi++) {
             if (only && strcmp(only, models[mi])) continue;
             bench_result r;
-            if (bench_model(models[mi], b, seconds, &r)) {
+            if (profile && !json) printf("%s, batch %d: per-op profile\n", models[mi], b);
+            if (bench_model(models[mi], b, seconds, profile && !json, &r)) {
                 fprintf(stderr, "dnntrouble: error: bench %s: %s\n", models[mi], dt_last_error());
                 return 4;
             }
