@@ -61,61 +61,46 @@ static double step_flops(const dt_graph *g)
 typedef struct bench_result { double samples_per_s, ms_per_step, gflops; } bench_result;
 
 /* --profile: time of each node's forward and backward and of the optimizer
- * over `steps` training steps, as a table sorted by time.  Runs the nodes
- * itself, exactly as dt_graph_forward / dt_graph_backward do (anomaly mode
- * off), so that each op can be timed. */
+ * over `steps` training steps (the graph's own timers, g->profile), as a
+ * table sorted by time. */
 static void profile_steps(dt_model *m, dt_optimizer *o, long steps)
 {
     dt_graph *g = m->g;
     int n = g->n_nodes;
-    double *fw = calloc((size_t)n + 1, sizeof *fw), *bw = calloc((size_t)n + 1, sizeof *bw), opt = 0.0, zero = 0.0;
+    double *t = calloc(2 * (size_t)n + 1, sizeof *t), opt = 0.0, total = 0.0;
     int *order = calloc((size_t)n + 1, sizeof *order);
-    if (!fw || !bw || !order) { free(fw); free(bw); free(order); return; }
-    dt_graph_set_train(g, 1);
+    if (!t || !order) { free(t); free(order); return; }
+    g->profile = t;
+    double t0 = now();
     for (long s = 0; s < steps; s++) {
-        for (int i = 0; i <= m->loss->id; i++) {
-            dt_node *x = g->nodes[i];
-            if (x->op == DT_OP_INPUT || x->op == DT_OP_PARAM) continue;
-            double t0 = now();
-            dt_op_get(x->op)->forward(x, &g->ex);
-            fw[i] += now() - t0;
-        }
-        double t0 = now();
-        memset(g->grad_begin, 0, g->grad_len * sizeof(float));
-        memset(g->param_grad, 0, g->n_param_values * sizeof(float));
-        m->loss->grad[0] = 1.0f;
-        zero += now() - t0;
-        for (int i = m->loss->id; i >= 0; i--) {
-            dt_node *x = g->nodes[i];
-            if (!x->grad || x->op == DT_OP_INPUT || x->op == DT_OP_PARAM) continue;
-            t0 = now();
-            dt_op_get(x->op)->backward(x, &g->ex);
-            bw[i] += now() - t0;
-        }
-        t0 = now();
+        dt_graph_set_train(g, 1);
+        if (dt_graph_forward(g, m->loss) || dt_graph_backward(g, m->loss)) break;
+        double t1 = now();
         dt_optim_step(o, g->param_val, g->param_grad);
-        opt += now() - t0;
+        opt += now() - t1;
     }
-    double total = opt + zero;
+    total = now() - t0;
+    g->profile = NULL;
     int k = 0;
-    for (int i = 0; i < n; i++) {
-        total += fw[i] + bw[i];
-        if (fw[i] + bw[i] > 0) order[k++] = i;
-    }
+    for (int i = 0; i < n; i++)
+        if (t[i] + t[n + i] > 0) order[k++] = i;
     for (int a = 1; a < k; a++) /* insertion sort, slowest first */
-        for (int b = a; b > 0 && fw[order[b]] + bw[order[b]] > fw[order[b - 1]] + bw[order[b - 1]]; b--) {
-            int t = order[b]; order[b] = order[b - 1]; order[b - 1] = t;
+        for (int b = a; b > 0 && t[order[b]] + t[n + order[b]] > t[order[b - 1]] + t[n + order[b - 1]]; b--) {
+            int x = order[b]; order[b] = order[b - 1]; order[b - 1] = x;
         }
+    double ops = opt;
     printf("  %-28s %10s %10s %6s\n", "node", "fwd ms", "bwd ms", "%step");
     for (int a = 0; a < k; a++) {
         int i = order[a];
-        printf("  %-28s %10.3f %10.3f %5.1f%%\n", g->nodes[i]->name, 1e3 * fw[i] / steps, 1e3 * bw[i] / steps,
-               100.0 * (fw[i] + bw[i]) / total);
+        ops += t[i] + t[n + i];
+        printf("  %-28s %10.3f %10.3f %5.1f%%\n", g->nodes[i]->name, 1e3 * t[i] / steps, 1e3 * t[n + i] / steps,
+               100.0 * (t[i] + t[n + i]) / total);
     }
-    printf("  %-28s %10s %10.3f %5.1f%%\n", "(zero gradients)", "", 1e3 * zero / steps, 100.0 * zero / total);
     printf("  %-28s %10s %10.3f %5.1f%%\n", "(optimizer: adam)", "", 1e3 * opt / steps, 100.0 * opt / total);
+    printf("  %-28s %10s %10.3f %5.1f%%\n", "(graph: zeroing, other)", "", 1e3 * (total - ops) / steps,
+           100.0 * (total - ops) / total);
     printf("  %-28s %10.3f ms/step over %ld steps\n", "total", 1e3 * total / steps, steps);
-    free(fw); free(bw); free(order);
+    free(t); free(order);
 }
 
 static int bench_model(const char *name, int batch, double seconds, int profile, bench_result *r)

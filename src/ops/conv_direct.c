@@ -469,7 +469,8 @@ DEFINE_DX_TILE(2, 6)
 DEFINE_DX_TILE(3, 4)
 DEFINE_DX_TILE(4, 3)
 
-TGT static void direct_dinput(const conv_geom *g, const float *w, const float *dy, float *dx, float *ws)
+TGT static void direct_dinput(const conv_geom *g, const float *w, const float *dy, float *dx, int fresh,
+                              float *ws)
 {
     const int Wp = rows_width(g), Hp = g->H + 2 * g->p, KK = g->KH * g->KW;
     const size_t plane = (size_t)Hp * Wp, in_img = (size_t)g->C * g->H * g->W, out_img = (size_t)g->O * g->OHW,
@@ -512,14 +513,15 @@ TGT static void direct_dinput(const conv_geom *g, const float *w, const float *d
             for (int h = 0; h < g->H; h++) {
                 const float *src = dxp + c * plane + (size_t)(h + g->p) * Wp + g->p;
                 float *dst = dxb + ((size_t)c * g->H + h) * g->W;
-                for (int i = 0; i < g->W; i++) dst[i] += src[i];
+                if (fresh) memcpy(dst, src, (size_t)g->W * sizeof *dst);
+                else for (int i = 0; i < g->W; i++) dst[i] += src[i];
             }
     }
 }
 
-void conv_direct_dinput(const conv_geom *g, const float *w, const float *dy, float *dx, float *ws)
+void conv_direct_dinput(const conv_geom *g, const float *w, const float *dy, float *dx, int fresh, float *ws)
 {
-    direct_dinput(g, w, dy, dx, ws);
+    direct_dinput(g, w, dy, dx, fresh, ws);
 }
 
 void conv_direct_forward(const conv_geom *g, const float *x, const float *w, float *y, float *ws)
@@ -538,6 +540,6 @@ void conv_direct_dweight(const conv_geom *g, const float *x, const float *dy, fl
 
 void conv_direct_forward(const conv_geom *g, const float *x, const float *w, float *y, float *ws) {}
 void conv_direct_dweight(const conv_geom *g, const float *x, const float *dy, float *dw, float *ws) {}
-void conv_direct_dinput(const conv_geom *g, const float *w, const float *dy, float *dx, float *ws) {}
+void conv_direct_dinput(const conv_geom *g, const float *w, const float *dy, float *dx, int fresh, float *ws) {}
 
 #endif

@@ -60,7 +60,7 @@ void conv_direct_forward(const conv_geom *g, const float *x, const float *w, flo
 void conv_direct_dweight(const conv_geom *g, const float *x, const float *dy, float *dw, float *ws);
 /* Whether conv_direct_dinput serves this geometry (a direct kind, stride 1). */
 int conv_direct_has_dinput(const conv_geom *g);
-/* dx [B,C,H,W] += d loss / d x, from w and dy. */
-void conv_direct_dinput(const conv_geom *g, const float *w, const float *dy, float *dx, float *ws);
+/* dx [B,C,H,W] += d loss / d x, from w and dy (fresh: dx = instead). */
+void conv_direct_dinput(const conv_geom *g, const float *w, const float *dy, float *dx, int fresh, float *ws);
 
 #endif

@@ -263,10 +263,11 @@ static void conv_backward(dt_node *n, const dt_exec *ex)
     const int direct = conv_direct_enabled() && conv_direct_kind_of(&g) != CONV_DIRECT_NONE;
     if (direct && w->grad) conv_direct_dweight(&g, x->val, n->grad, w->grad, ex->ws);
     if (direct && x->grad && conv_direct_has_dinput(&g)) {
-        conv_direct_dinput(&g, w->val, n->grad, x->grad, ex->ws);
+        conv_direct_dinput(&g, w->val, n->grad, x->grad, ex->grad_fresh[0], ex->ws);
         return;
     }
     if (direct && !x->grad) return;
+    if (x->grad && ex->grad_fresh[0]) memset(x->grad, 0, dt_numel(x) * sizeof *x->grad); /* col2im adds */
     for (int b0 = 0; b0 < g.B; b0 += g.chunk) {
         int nb = g.B - b0 < g.chunk ? g.B - b0 : g.chunk;
         size_t N = (size_t)nb * g.OHW;
