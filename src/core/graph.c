@@ -253,6 +253,11 @@ dt_status dt_graph_compile(dt_graph *g, int max_batch)
             s_off += n->state_len;
         }
     }
+    /* A reshape is a view: its values are its input's, in place (the MLP's
+     * flatten copied 200k floats per step at batch 256).  Gradients stay
+     * separate buffers (each node's gradient bookkeeping is its own). */
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i]->op == DT_OP_RESHAPE) g->nodes[i]->val = g->nodes[i]->in[0]->val;
     g->ex.ws = g->ws;
     g->ex.train = 1;
     g->compiled = 1;
