@@ -9,6 +9,12 @@
 # OpenBLAS) is started with OPENBLAS_CORETYPE set to that kernel, unless the
 # user set OPENBLAS_CORETYPE, which then applies to both.
 #
+# Both sides run BENCH_THREADS threads.  torch.set_num_threads() (what
+# torch_ref.py calls) sets OpenMP's threads, but Debian's torch leaves
+# OpenBLAS's own pool at one thread per CPU, so PyTorch also gets
+# OPENBLAS_NUM_THREADS and OMP_NUM_THREADS; the line "PyTorch: ..." shows the
+# OpenBLAS threads that took effect.
+#
 #   BENCH_SECONDS (3)  timed seconds per measurement
 #   BENCH_THREADS (1)  threads on both sides
 #   BENCH_REPEAT  (1)  measurements per (model, batch), alternating ours and
@@ -30,20 +36,22 @@ else echo "(PyTorch side-by-side skipped: needs /usr/bin/python3 with python3-to
 field() { # field NAME JSON-LINE: a number or a string value
     echo "$2" | sed -n "s/.*\"$1\": \"\{0,1\}\([^\",}]*\).*/\1/p"
 }
+# PyTorch with the same kernel and thread count as dnntrouble (see above).
+torch_py() { OPENBLAS_CORETYPE=$tk_env OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads $py "$@"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 lscpu 2>/dev/null | sed -n 's/^Model name: *\(.*\)/CPU: \1/p' | head -1
 "$bin" bench --model mlp --batch 64 --seconds 0.2 --threads "$threads" | sed -n '1,2p'   # BLAS, sgemm ceiling
 kernel=$(field blas_kernel "$("$bin" bench --model mlp --batch 4 --seconds 0.01 --threads 1 --json | head -1)")
+tk_env=$kernel
 if [ $torch = 1 ]; then
     if [ -n "$OPENBLAS_CORETYPE" ] && [ -z "$DNNTROUBLE_BLAS_REPLACED" ]; then
+        tk_env=$OPENBLAS_CORETYPE
         echo "PyTorch: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE (yours, for both)"
-    else
-        OPENBLAS_CORETYPE=$kernel
-        export OPENBLAS_CORETYPE
     fi
-    tk=$(field blas_kernel "$($py "$here/bench_torch.py" mlp 4 1 0.01)")
-    echo "PyTorch: $($py -c 'import torch; print(torch.__version__)' 2>/dev/null), OpenBLAS kernel $tk"
+    tj=$(torch_py "$here/bench_torch.py" mlp 4 "$threads" 0.01)
+    tk=$(field blas_kernel "$tj")
+    echo "PyTorch: $($py -c 'import torch; print(torch.__version__)' 2>/dev/null), OpenBLAS kernel $tk, $(field blas_threads "$tj") OpenBLAS thread(s)"
     [ "$tk" = "$kernel" ] || echo "warning: PyTorch runs OpenBLAS kernel '$tk', dnntrouble '$kernel'"
 fi
 echo "(medians of $repeat interleaved measurement(s) of ${seconds}s each; %ceil: of the sgemm ceiling measured in the same process)"
@@ -59,7 +67,7 @@ for b in $batches; do
             g="$g $(field gflops "$ours")"
             c="$c $(awk -v a="$(field gflops "$ours")" -v p="$(field peak_gflops "$ours")" 'BEGIN { printf "%.1f", (p > 0) ? 100 * a / p : 0 }')"
             if [ $torch = 1 ]; then
-                ts=$(field samples_per_s "$($py "$here/bench_torch.py" "$m" "$b" "$threads" "$seconds")")
+                ts=$(field samples_per_s "$(torch_py "$here/bench_torch.py" "$m" "$b" "$threads" "$seconds")")
                 t="$t $ts"
                 r="$r $(awk -v a="$os" -v b="$ts" 'BEGIN { printf "%.3f", (b > 0) ? a / b : 0 }')"
             fi

@@ -22,18 +22,21 @@ elif name == "mlp":
 else:
     r = ref.bench("lstm", ref.LSTMNet(), torch.randn(batch, 28, 28), y, seconds)
 
-def openblas_kernel():
-    """openblas_get_corename() of the OpenBLAS loaded into this process, or "" when none is."""
+def openblas():
+    """(openblas_get_corename(), openblas_get_num_threads()) of the OpenBLAS loaded into this
+    process, or ("", 0) when none is.  Debian's torch.set_num_threads() does not reach OpenBLAS's
+    own thread pool: tools/bench.sh sets OPENBLAS_NUM_THREADS, and this reports what took effect."""
     with open("/proc/self/maps") as f:
         libs = sorted({l.split()[-1] for l in f if "openblas" in l and ".so" in l})
     for lib in libs:
         try:
-            fn = ctypes.CDLL(lib).openblas_get_corename
+            dll = ctypes.CDLL(lib)
+            core, nthreads = dll.openblas_get_corename, dll.openblas_get_num_threads
         except (OSError, AttributeError):
             continue
-        fn.restype = ctypes.c_char_p
-        return fn().decode()
-    return ""
+        core.restype = ctypes.c_char_p
+        return core().decode(), nthreads()
+    return "", 0
 
-r["blas_kernel"] = openblas_kernel()
+r["blas_kernel"], r["blas_threads"] = openblas()
 print(json.dumps(r), flush=True)
