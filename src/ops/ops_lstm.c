@@ -244,6 +244,7 @@ static void lstm_backward(dt_node *n, const dt_exec *ex)
     float *dbias = dc + (size_t)B * H;          /* [4H] */
     float *dw = dbias + H4;                     /* [4H,H+D] */
     memset(dhrec, 0, 2 * (size_t)B * H * sizeof(float)); /* nothing flows in after step T-1 */
+    memset(dbias, 0, (size_t)H4 * sizeof(float));
 
     for (int t = T - 1; t >= 0; t--) {
         const size_t r0 = (size_t)t * B;
@@ -252,6 +253,9 @@ static void lstm_backward(dt_node *n, const dt_exec *ex)
             const float *cprev = t ? a.c + (r - B) * H : a.zero;
             cell_backward(a.act + r * H4, cprev, a.tc + r * H, dy + ((size_t)b * T + t) * H,
                           dhrec + (size_t)b * H, dc + (size_t)b * H, dG + r * H4, H);
+            /* the bias gradient's column sums while the row is in L1 (rows
+             * in backward order: t = T-1..0, b = 0..B-1) */
+            add_rows(dbias, dG + r * H4, 1, H4);
         }
         /* dh_{t-1}[B,H] = dG_t[B,4H]·W_hh[4H,H].  beta 0 overwrites the
          * previous step's value, which has been used. */
@@ -275,9 +279,7 @@ static void lstm_backward(dt_node *n, const dt_exec *ex)
         for (int t = 0; t < T; t++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, D, H4, 1.0f, dG + (size_t)t * B * H4, H4,
                         w_ih->val, D, 1.0f, x->grad + (size_t)t * D, T * D);
-    if (b_ih->grad || b_hh->grad) { /* both biases enter G the same way: one column sum */
-        memset(dbias, 0, (size_t)H4 * sizeof(float));
-        add_rows(dbias, dG, (size_t)BT, H4);
+    if (b_ih->grad || b_hh->grad) { /* both biases enter G the same way: one column sum (dbias) */
         if (b_ih->grad) for (int j = 0; j < H4; j++) b_ih->grad[j] += dbias[j];
         if (b_hh->grad) for (int j = 0; j < H4; j++) b_hh->grad[j] += dbias[j];
     }
