@@ -18,6 +18,7 @@
 
 #include "dnntrouble/graph.h"
 #include "support/gradcheck.h"
+#include "../src/ops/conv_direct.h"
 
 #define EPS 1e-2
 #define RTOL 2e-3
@@ -347,6 +348,65 @@ static void test_pool_forward_hand(void **state)
     dt_graph_free(g);
 }
 
+/* ---- the direct kernels (src/ops/conv_direct.c) against the loops and the sgemm path ---- */
+static conv_direct_kind kind_for(const int *c)
+{
+    int OH = (c[2] + 2 * c[8] - c[5]) / c[7] + 1, OW = (c[3] + 2 * c[8] - c[6]) / c[7] + 1;
+    conv_geom g = {c[0], c[1], c[2], c[3], c[4], c[5], c[6], OH, OW, c[7], c[8],
+                   (size_t)c[1] * c[5] * c[6], (size_t)OH * OW, c[0]};
+    return conv_direct_kind_of(&g);
+}
+
+static void test_conv_direct_kernels(void **state)
+{
+    __builtin_cpu_init();
+    int cpu = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    /* B, C, H, W, O, KH, KW, stride, pad, kernel (on an AVX2+FMA CPU) */
+    const int cfg[][10] = {
+        {2, 1, 28, 28, 6, 5, 5, 1, 2, CONV_DIRECT_ROWS},   /* LeNet c1 */
+        {2, 3, 20, 21, 5, 3, 3, 1, 1, CONV_DIRECT_ROWS},   /* 3 vectors a row, a 4+1 channel split */
+        {2, 2, 10, 40, 7, 3, 4, 1, 0, CONV_DIRECT_ROWS},   /* 37 columns: tiles of 32 and 5 */
+        {3, 2, 18, 17, 3, 2, 6, 1, 2, CONV_DIRECT_ROWS},   /* exactly 16 columns, 6-wide kernel */
+        {1, 1, 9, 20, 13, 1, 1, 1, 0, CONV_DIRECT_ROWS},   /* 1x1 */
+        {9, 2, 16, 16, 3, 3, 3, 1, 1, CONV_DIRECT_ROWS},   /* more images than one dW pass */
+        {2, 6, 14, 14, 16, 5, 5, 1, 0, CONV_DIRECT_CHAN},  /* LeNet c2 */
+        {2, 3, 9, 9, 8, 3, 3, 2, 1, CONV_DIRECT_CHAN},     /* stride 2: dx on the sgemm path */
+        {2, 4, 7, 7, 24, 3, 3, 1, 1, CONV_DIRECT_CHAN},    /* 3 channel vectors */
+        {2, 2, 6, 6, 40, 3, 3, 1, 1, CONV_DIRECT_CHAN},    /* 40 channels: 32 + 8 */
+        {3, 16, 8, 8, 32, 1, 1, 2, 0, CONV_DIRECT_CHAN},   /* ResNet downsample */
+        {10, 3, 5, 5, 16, 5, 5, 1, 2, CONV_DIRECT_CHAN},   /* 5x5 output, 10 images */
+        {2, 3, 5, 7, 4, 3, 3, 1, 1, CONV_DIRECT_NONE},     /* neither fits */
+    };
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
+        const int *c = cfg[i];
+        assert_int_equal(kind_for(c), cpu ? c[9] : CONV_DIRECT_NONE);
+        check_against_direct(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]);
+        conv_direct_enable(0); /* the same shapes on the sgemm path */
+        check_against_direct(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]);
+        conv_direct_enable(1);
+    }
+    /* A graph compiled for more images than it runs, on both kernels. */
+    check_against_direct_at(7, 3, 2, 28, 28, 6, 5, 5, 1, 2);
+    check_against_direct_at(7, 5, 6, 14, 14, 16, 5, 5, 1, 0);
+}
+
+static void test_conv_direct_gradients(void **state)
+{
+    const int cfg[][9] = {
+        {2, 2, 6, 17, 3, 3, 3, 1, 1},  /* rows */
+        {2, 2, 5, 5, 8, 3, 3, 1, 1},   /* chan, stride 1 */
+        {2, 3, 7, 6, 16, 3, 2, 2, 1},  /* chan, stride 2 */
+    };
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
+        const int *c = cfg[i];
+        dt_graph *g = dt_graph_new();
+        dt_node *x = x_input(g, "x", 4, (int[]){c[0], c[1], c[2], c[3]});
+        dt_node *w = dt_param(g, "c.weight", "c", 4, (int[]){c[4], c[1], c[5], c[6]}, DT_INIT_HE_NORMAL,
+                              c[1] * c[5] * c[6], c[4]);
+        check_graph(g, dt_conv2d(g, "c", x, w, c[7], c[8]), (dt_node *[]){x, w}, 2, 0);
+    }
+}
+
 /* ---- a LeNet-sized block: conv -> bias -> relu -> maxpool -> conv -> bias -> avgpool ---- */
 static void test_lenet_block_no_alloc(void **state)
 {
@@ -394,6 +454,8 @@ int main(void)
         cmocka_unit_test(test_conv_gradients),
         cmocka_unit_test(test_conv_first_layer_weight_grad),
         cmocka_unit_test(test_conv_batch_change),
+        cmocka_unit_test(test_conv_direct_kernels),
+        cmocka_unit_test(test_conv_direct_gradients),
         cmocka_unit_test(test_shape_errors),
         cmocka_unit_test(test_pool_gradients),
         cmocka_unit_test(test_pool_forward_hand),

@@ -80,12 +80,19 @@ struct dt_node {
     dt_init init;                  /* parameters only */
     int fan_in, fan_out;           /* parameters only */
     size_t param_offset;           /* parameters only: offset into the flat blocks */
+    int grad_seen;                 /* backward bookkeeping: grad written in this pass */
 };
 
 typedef struct dt_exec {
     float *ws;                     /* shared scratch (im2col columns), sized at compile */
     int train;                     /* 1: training mode (dropout on, batch-norm batch stats) */
     dt_rng *rng;                   /* dropout masks */
+    /* Set for each backward call of an op with dt_op_fresh_grad:
+     * 1 when in[k]->grad holds nothing of this pass yet (stale values from
+     * an earlier one), and the op must then *assign* every element of it
+     * instead of adding.  Saves zeroing every gradient before backward and
+     * reading the zeros back. */
+    int grad_fresh[DT_MAX_INPUTS];
 } dt_exec;
 
 /* Signature of each op's entry in the op table (one entry per op, kann style):
@@ -104,6 +111,10 @@ typedef struct dt_op_def {
 } dt_op_def;
 
 const dt_op_def *dt_op_get(dt_op op);
+/* 1 when the op's backward honours ex->grad_fresh (src/ops/table.c); for
+ * the others the graph zeroes a fresh input gradient before the call, so
+ * they may always add. */
+int dt_op_fresh_grad(dt_op op);
 
 typedef struct dt_anomaly {
     int found;
@@ -141,6 +152,8 @@ typedef struct dt_graph {
     dt_rng rng;
     int anomaly_mode;
     dt_anomaly anomaly;
+    double *profile;               /* NULL, or [2 * n_nodes]: seconds spent in each node's forward,
+                                      then backward, added by every pass (bench --profile) */
 } dt_graph;
 
 dt_graph *dt_graph_new(void);
@@ -195,7 +208,8 @@ dt_status dt_graph_set_batch(dt_graph *g, int batch);
 void dt_graph_set_train(dt_graph *g, int train);
 /* Forward up to and including `upto` (NULL: the whole graph). */
 dt_status dt_graph_forward(dt_graph *g, dt_node *upto);
-/* Zeroes every gradient, seeds d(root)=1 (root must have 1 element) and runs backward. */
+/* Seeds d(root)=1 (root must have 1 element) and runs backward.  Afterwards
+ * every gradient holds this pass's value (0 where nothing flowed). */
 dt_status dt_graph_backward(dt_graph *g, dt_node *root);
 /* As above with an explicit seed gradient for `root` (numel(root) values). */
 dt_status dt_graph_backward_seeded(dt_graph *g, dt_node *root, const float *seed);

@@ -10,6 +10,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "dnntrouble/blas.h"
 #include "dnntrouble/model.h"
 
 static double now(void)
@@ -59,7 +60,50 @@ static double step_flops(const dt_graph *g)
 
 typedef struct bench_result { double samples_per_s, ms_per_step, gflops; } bench_result;
 
-static int bench_model(const char *name, int batch, double seconds, bench_result *r)
+/* --profile: time of each node's forward and backward and of the optimizer
+ * over `steps` training steps (the graph's own timers, g->profile), as a
+ * table sorted by time. */
+static void profile_steps(dt_model *m, dt_optimizer *o, long steps)
+{
+    dt_graph *g = m->g;
+    int n = g->n_nodes;
+    double *t = calloc(2 * (size_t)n + 1, sizeof *t), opt = 0.0, total = 0.0;
+    int *order = calloc((size_t)n + 1, sizeof *order);
+    if (!t || !order) { free(t); free(order); return; }
+    g->profile = t;
+    double t0 = now();
+    for (long s = 0; s < steps; s++) {
+        dt_graph_set_train(g, 1);
+        if (dt_graph_forward(g, m->loss) || dt_graph_backward(g, m->loss)) break;
+        double t1 = now();
+        dt_optim_step(o, g->param_val, g->param_grad);
+        opt += now() - t1;
+    }
+    total = now() - t0;
+    g->profile = NULL;
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (t[i] + t[n + i] > 0) order[k++] = i;
+    for (int a = 1; a < k; a++) /* insertion sort, slowest first */
+        for (int b = a; b > 0 && t[order[b]] + t[n + order[b]] > t[order[b - 1]] + t[n + order[b - 1]]; b--) {
+            int x = order[b]; order[b] = order[b - 1]; order[b - 1] = x;
+        }
+    double ops = opt;
+    printf("  %-28s %10s %10s %6s\n", "node", "fwd ms", "bwd ms", "%step");
+    for (int a = 0; a < k; a++) {
+        int i = order[a];
+        ops += t[i] + t[n + i];
+        printf("  %-28s %10.3f %10.3f %5.1f%%\n", g->nodes[i]->name, 1e3 * t[i] / steps, 1e3 * t[n + i] / steps,
+               100.0 * (t[i] + t[n + i]) / total);
+    }
+    printf("  %-28s %10s %10.3f %5.1f%%\n", "(optimizer: adam)", "", 1e3 * opt / steps, 100.0 * opt / total);
+    printf("  %-28s %10s %10.3f %5.1f%%\n", "(graph: zeroing, other)", "", 1e3 * (total - ops) / steps,
+           100.0 * (total - ops) / total);
+    printf("  %-28s %10.3f ms/step over %ld steps\n", "total", 1e3 * total / steps, steps);
+    free(t); free(order);
+}
+
+static int bench_model(const char *name, int batch, double seconds, int profile, bench_result *r)
 {
     dt_preset_args a = {.depth = 1, .act = DT_ACT_RELU};
     dt_input_shape in = {.ndim = 3, .shape = {1, 28, 28}};   /* torch_ref's MLP flattens a [1,28,28] input too */
@@ -99,6 +143,7 @@ static int bench_model(const char *name, int batch, double seconds, bench_result
     r->samples_per_s = steps * (double)batch / t;
     r->ms_per_step = 1000.0 * t / steps;
     r->gflops = step_flops(m->g) * steps / t / 1e9;
+    if (profile) profile_steps(m, &o, steps);
     dt_optim_free(&o);
     dt_model_free(m);
     return 0;
@@ -107,19 +152,22 @@ static int bench_model(const char *name, int batch, double seconds, bench_result
 static void usage(FILE *f)
 {
     fprintf(f, "usage: dnntrouble bench [--model lenet|mlp|lstm] [--batch N] [--threads N] [--seconds S] [--json]\n"
+               "                        [--profile]\n"
                "Training throughput (Adam, cross-entropy, random data) of the starter models at batch\n"
-               "64 and 256, and the sgemm ceiling of this machine measured in the same run.\n");
+               "64 and 256, and the sgemm ceiling of this machine measured in the same run.\n"
+               "--profile: then as many steps again with each op's forward and backward timed.\n");
 }
 
 int dt_cli_bench(int argc, char **argv)
 {
     const char *only = NULL;
-    int batch = 0, threads = 1, json = 0;
+    int batch = 0, threads = 1, json = 0, profile = 0;
     double seconds = 2.0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
         else if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--profile")) profile = 1;
         else if (!strcmp(a, "--model") && v) { only = v; i++; }
         else if (!strcmp(a, "--batch") && v) { batch = atoi(v); i++; }
         else if (!strcmp(a, "--threads") && v) { threads = atoi(v); i++; }
@@ -132,9 +180,15 @@ int dt_cli_bench(int argc, char **argv)
         return 2;
     }
     openblas_set_num_threads(threads);
+    dt_blas_info blas;
+    char blas_label[160];
+    dt_blas_info_get(&blas);
+    dt_blas_label(&blas, blas_label, sizeof blas_label);
     double peak = sgemm_peak(seconds < 1.0 ? seconds : 1.0);
-    if (!json) printf("sgemm ceiling: %.1f GFLOP/s (%d thread%s)\n%-6s %6s %12s %10s %8s %6s\n", peak, threads,
-                      threads == 1 ? "" : "s", "model", "batch", "samples/s", "ms/step", "GFLOP/s", "%peak");
+    if (!json)
+        printf("BLAS: %s%s\nsgemm ceiling: %.1f GFLOP/s (%d thread%s)\n%-6s %6s %12s %10s %8s %6s\n", blas_label,
+               blas.fallback ? " -- WARNING: below what this CPU supports" : "", peak, threads,
+               threads == 1 ? "" : "s", "model", "batch", "samples/s", "ms/step", "GFLOP/s", "%peak");
     const char *models[] = {"lenet", "mlp", "lstm"};
     int batches[] = {64, 256};
     for (int bi = 0; bi < 2; bi++) {
@@ -142,14 +196,17 @@ int dt_cli_bench(int argc, char **argv)
         for (int mi = 0; mi < 3; mi++) {
             if (only && strcmp(only, models[mi])) continue;
             bench_result r;
-            if (bench_model(models[mi], b, seconds, &r)) {
+            if (profile && !json) printf("%s, batch %d: per-op profile\n", models[mi], b);
+            if (bench_model(models[mi], b, seconds, profile && !json, &r)) {
                 fprintf(stderr, "dnntrouble: error: bench %s: %s\n", models[mi], dt_last_error());
                 return 4;
             }
             if (json)
                 printf("{\"model\": \"%s\", \"batch\": %d, \"threads\": %d, \"samples_per_s\": %.1f, "
-                       "\"ms_per_step\": %.3f, \"gflops\": %.2f, \"peak_gflops\": %.1f}\n",
-                       models[mi], b, threads, r.samples_per_s, r.ms_per_step, r.gflops, peak);
+                       "\"ms_per_step\": %.3f, \"gflops\": %.2f, \"peak_gflops\": %.1f, \"blas\": \"%s %s\", "
+                       "\"blas_kernel\": \"%s\", \"blas_kernel_source\": \"%s\"}\n",
+                       models[mi], b, threads, r.samples_per_s, r.ms_per_step, r.gflops, peak, blas.name,
+                       blas.version, blas.kernel, dt_blas_source_name(blas.source));
             else
                 printf("%-6s %6d %12.0f %10.3f %8.2f %5.1f%%\n", models[mi], b, r.samples_per_s, r.ms_per_step,
                        r.gflops, 100.0 * r.gflops / peak);

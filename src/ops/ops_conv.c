@@ -14,25 +14,22 @@
  * columns the weight gradient needs are kept from forward in the node's aux
  * buffer when they fit (kept_cols_batch).
  * Very large layers (batch x columns beyond CHUNK_FLOATS) are processed a
- * few images at a time so the workspace stays bounded. */
+ * few images at a time so the workspace stays bounded.
+ *
+ * On CPUs with AVX2+FMA, geometries that conv_direct.c serves (LeNet's c1
+ * and c2 among them) skip all of the above and run direct kernels for the
+ * output, the weight gradient and (stride 1) the input gradient: at LeNet
+ * sizes the lowering cost more than the products (im2col and col2im alone
+ * were ~20% of a step). */
 #include <cblas.h>
 #include <stdint.h>
 
+#include "conv_direct.h"
 #include "op_util.h"
 
 /* Upper bound on the workspace per conv node, in floats (64 MiB): above this
  * the batch is split into chunks of images.  LeNet at batch 64 needs ~1.6M. */
 #define CHUNK_FLOATS ((size_t)1 << 24)
-
-typedef struct conv_geom {
-    int B, C, H, W;   /* input x [B,C,H,W] */
-    int O, KH, KW;    /* weight w [O,C,KH,KW] */
-    int OH, OW;       /* output y [B,O,OH,OW] */
-    int s, p;         /* stride, zero padding */
-    size_t CKK;       /* rows of cols: C*KH*KW */
-    size_t OHW;       /* output positions per image */
-    int chunk;        /* images per im2col/sgemm pass */
-} conv_geom;
 
 /* Images per pass: the whole batch unless the columns would pass CHUNK_FLOATS. */
 static int conv_chunk(size_t per_image, int B)
@@ -80,11 +77,14 @@ static dt_status conv_infer(dt_node *n)
     return DT_OK;
 }
 
+/* The sgemm path's passes (also the input gradient of the direct path),
+ * or the direct kernels' scratch, whichever is larger. */
 static size_t conv_workspace(const dt_node *n)
 {
     conv_geom g;
     conv_geom_of(n, &g);
-    return (g.CKK + (size_t)g.O) * g.OHW * (size_t)g.chunk;
+    size_t gemm = (g.CKK + (size_t)g.O) * g.OHW * (size_t)g.chunk, direct = conv_direct_workspace(&g);
+    return gemm > direct ? gemm : direct;
 }
 
 /* The forward's columns are kept in aux for the weight gradient when the
@@ -92,9 +92,11 @@ static size_t conv_workspace(const dt_node *n)
  * at batch 64: 5 MB for c1, 3.8 MB for c2); otherwise backward recomputes
  * them.  Returns that largest batch (the node's capacity) when they are
  * kept, else 0, so every batch the graph runs agrees with what compile
- * allocated. */
+ * allocated.  Geometries the direct kernels serve keep nothing (with the
+ * kernels switched off, as tests do, backward recomputes). */
 static size_t kept_cols_batch(const dt_node *n, const conv_geom *g)
 {
+    if (conv_direct_kind_of(g) != CONV_DIRECT_NONE) return 0; /* no columns: direct kernels */
     size_t per_image = (size_t)g->O * g->OHW;
     size_t max_b = per_image ? n->cap / per_image : 0;
     if (max_b == 0 || max_b > (size_t)INT32_MAX) return 0;
@@ -224,6 +226,10 @@ static void conv_forward(dt_node *n, const dt_exec *ex)
     const dt_node *x = n->in[0], *w = n->in[1];
     conv_geom g;
     conv_geom_of(n, &g);
+    if (conv_direct_enabled() && conv_direct_kind_of(&g) != CONV_DIRECT_NONE) {
+        conv_direct_forward(&g, x->val, w->val, n->val, ex->ws);
+        return;
+    }
     const size_t in_img = (size_t)g.C * g.H * g.W, out_img = (size_t)g.O * g.OHW;
     const int keep = kept_cols_batch(n, &g) > 0;
     for (int b0 = 0; b0 < g.B; b0 += g.chunk) {
@@ -254,6 +260,14 @@ static void conv_backward(dt_node *n, const dt_exec *ex)
     conv_geom_of(n, &g);
     const size_t in_img = (size_t)g.C * g.H * g.W, out_img = (size_t)g.O * g.OHW;
     const int keep = kept_cols_batch(n, &g) > 0;
+    const int direct = conv_direct_enabled() && conv_direct_kind_of(&g) != CONV_DIRECT_NONE;
+    if (direct && w->grad) conv_direct_dweight(&g, x->val, n->grad, w->grad, ex->ws);
+    if (direct && x->grad && conv_direct_has_dinput(&g)) {
+        conv_direct_dinput(&g, w->val, n->grad, x->grad, ex->grad_fresh[0], ex->ws);
+        return;
+    }
+    if (direct && !x->grad) return;
+    if (x->grad && ex->grad_fresh[0]) memset(x->grad, 0, dt_numel(x) * sizeof *x->grad); /* col2im adds */
     for (int b0 = 0; b0 < g.B; b0 += g.chunk) {
         int nb = g.B - b0 < g.chunk ? g.B - b0 : g.chunk;
         size_t N = (size_t)nb * g.OHW;
@@ -264,7 +278,7 @@ static void conv_backward(dt_node *n, const dt_exec *ex)
             for (int o = 0; o < g.O; o++)
                 memcpy(dprod + (size_t)o * N + (size_t)b * g.OHW, dy + ((size_t)b * g.O + o) * g.OHW,
                        g.OHW * sizeof *dprod);
-        if (w->grad) {
+        if (w->grad && !direct) {
             const float *fcols = keep ? (const float *)n->aux : cols;
             if (!keep) im2col(&g, x->val + (size_t)b0 * in_img, nb, cols);
             /* dw[O,CKK] += dprod[O,N] · cols[CKK,N]ᵀ */

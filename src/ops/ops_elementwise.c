@@ -2,7 +2,24 @@
  * broadcasting anywhere: both operands of add/mul must have equal shapes. */
 #include <math.h>
 
+#include "../core/vec.h"
 #include "op_util.h"
+
+/* Backward loops come in pairs: dx = g (the first write of this pass,
+ * ex->grad_fresh) or dx += g.  Built for AVX2 and the baseline (DT_CLONES,
+ * bit-identical). */
+DT_CLONES static void grad_copy(size_t k, float *restrict dx, const float *restrict dy, int fresh)
+{
+    if (fresh) for (size_t i = 0; i < k; i++) dx[i] = dy[i];
+    else for (size_t i = 0; i < k; i++) dx[i] += dy[i];
+}
+
+DT_CLONES static void grad_mul(size_t k, float *restrict dx, const float *restrict dy, const float *restrict f,
+                               int fresh)
+{
+    if (fresh) for (size_t i = 0; i < k; i++) dx[i] = dy[i] * f[i];
+    else for (size_t i = 0; i < k; i++) dx[i] += dy[i] * f[i];
+}
 
 static dt_status same_infer(dt_node *n)
 {
@@ -19,20 +36,21 @@ static dt_status unary_infer(dt_node *n)
 }
 
 /* ---- add ---- */
+DT_CLONES static void add_forward_loop(size_t k, float *restrict y, const float *restrict a, const float *restrict b)
+{
+    for (size_t i = 0; i < k; i++) y[i] = a[i] + b[i];
+}
+
 static void add_forward(dt_node *n, const dt_exec *ex)
 {
-    size_t k = dt_numel(n);
-    const float *a = n->in[0]->val, *b = n->in[1]->val;
-    for (size_t i = 0; i < k; i++) n->val[i] = a[i] + b[i];
+    add_forward_loop(dt_numel(n), n->val, n->in[0]->val, n->in[1]->val);
 }
 
 static void add_backward(dt_node *n, const dt_exec *ex)
 {
     size_t k = dt_numel(n);
-    for (int j = 0; j < 2; j++) {
-        float *d = n->in[j]->grad;
-        if (d) for (size_t i = 0; i < k; i++) d[i] += n->grad[i];
-    }
+    for (int j = 0; j < 2; j++)
+        if (n->in[j]->grad) grad_copy(k, n->in[j]->grad, n->grad, ex->grad_fresh[j]);
 }
 
 const dt_op_def dt_def_add = {"add", same_infer, add_forward, add_backward, 0, 0, 0};
@@ -49,8 +67,8 @@ static void mul_backward(dt_node *n, const dt_exec *ex)
 {
     size_t k = dt_numel(n);
     dt_node *a = n->in[0], *b = n->in[1];
-    if (a->grad) for (size_t i = 0; i < k; i++) a->grad[i] += n->grad[i] * b->val[i];
-    if (b->grad) for (size_t i = 0; i < k; i++) b->grad[i] += n->grad[i] * a->val[i];
+    if (a->grad) grad_mul(k, a->grad, n->grad, b->val, ex->grad_fresh[0]);
+    if (b->grad) grad_mul(k, b->grad, n->grad, a->val, ex->grad_fresh[1]);
 }
 
 const dt_op_def dt_def_mul = {"mul", same_infer, mul_forward, mul_backward, 0, 0, 0};
@@ -59,24 +77,24 @@ const dt_op_def dt_def_mul = {"mul", same_infer, mul_forward, mul_backward, 0, 0
 /* Written as selects over restrict pointers so the compiler vectorises them
  * (a branch per element mispredicts on random signs).  x < 0 ? 0 : x keeps
  * NaN as NaN, as torch.relu does, so anomaly mode still sees it. */
-static void relu_forward(dt_node *n, const dt_exec *ex)
+DT_CLONES static void relu_forward_loop(size_t k, float *restrict y, const float *restrict x)
 {
-    size_t k = dt_numel(n);
-    const float *restrict x = n->in[0]->val;
-    float *restrict y = n->val;
     for (size_t i = 0; i < k; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+
+static void relu_forward(dt_node *n, const dt_exec *ex) { relu_forward_loop(dt_numel(n), n->val, n->in[0]->val); }
+
+DT_CLONES static void relu_backward_loop(size_t k, float *restrict dx, const float *restrict y,
+                                         const float *restrict dy, int fresh)
+{
+    /* dy loaded unconditionally: the select then vectorises */
+    if (fresh) for (size_t i = 0; i < k; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    else for (size_t i = 0; i < k; i++) dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
 static void relu_backward(dt_node *n, const dt_exec *ex)
 {
-    float *restrict dx = n->in[0]->grad;
-    const float *restrict y = n->val, *restrict dy = n->grad;
-    size_t k = dt_numel(n);
-    if (!dx) return;
-    for (size_t i = 0; i < k; i++) {
-        float g = dy[i]; /* loaded unconditionally: the select then vectorises */
-        dx[i] += y[i] > 0.0f ? g : 0.0f;
-    }
+    if (n->in[0]->grad) relu_backward_loop(dt_numel(n), n->in[0]->grad, n->val, n->grad, ex->grad_fresh[0]);
 }
 
 const dt_op_def dt_def_relu = {"relu", unary_infer, relu_forward, relu_backward, 0, 0, 0};
@@ -88,11 +106,16 @@ static void tanh_forward(dt_node *n, const dt_exec *ex)
     for (size_t i = 0; i < k; i++) n->val[i] = tanhf(x[i]);
 }
 
+DT_CLONES static void tanh_backward_loop(size_t k, float *restrict dx, const float *restrict y,
+                                         const float *restrict dy, int fresh)
+{
+    if (fresh) for (size_t i = 0; i < k; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+    else for (size_t i = 0; i < k; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]);
+}
+
 static void tanh_backward(dt_node *n, const dt_exec *ex)
 {
-    float *dx = n->in[0]->grad;
-    size_t k = dt_numel(n);
-    if (dx) for (size_t i = 0; i < k; i++) dx[i] += n->grad[i] * (1.0f - n->val[i] * n->val[i]);
+    if (n->in[0]->grad) tanh_backward_loop(dt_numel(n), n->in[0]->grad, n->val, n->grad, ex->grad_fresh[0]);
 }
 
 const dt_op_def dt_def_tanh = {"tanh", unary_infer, tanh_forward, tanh_backward, 0, 0, 0};
@@ -104,11 +127,16 @@ static void sigmoid_forward(dt_node *n, const dt_exec *ex)
     for (size_t i = 0; i < k; i++) n->val[i] = 1.0f / (1.0f + expf(-x[i]));
 }
 
+DT_CLONES static void sigmoid_backward_loop(size_t k, float *restrict dx, const float *restrict y,
+                                            const float *restrict dy, int fresh)
+{
+    if (fresh) for (size_t i = 0; i < k; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+    else for (size_t i = 0; i < k; i++) dx[i] += dy[i] * y[i] * (1.0f - y[i]);
+}
+
 static void sigmoid_backward(dt_node *n, const dt_exec *ex)
 {
-    float *dx = n->in[0]->grad;
-    size_t k = dt_numel(n);
-    if (dx) for (size_t i = 0; i < k; i++) dx[i] += n->grad[i] * n->val[i] * (1.0f - n->val[i]);
+    if (n->in[0]->grad) sigmoid_backward_loop(dt_numel(n), n->in[0]->grad, n->val, n->grad, ex->grad_fresh[0]);
 }
 
 const dt_op_def dt_def_sigmoid = {"sigmoid", unary_infer, sigmoid_forward, sigmoid_backward, 0, 0, 0};
@@ -135,9 +163,7 @@ static void dropout_forward(dt_node *n, const dt_exec *ex)
 
 static void dropout_backward(dt_node *n, const dt_exec *ex)
 {
-    float *dx = n->in[0]->grad, *mask = n->aux;
-    size_t k = dt_numel(n);
-    if (dx) for (size_t i = 0; i < k; i++) dx[i] += n->grad[i] * mask[i];
+    if (n->in[0]->grad) grad_mul(dt_numel(n), n->in[0]->grad, n->grad, n->aux, ex->grad_fresh[0]);
 }
 
 const dt_op_def dt_def_dropout = {"dropout", unary_infer, dropout_forward, dropout_backward,

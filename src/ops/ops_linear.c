@@ -2,6 +2,7 @@
  * Every product goes to cblas_sgemm with transpose flags, never a copy. */
 #include <cblas.h>
 
+#include "../core/vec.h"
 #include "op_util.h"
 
 /* ---- matmul: x[..., K] · w[N, K]ᵀ -> y[..., N] ---- */
@@ -28,9 +29,9 @@ static void matmul_backward(dt_node *n, const dt_exec *ex)
 {
     dt_node *x = n->in[0], *w = n->in[1];
     int M = (int)dt_rows(x), K = w->shape[1], N = w->shape[0];
-    if (x->grad) /* dx[M,K] += dy[M,N] · w[N,K] */
+    if (x->grad) /* dx[M,K] += dy[M,N] · w[N,K]  (= on the pass's first write: beta 0) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, 1.0f, n->grad, N, w->val, K,
-                    1.0f, x->grad, K);
+                    ex->grad_fresh[0] ? 0.0f : 1.0f, x->grad, K);
     if (w->grad) /* dw[N,K] += dy[M,N]ᵀ · x[M,K] */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, 1.0f, n->grad, N, x->val, K,
                     1.0f, w->grad, K);
@@ -61,7 +62,7 @@ static dt_status bias_infer(dt_node *n)
  * fixed order (deterministic) that the compiler can keep in one vector
  * register, where a single running sum is a serial chain it may not
  * reorder without -ffast-math. */
-static float sum_lanes(const float *restrict v, size_t n)
+DT_CLONES static float sum_lanes(const float *restrict v, size_t n)
 {
     float lane[8] = {0};
     size_t i = 0;
@@ -71,18 +72,32 @@ static float sum_lanes(const float *restrict v, size_t n)
     return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
 }
 
+DT_CLONES static void bias_forward_loop(size_t outer, size_t C, size_t inner, float *restrict y,
+                                        const float *restrict x, const float *restrict b)
+{
+    if (inner == 1) { /* [B, C] (linear layers): add the bias row to each row */
+        for (size_t o = 0; o < outer; o++, x += C, y += C)
+            for (size_t c = 0; c < C; c++) y[c] = x[c] + b[c];
+        return;
+    }
+    for (size_t o = 0; o < outer; o++)
+        for (size_t c = 0; c < C; c++, x += inner, y += inner) {
+            const float bc = b[c];
+            for (size_t i = 0; i < inner; i++) y[i] = x[i] + bc;
+        }
+}
+
 static void bias_forward(dt_node *n, const dt_exec *ex)
 {
     const dt_node *x = n->in[0], *b = n->in[1];
     size_t outer, C, inner;
     bias_dims(x, n->iarg[0], &outer, &C, &inner);
-    const float *xv = x->val;
-    float *y = n->val;
-    for (size_t o = 0; o < outer; o++)
-        for (size_t c = 0; c < C; c++) {
-            float bc = b->val[c];
-            for (size_t i = 0; i < inner; i++) *y++ = *xv++ + bc;
-        }
+    bias_forward_loop(outer, C, inner, n->val, x->val, b->val);
+}
+
+DT_CLONES static void bias_grad_x(size_t k, float *restrict dx, const float *restrict dy)
+{
+    for (size_t i = 0; i < k; i++) dx[i] += dy[i];
 }
 
 static void bias_backward(dt_node *n, const dt_exec *ex)
@@ -90,8 +105,10 @@ static void bias_backward(dt_node *n, const dt_exec *ex)
     dt_node *x = n->in[0], *b = n->in[1];
     size_t outer, C, inner, total = dt_numel(n);
     bias_dims(x, n->iarg[0], &outer, &C, &inner);
-    if (x->grad)
-        for (size_t i = 0; i < total; i++) x->grad[i] += n->grad[i];
+    if (x->grad) {
+        if (ex->grad_fresh[0]) memcpy(x->grad, n->grad, total * sizeof *x->grad);
+        else bias_grad_x(total, x->grad, n->grad);
+    }
     if (b->grad) {
         const float *dy = n->grad;
         if (inner == 1) { /* [B, C] (linear layers): rows add straight into db */

@@ -2,6 +2,7 @@
  * fuses log-softmax with the negative log-likelihood (stable: max
  * subtracted; backward is (p - onehot) / rows, as in llm.c). */
 #include <math.h>
+#include <string.h>
 
 #include "op_util.h"
 
@@ -119,6 +120,7 @@ static void ce_backward(dt_node *n, const dt_exec *ex)
     int rows = z->shape[0], k = z->shape[1];
     const float *p = n->aux, *y = n->in[1]->val;
     float scale = n->grad[0] / rows;
+    if (ex->grad_fresh[0]) memset(z->grad, 0, (size_t)rows * k * sizeof *z->grad);
     for (int r = 0; r < rows; r++) {
         int c = label_of(y[r], k);
         for (int j = 0; j < k; j++)

@@ -149,6 +149,7 @@ static void maxpool_backward(dt_node *n, const dt_exec *ex)
 {
     float *dx = n->in[0]->grad;
     if (!dx) return;
+    if (ex->grad_fresh[0]) memset(dx, 0, dt_numel(n->in[0]) * sizeof *dx);
     pool_geom g;
     pool_geom_of(n, &g);
     const size_t HW = (size_t)g.H * g.W, OHW = (size_t)g.OH * g.OW;

@@ -1,4 +1,5 @@
 /* Shape ops and reductions: reshape/flatten, concat, last time step, mean, sum. */
+#include "../core/vec.h"
 #include "op_util.h"
 
 /* ---- reshape: iarg[0] = ndim, iarg[1..] = shape, -1 in dim 0 = the batch ---- */
@@ -17,16 +18,26 @@ static dt_status reshape_infer(dt_node *n)
     return DT_OK;
 }
 
+/* The graph makes a reshape a view of its input (same values buffer), so
+ * there is nothing to copy; a reshape built outside a graph's compile
+ * still copies. */
 static void copy_forward(dt_node *n, const dt_exec *ex)
 {
-    memcpy(n->val, n->in[0]->val, dt_numel(n) * sizeof(float));
+    if (n->val != n->in[0]->val) memcpy(n->val, n->in[0]->val, dt_numel(n) * sizeof(float));
+}
+
+DT_CLONES static void add_into(size_t k, float *restrict dx, const float *restrict dy)
+{
+    for (size_t i = 0; i < k; i++) dx[i] += dy[i];
 }
 
 static void copy_backward(dt_node *n, const dt_exec *ex)
 {
     float *dx = n->in[0]->grad;
     size_t k = dt_numel(n);
-    if (dx) for (size_t i = 0; i < k; i++) dx[i] += n->grad[i];
+    if (!dx) return;
+    if (ex->grad_fresh[0]) memcpy(dx, n->grad, k * sizeof *dx);
+    else add_into(k, dx, n->grad);
 }
 
 const dt_op_def dt_def_reshape = {"reshape", reshape_infer, copy_forward, copy_backward, 0, 0, 0};
@@ -103,6 +114,7 @@ static void seq_last_backward(dt_node *n, const dt_exec *ex)
     dt_node *x = n->in[0];
     if (!x->grad) return;
     int B = x->shape[0], T = x->shape[1], H = x->shape[2];
+    if (ex->grad_fresh[0]) memset(x->grad, 0, dt_numel(x) * sizeof *x->grad);
     for (int b = 0; b < B; b++) {
         float *dx = x->grad + ((size_t)b * T + T - 1) * H;
         for (int h = 0; h < H; h++) dx[h] += n->grad[(size_t)b * H + h];

@@ -50,3 +50,14 @@ static const dt_op_def *const table[DT_OP_COUNT] = {
 };
 
 const dt_op_def *dt_op_get(dt_op op) { return table[op]; }
+
+/* Ops whose backward assigns (=) a gradient that ex->grad_fresh marks as
+ * this pass's first write; any op left out simply gets it zeroed first. */
+static const unsigned char fresh_grad[DT_OP_COUNT] = {
+    [DT_OP_MATMUL] = 1, [DT_OP_BIAS_ADD] = 1, [DT_OP_ADD] = 1,     [DT_OP_MUL] = 1,
+    [DT_OP_RELU] = 1,   [DT_OP_TANH] = 1,     [DT_OP_SIGMOID] = 1, [DT_OP_DROPOUT] = 1,
+    [DT_OP_CROSS_ENTROPY] = 1, [DT_OP_RESHAPE] = 1, [DT_OP_SEQ_LAST] = 1, [DT_OP_CONV2D] = 1,
+    [DT_OP_MAXPOOL] = 1,
+};
+
+int dt_op_fresh_grad(dt_op op) { return op >= 0 && op < DT_OP_COUNT && fresh_grad[op]; }

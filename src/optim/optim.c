@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/vec.h"
+
 dt_optim_cfg dt_optim_defaults(dt_opt_kind kind, float lr)
 {
     dt_optim_cfg c = {0};
@@ -45,10 +47,18 @@ void dt_optim_reset(dt_optimizer *o)
     o->t = 0;
 }
 
-float dt_l2_norm(const float *g, size_t n)
+/* Σ g² in double over 8 fixed interleaved lanes, added pairwise at the end:
+ * a fixed order (deterministic) that vectorises, where one running sum is a
+ * serial chain of dependent adds (0.3 ms per step for the MLP's 200k
+ * parameters). */
+DT_CLONES float dt_l2_norm(const float *restrict g, size_t n)
 {
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += (double)g[i] * g[i];
+    double lane[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) lane[k] += (double)g[i + k] * g[i + k];
+    for (; i < n; i++) lane[i & 7] += (double)g[i] * g[i];
+    double s = ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
     return (float)sqrt(s);
 }
 
@@ -69,6 +79,41 @@ float dt_optim_lr_at(const dt_optim_cfg *c, long t)
     }
     if (c->warmup_steps > 0 && t < c->warmup_steps) lr *= (double)(t + 1) / c->warmup_steps;
     return (float)lr;
+}
+
+/* The Adam / AdamW update over the flat blocks, as one vectorisable loop
+ * (restrict, no branches; -fno-math-errno): the same expressions as
+ * before, i.e. torch.optim.Adam(W) with its eps placement.  AdamW shrinks w
+ * first (decoupled decay, shrink = 1 - lr·wd); Adam adds wd·w to the
+ * gradient.  One function each, so neither pays for the other. */
+#define ADAM_BODY(DECOUPLED)                                                          \
+    for (size_t i = 0; i < n; i++) {                                                  \
+        float wi = w[i], d = g[i];                                                    \
+        if (DECOUPLED) wi *= shrink;                                                  \
+        else d += wd * wi;                                                            \
+        float mi = b1 * m[i] + (1.0f - b1) * d;                                       \
+        float vi = b2 * v[i] + (1.0f - b2) * d * d;                                   \
+        m[i] = mi;                                                                    \
+        v[i] = vi;                                                                    \
+        w[i] = wi - step * mi / (sqrtf(vi) / sqrt_bc2 + eps);                         \
+    }
+
+DT_CLONES static void adam_update(size_t n, float *restrict w, const float *restrict g,
+                                              float *restrict m, float *restrict v, float b1, float b2,
+                                              float step, float sqrt_bc2, float eps, float wd)
+{
+    const float shrink = 1.0f;
+    (void)shrink;
+    ADAM_BODY(0)
+}
+
+DT_CLONES static void adamw_update(size_t n, float *restrict w, const float *restrict g,
+                                               float *restrict m, float *restrict v, float b1, float b2,
+                                               float step, float sqrt_bc2, float eps, float shrink)
+{
+    const float wd = 0.0f;
+    (void)wd;
+    ADAM_BODY(1)
 }
 
 void dt_optim_step(dt_optimizer *o, float *w, float *g)
@@ -100,13 +145,6 @@ void dt_optim_step(dt_optimizer *o, float *w, float *g)
     float b1 = c->beta1, b2 = c->beta2;
     float bc1 = 1.0f - powf(b1, (float)o->t), bc2 = 1.0f - powf(b2, (float)o->t);
     float step = lr / bc1, sqrt_bc2 = sqrtf(bc2);
-    int decoupled = c->kind == DT_OPT_ADAMW;
-    for (size_t i = 0; i < n; i++) {
-        float d = g[i];
-        if (decoupled) w[i] *= 1.0f - lr * wd;
-        else d += wd * w[i];
-        o->m[i] = b1 * o->m[i] + (1.0f - b1) * d;
-        o->v[i] = b2 * o->v[i] + (1.0f - b2) * d * d;
-        w[i] -= step * o->m[i] / (sqrtf(o->v[i]) / sqrt_bc2 + c->eps);
-    }
+    if (c->kind == DT_OPT_ADAMW) adamw_update(n, w, g, o->m, o->v, b1, b2, step, sqrt_bc2, c->eps, 1.0f - lr * wd);
+    else adam_update(n, w, g, o->m, o->v, b1, b2, step, sqrt_bc2, c->eps, wd);
 }

@@ -8,6 +8,7 @@
 #include <cJSON.h>
 
 #include "common.h"
+#include "dnntrouble/blas.h"
 #include "dnntrouble/edit.h"
 
 /* Tobin's guide: about 10,000 training examples are enough to start. */
@@ -74,6 +75,32 @@ static void record_profile(dt_report *rep, const dt_data *d)
     dt_report_metric_json(rep, "data", prof);
 }
 
+/* The BLAS and the kernel it runs (SPEC "Performance"): metric `blas`, and
+ * a warning when that kernel is below what the CPU supports. */
+static void record_blas(dt_report *rep)
+{
+    dt_blas_info b;
+    char label[160];
+    dt_blas_info_get(&b);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", b.name);
+    cJSON_AddStringToObject(o, "version", b.version);
+    cJSON_AddStringToObject(o, "kernel", b.kernel);
+    cJSON_AddStringToObject(o, "kernel_chosen_by", dt_blas_source_name(b.source));
+    if (b.replaced[0]) cJSON_AddStringToObject(o, "replaced_kernel", b.replaced);
+    cJSON_AddStringToObject(o, "label", dt_blas_label(&b, label, sizeof label));
+    dt_report_metric_json(rep, "blas", o);
+    if (b.fallback) {
+        dt_finding *f = dt_report_finding(rep, "slow-blas-kernel", DT_SEV_WARNING,
+                                          "BLAS %s is below what this CPU supports (%s): training runs several "
+                                          "times slower than it could", label, b.cpu_level == 3 ? "AVX-512" : "AVX2+FMA");
+        dt_finding_evidence_str(f, "kernel", b.kernel);
+        dt_finding_evidence(f, "cpu_level", b.cpu_level);
+        dt_finding_suggest(f, "unset OPENBLAS_CORETYPE so dnntrouble picks the kernel, or set it to %s",
+                           b.cpu_level == 3 ? "SkylakeX" : "Haswell (Intel) or Zen (AMD)");
+    }
+}
+
 /* One chosen setting with its value and the reason (the report's "choices"). */
 static void choice(cJSON *arr, const char *key, const char *value, const char *reason)
 {
@@ -92,6 +119,7 @@ dt_status dt_stage_start_simple(dt_stage_ctx *ctx, dt_report *rep)
     if (st) return st;
     const dt_config *cfg = ctx->cfg;
     record_profile(rep, d);
+    record_blas(rep);
 
     char buf[64];
     cJSON *choices = cJSON_CreateArray();
