@@ -1,6 +1,8 @@
 #include "common.h"
 
+#include <cJSON.h>
 #include <cblas.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,4 +214,39 @@ dt_status dt_stage_train_opts(dt_stage_ctx *ctx, const dt_data *d, dt_model *m, 
                               dt_fit_result *res)
 {
     return dt_stage_fit(ctx->cfg, d, m, fo, res);
+}
+
+/* A float curve value rounded to 6 significant digits: what a plot needs,
+ * and short in JSON (cJSON prints a float's double with 15-17 digits). */
+static cJSON *curve_number(float v)
+{
+    char buf[32];
+    if (!isfinite(v)) return cJSON_CreateNull();
+    snprintf(buf, sizeof buf, "%.6g", (double)v);
+    return cJSON_CreateNumber(strtod(buf, NULL));
+}
+
+cJSON *dt_stage_history_json(const dt_fit_result *fr, dt_split_id val)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    int n = fr->n_history, with_val = 0;
+    for (int i = 0; i < n; i++) with_val |= !isnan(fr->history[i].val_error);
+    cJSON *ep = cJSON_AddArrayToObject(o, "epoch"), *tl = cJSON_AddArrayToObject(o, "train_loss");
+    cJSON *te = cJSON_AddArrayToObject(o, "train_error");
+    cJSON *vl = with_val ? cJSON_AddArrayToObject(o, "val_loss") : NULL;
+    cJSON *ve = with_val ? cJSON_AddArrayToObject(o, "val_error") : NULL;
+    for (int i = 0; i < n; i++) {
+        const dt_fit_epoch *h = &fr->history[i];
+        cJSON_AddItemToArray(ep, cJSON_CreateNumber(h->epoch));
+        cJSON_AddItemToArray(tl, curve_number(h->train_loss));   /* NaN/Inf: null */
+        cJSON_AddItemToArray(te, curve_number(h->train_error));
+        if (vl) cJSON_AddItemToArray(vl, curve_number(h->val_loss));
+        if (ve) cJSON_AddItemToArray(ve, curve_number(h->val_error));
+    }
+    if (with_val) cJSON_AddStringToObject(o, "val_split", dt_split_name(val));
+    cJSON_AddNumberToObject(o, "best_epoch", fr->best_epoch);
+    cJSON_AddNumberToObject(o, "epochs_run", fr->epochs_run);
+    cJSON_AddNumberToObject(o, "stride", fr->history_stride);
+    return o;
 }

@@ -46,6 +46,12 @@ dt_status dt_stage_train(dt_stage_ctx *ctx, const dt_data *d, dt_model *m, dt_sp
 dt_status dt_stage_train_opts(dt_stage_ctx *ctx, const dt_data *d, dt_model *m, const dt_fit_opts *fo,
                               dt_fit_result *res);
 
+/* A fit's per-epoch history as report JSON: {epoch, train_loss, train_error,
+ * val_loss, val_error (with validation), val_split, best_epoch, epochs_run,
+ * stride} with one array entry per recorded epoch (NULL when out of memory). */
+typedef struct cJSON cJSON;
+cJSON *dt_stage_history_json(const dt_fit_result *fr, dt_split_id val);
+
 /* 1 when some input field is an image (augmentation applies). */
 int dt_stage_has_images(const dt_data *d);
 

@@ -101,6 +101,7 @@ dt_status dt_stage_decompose(dt_stage_ctx *ctx, dt_report *rep)
     dt_report_metric(rep, "epochs_run", fr.epochs_run);
     dt_report_metric(rep, "best_epoch", fr.best_epoch);
     dt_report_metric(rep, "stopped_early", fr.stopped_early);
+    dt_report_metric_json(rep, "history", dt_stage_history_json(&fr, DT_SPLIT_TRAIN_VAL));
     dt_ea_decomp dc;
     dt_ea_decompose(ctx->cfg, d, &e, &dc);
 

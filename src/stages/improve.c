@@ -150,7 +150,7 @@ static const remedy variance_ladder[] = {
 /* Trains and measures one trial; *d_trial is the data it used (owned when
  * it differs from base, i.e. after a data change). */
 static dt_status run_trial(dt_stage_ctx *ctx, const trial *t, dt_data *base, dt_data **d_trial, int *owned,
-                           dt_ea_errors *e)
+                           dt_ea_errors *e, dt_fit_result *fr)
 {
     *d_trial = base;
     *owned = 0;
@@ -160,7 +160,7 @@ static dt_status run_trial(dt_stage_ctx *ctx, const trial *t, dt_data *base, dt_
         if (st) return st;
         *owned = 1;
     }
-    st = dt_ea_train_measure(ctx, &t->cfg, *d_trial, NULL, NULL, e, NULL, NULL);
+    st = dt_ea_train_measure(ctx, &t->cfg, *d_trial, NULL, NULL, e, NULL, fr);
     if (st && *owned) {
         dt_data_free(*d_trial);
         *d_trial = NULL;
@@ -298,7 +298,8 @@ dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
         dt_data *td = NULL;
         int owned = 0;
         dt_ea_errors te;
-        st = run_trial(ctx, &t, d, &td, &owned, &te);
+        dt_fit_result tfr;
+        st = run_trial(ctx, &t, d, &td, &owned, &te, &tfr);
         if (st) break;
         double after = te.err[split];
         double margin = KEEP_ABS * scale > KEEP_Z * best_se ? KEEP_ABS * scale : KEEP_Z * best_se;
@@ -311,6 +312,7 @@ dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
         cJSON_AddNumberToObject(a, "margin", margin);
         cJSON_AddNumberToObject(a, "train_error", te.err[DT_SPLIT_TRAIN]);
         cJSON_AddBoolToObject(a, "kept", keep);
+        cJSON_AddItemToObject(a, "history", dt_stage_history_json(&tfr, DT_SPLIT_TRAIN_VAL));
         cJSON_AddItemToArray(attempts, a);
         dt_progress_end(ctx->progress, keep ? "kept" : "not kept");
         if (keep) {
