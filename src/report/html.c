@@ -280,7 +280,7 @@ static void headline_table(page *p, const cJSON *rep)
 /* ------------------------------------------------------------ plots */
 
 /* Per-epoch curves of one fit's history: loss (train, val) or error. */
-static void history_plot(page *p, const char *id, const char *title, const cJSON *h, int error)
+static void history_plot(page *p, const char *id, const char *title, const cJSON *h, int error, int mark_best)
 {
     double *ep = NULL, *tr = NULL, *va = NULL;
     int n = doubles(cJSON_GetObjectItemCaseSensitive(h, "epoch"), &ep);
@@ -297,13 +297,13 @@ static void history_plot(page *p, const char *id, const char *title, const cJSON
         dt_svg_chart c = {.id = id, .title = title, .xlabel = "epoch",
                           .ylabel = error ? (p->regression ? "error (MSE)" : "error") : "loss",
                           .pct_y = error && !p->regression, .y_from_zero = 1};
-        if (best > 0 && nv == n) {
+        if (mark_best && best > 0 && nv == n) {
             c.n_vlines = 1;
             c.vline[0] = best;
             c.vline_label[0] = "best epoch";
         }
         if (dt_rj_num(h, "stride", 1) > 1)
-            snprintf(note, sizeof note, "every %.0fth epoch of %.0f shown, and the last", dt_rj_num(h, "stride", 1),
+            snprintf(note, sizeof note, "1 in %.0f of the %.0f epochs shown, and the last", dt_rj_num(h, "stride", 1),
                      dt_rj_num(h, "epochs_run", 0));
         c.note = note;
         dt_svg_lines(&p->b, &c, s, nv == n ? 2 : 1);
@@ -493,10 +493,13 @@ static void top_losses(page *p, const cJSON *ea)
         snprintf(title, sizeof title, "Top losses on %s", splits[s]);
         dt_sb_printf(&p->b, "<figure class=\"plot wide\" id=\"%s\"><figcaption>%s</figcaption><div class=\"examples\">",
                      id, title);
+        /* Rows with their inputs recorded (the first DT_EA_TOP_INPUTS), else all. */
+        int with_inputs = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(tl, 0), "inputs") != NULL;
         cJSON_ArrayForEach(e, tl)
         {
-            dt_sb_puts(&p->b, "<div class=\"ex\">");
             const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(e, "inputs");
+            if (with_inputs && !inputs) continue;
+            dt_sb_puts(&p->b, "<div class=\"ex\">");
             if (inputs) example_inputs(p, inputs);
             else dt_sb_puts(&p->b, "<span class=\"mark\"></span>");
             char a[32], b2[32];
@@ -528,15 +531,17 @@ static void decompose_plots(page *p, const cJSON *rep)
                                            {"variance", "variance", "#d62728"},
                                            {"shift", "shift", "#ff7f0e"},
                                            {"val_overfit", "val overfit", "#9467bd"}};
-    dt_svg_bar parts[5];
+    dt_svg_bar parts[6];
     memset(parts, 0, sizeof parts);
     int k = 0;
+    double sum = 0;
     for (int i = 0; i < 5; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, terms[i][0]);
         snprintf(parts[k].label, sizeof parts[k].label, "%s", terms[i][1]);
         parts[k].color = terms[i][2];
         if (cJSON_IsNumber(v)) {
             parts[k].v[0] = v->valuedouble;
+            sum += v->valuedouble;
             fmt_err(p, v->valuedouble, parts[k].text[0], sizeof parts[k].text[0]);
         } else {
             parts[k].v[0] = 0;
@@ -544,19 +549,29 @@ static void decompose_plots(page *p, const cJSON *rep)
         }
         k++;
     }
-    char xl[128], te[32];
-    fmt_err(p, dt_rj_num(m, "test_error", NAN), te, sizeof te);
-    snprintf(xl, sizeof xl, "test error %s = irreducible + bias + variance + shift + val overfit (dominant: %s)", te,
-             dt_rj_str(m, "dominant", "?"));
-    dt_svg_chart c = {.id = "plot-decompose-terms", .title = "Bias / variance / shift decomposition", .xlabel = xl,
-                      .note = "negative terms are drawn as zero"};
     double total = dt_rj_num(m, "test_error", 0);
+    /* Without data.test the shift term is not measured: the train_val -> test_val gap stays unassigned. */
+    if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(m, "shift")) && total - sum > 1e-9) {
+        snprintf(parts[k].label, sizeof parts[k].label, "unassigned");
+        parts[k].color = "#c9ced6";
+        parts[k].v[0] = total - sum;
+        fmt_err(p, total - sum, parts[k].text[0], sizeof parts[k].text[0]);
+        k++;
+    }
+    char xl[128], te[32], note[200];
+    fmt_err(p, total, te, sizeof te);
+    snprintf(xl, sizeof xl, "test error %s; dominant term: %s", te, dt_rj_str(m, "dominant", "?"));
+    snprintf(note, sizeof note, "test error = irreducible + bias + variance + shift + val overfit; negative terms are "
+                                "drawn as zero%s",
+             k == 6 ? "; unassigned: the train_val to test_val gap when shift is not measurable (no data.test)" : "");
+    dt_svg_chart c = {.id = "plot-decompose-terms", .title = "Bias / variance / shift decomposition", .xlabel = xl,
+                      .note = note};
     dt_svg_stacked(&p->b, &c, parts, k, total);
 
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(m, "history");
     if (h) {
-        history_plot(p, "plot-decompose-loss", "Loss per epoch (the configured model)", h, 0);
-        history_plot(p, "plot-decompose-error", "Error per epoch (the configured model)", h, 1);
+        history_plot(p, "plot-decompose-loss", "Loss per epoch (the configured model)", h, 0, 1);
+        history_plot(p, "plot-decompose-error", "Error per epoch (the configured model)", h, 1, 1);
     }
     /* Confusion matrices with class names. */
     static const char *const splits[] = {"train_val", "test_val"};
@@ -810,7 +825,7 @@ static void tune_plots(page *p, const cJSON *rep)
         free(bars);
     }
     const cJSON *h = dt_rj_get(rep, "metrics.best.history");
-    if (h) history_plot(p, "plot-tune-best-history", "The best trial, retrained: error per epoch", h, 1);
+    if (h) history_plot(p, "plot-tune-best-history", "The best trial, retrained: error per epoch", h, 1, 0);
 }
 
 /* ------------------------------------------------------------ page */

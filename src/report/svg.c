@@ -217,9 +217,11 @@ int dt_svg_lines(dt_sbuf *b, const dt_svg_chart *c, const dt_svg_series *ser, in
     }
     for (int i = 0; i < c->n_vlines; i++) {
         double x = sc(&xs, c->vline[i]);
+        int right = x > W - MR - 80;   /* near the right edge: the label goes left of the line */
         dt_sb_printf(b, "<line class=\"vline\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>", x, x, MT, H - MB);
         if (c->vline_label[i]) {
-            dt_sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\">", x + 3, MT + 12);
+            dt_sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" text-anchor=\"%s\">", right ? x - 3 : x + 3,
+                         MT + 12, right ? "end" : "start");
             dt_sb_escape(b, c->vline_label[i]);
             dt_sb_puts(b, "</text>");
         }
@@ -346,7 +348,7 @@ int dt_svg_heatmap(dt_sbuf *b, const dt_svg_chart *c, const double *m, int k, co
     int show_numbers = k <= 16;
     double cell = k <= 10 ? 34 : k <= 20 ? 22 : 420.0 / k, lab = 110;
     double w = lab + cell * k + 20, h = lab + cell * k + 30;
-    if (w < 300) w = 300;
+    if (w < lab + 230) w = lab + 230;   /* room for the caption line under the cells */
     svg_open(b, c->id, c->title, w, h);
     int marks = 0;
     for (int r = 0; r < k; r++) {

@@ -74,7 +74,7 @@ static const phrase phrases[] = {
     {"@error-step", "fix what the error names, then run again"},
     {"@stopped", "the run stopped after {stage:s} failed; skipped: {skipped:s} (they would only measure the bug)"},
     {"@also", "{list:s}"},
-    {"@hardest-class", "{name:s}: {error:e} error on {split:s} ({share:p} of its errors)"},
+    {"@hardest-class", "{name:s}: {error:e} error on {split:s} ({share:p} of that split's errors)"},
     {"@kept", "{remedies:s}: {split:s} error {start_error:e} -> {best_error:e}"},
     {"@run-next", "dnntrouble run {file:s}"},
     {"@none-kept", "none of {attempts:i} remedies for {dominant:s} helped (tried: {tried:s})"},
@@ -338,9 +338,11 @@ static void add_tune(dt_run_verdict *v, const cJSON *tune, const char *out_dir, 
     else dt_fmt_error(sc, fc->regression, score, sizeof score);
     cJSON *vars = cJSON_CreateObject();
     cJSON_AddStringToObject(vars, "params", params[0] ? params : "(no parameters)");
+    /* "train_val_error" -> "train_val error": the split keeps its name. */
     char words[64];
     snprintf(words, sizeof words, "%s", metric);
-    for (char *c = words; *c; c++) if (*c == '_') *c = ' ';
+    char *last = strrchr(words, '_');
+    if (last) *last = ' ';
     cJSON_AddStringToObject(vars, "metric", words);
     cJSON_AddStringToObject(vars, "score", score);
     cJSON_AddNumberToObject(vars, "trials", dt_rj_num(tune, "metrics.trials", 0));

@@ -12,11 +12,60 @@ dt_arch dt_stage_auto_arch(dt_modality m)
     return m == DT_MODALITY_IMAGE ? DT_ARCH_LENET : m == DT_MODALITY_SEQUENCE ? DT_ARCH_LSTM : DT_ARCH_MLP;
 }
 
+/* data.class_names must name every label the data has (classification only). */
+static dt_status check_class_names(const dt_config *cfg, const dt_data *d)
+{
+    int n = cfg->data.n_class_names;
+    if (!n) return DT_OK;
+    const char *src = cfg->path[0] ? cfg->path : "config";
+    if (d->task != DT_TASK_CLASSIFICATION)
+        return dt_fail(DT_ECONFIG, "%s: data.class_names is for classification; this task is regression", src);
+    int top = -1;
+    for (int c = 0; c < dt_data_classes(d); c++)
+        if (dt_data_original_class(d, c) > top) top = dt_data_original_class(d, c);
+    if (top >= n)
+        return dt_fail(DT_ECONFIG, "%s: data.class_names has %d names (labels 0..%d), but the data has label %d: give "
+                                   "one name per label, in label order",
+                       src, n, n - 1, top);
+    return DT_OK;
+}
+
+const char *dt_stage_class_name(const dt_config *cfg, const dt_data *d, int cls, char *buf, size_t size)
+{
+    int label = dt_data_original_class(d, cls);
+    const char *given = dt_data_spec_class_name(&cfg->data, label);
+    if (given) return given;
+    if (d->format == DT_FORMAT_TEXT && cls >= 0 && cls < d->vocab.size) {
+        /* Next-character classes are characters: show them as such. */
+        unsigned char ch = d->vocab.byte_of[cls];
+        if (ch == ' ') snprintf(buf, size, "space");
+        else if (ch == '\n') snprintf(buf, size, "\\n");
+        else if (ch == '\t') snprintf(buf, size, "\\t");
+        else if (ch >= 0x21 && ch < 0x7F) snprintf(buf, size, "%c", ch);
+        else snprintf(buf, size, "0x%02X", ch);
+        return buf;
+    }
+    snprintf(buf, size, "%d", label);
+    return buf;
+}
+
+cJSON *dt_stage_class_names_json(const dt_config *cfg, const dt_data *d)
+{
+    if (d->task != DT_TASK_CLASSIFICATION) return NULL;
+    cJSON *a = cJSON_CreateArray();
+    for (int c = 0; a && c < dt_data_classes(d); c++) {
+        char buf[32];
+        cJSON_AddItemToArray(a, cJSON_CreateString(dt_stage_class_name(cfg, d, c, buf, sizeof buf)));
+    }
+    return a;
+}
+
 dt_status dt_stage_prepare(dt_stage_ctx *ctx, dt_data **d)
 {
     openblas_set_num_threads(ctx->cfg->threads > 0 ? ctx->cfg->threads : 1);
     dt_status st = dt_stage_ctx_data(ctx, d);
     if (st) return st;
+    if ((st = check_class_names(ctx->cfg, *d))) return st;
     dt_config *cfg = ctx->cfg;
     cfg->data.modality = dt_data_modality(*d);
     if (cfg->model.arch == DT_ARCH_AUTO && dt_data_n_fields(*d) == 1)

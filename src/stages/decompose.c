@@ -4,6 +4,7 @@
  * errors (per class, confusion matrix, slices, top losses) and save the model.
  * Rules and margins: docs/findings.md. */
 #include <cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,7 +142,7 @@ dt_status dt_stage_decompose(dt_stage_ctx *ctx, dt_report *rep)
     }
     for (int i = 0; i < 2 && !st; i++) {
         cJSON *a = NULL, *cm = NULL;
-        st = dt_ea_analyze_split(m, d, splits[i], &a, confusion ? &cm : NULL);
+        st = dt_ea_analyze_split(ctx->cfg, m, d, splits[i], &a, confusion ? &cm : NULL);
         if (st) {
             cJSON_Delete(a);
             break;
@@ -151,6 +152,28 @@ dt_status dt_stage_decompose(dt_stage_ctx *ctx, dt_report *rep)
         if (confusion && cm) cJSON_AddItemToObject(confusion, dt_split_name(splits[i]), cm);
         cJSON_AddItemToObject(ea, dt_split_name(splits[i]), a);
     }
+    /* RMSE, MAE, R^2 (regression) or precision, recall, F1, ROC AUC (binary)
+     * per split; the test split's are headline metrics (summary, gates, diff). */
+    cJSON *scores = NULL;
+    for (int s = 0; s < DT_SPLIT_COUNT && !st; s++) {
+        cJSON *one = NULL;
+        if (!e.n[s]) continue;
+        st = dt_ea_scores(ctx->cfg, m, d, (dt_split_id)s, &one);
+        if (!one) continue;
+        if (!scores) scores = cJSON_CreateObject();
+        cJSON_AddItemToObject(scores, dt_split_name((dt_split_id)s), one);
+        if (s == DT_SPLIT_TEST) {
+            static const char *const keys[] = {"rmse", "mae", "r2", "precision", "recall", "f1", "roc_auc"};
+            for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(one, keys[k]);
+                char key[48];
+                snprintf(key, sizeof key, "test_%s", keys[k]);
+                if (cJSON_IsNumber(v) && isfinite(v->valuedouble)) dt_report_metric(rep, key, v->valuedouble);
+            }
+        }
+    }
+    if (scores) dt_report_metric_json(rep, "scores", scores);
+    if (!st && d->task == DT_TASK_CLASSIFICATION) dt_report_metric_json(rep, "class_names", dt_stage_class_names_json(ctx->cfg, d));
     if (!st) {
         dt_report_metric_json(rep, "error_analysis", ea);
         if (per_class) dt_report_metric_json(rep, "per_class", per_class);
