@@ -97,7 +97,8 @@ dt_status dt_summary_write(const dt_summary *s, const char *dir);
 /* ------------------------------------------------------------------ diff */
 
 /* Direction of a metric, from its name: error/loss/bias/variance/shift/
- * val_overfit/irreducible: lower is better; accuracy/score: higher is better
+ * val_overfit/rmse/mae: lower is better; accuracy, _r2, roc_auc, _f1,
+ * precision, recall: higher is better
  * (best.score follows target.metric in the summary config); others: no direction. */
 typedef enum { DT_DIR_NONE, DT_DIR_LOWER, DT_DIR_HIGHER } dt_metric_dir;
 dt_metric_dir dt_metric_direction(const char *name);

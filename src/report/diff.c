@@ -11,12 +11,15 @@
 
 dt_metric_dir dt_metric_direction(const char *name)
 {
-    static const char *const lower[] = {"error", "loss", "bias", "variance", "shift", "val_overfit"};
+    static const char *const lower[] = {"error", "loss", "bias", "variance", "shift", "val_overfit", "rmse", "mae"};
+    /* decompose's scores beside the error (test_r2, test_roc_auc, ...). */
+    static const char *const higher[] = {"accuracy", "_r2", "roc_auc", "_f1", "precision", "recall"};
     char low[160];
     size_t i;
     for (i = 0; name[i] && i < sizeof low - 1; i++) low[i] = (char)tolower((unsigned char)name[i]);
     low[i] = '\0';
-    if (strstr(low, "accuracy")) return DT_DIR_HIGHER;
+    for (i = 0; i < sizeof higher / sizeof higher[0]; i++)
+        if (strstr(low, higher[i])) return DT_DIR_HIGHER;
     for (i = 0; i < sizeof lower / sizeof lower[0]; i++)
         if (strstr(low, lower[i])) return DT_DIR_LOWER;
     return DT_DIR_NONE;

@@ -70,6 +70,7 @@ static const phrase phrases[] = {
     {"@clean", "no problem found: test error {test_error:e} (train {train_error:e}, train-val {train_val_error:e})"},
     {"@clean-compare", "no problem found: model error {model_error:e} on train-val beats every baseline"},
     {"@clean-stage", "{stage:s} passed: no problem found"},
+    {"@improve-start", "{dominant:s} dominated: {split:s} error {start_error:e} before any remedy"},
     {"@error", "{stage:s} stopped with an error: {message:s}"},
     {"@error-step", "fix what the error names, then run again"},
     {"@stopped", "the run stopped after {stage:s} failed; skipped: {skipped:s} (they would only measure the bug)"},
@@ -441,9 +442,16 @@ void dt_verdict_build(const cJSON *const *reports, int n, const cJSON *summary, 
                 snprintf(v->steps[v->n_steps++], sizeof v->steps[0], "%s", s->valuestring);
     } else {
         const cJSON *dec = dt_rj_stage(reports, n, "decompose"), *cmp = dt_rj_stage(reports, n, "compare");
+        const cJSON *imp = dt_rj_stage(reports, n, "improve");
         cJSON *vars = cJSON_CreateObject();
         const char *key = "@clean-stage";
-        if (dec) {
+        if (!dec && imp && cJSON_GetArraySize(dt_rj_get(imp, "metrics.attempts")) > 0) {
+            /* improve alone: what it worked on is the diagnosis. */
+            key = "@improve-start";
+            cJSON_AddStringToObject(vars, "dominant", dt_rj_str(imp, "metrics.dominant", "?"));
+            cJSON_AddStringToObject(vars, "split", dt_rj_str(imp, "metrics.split", "train_val"));
+            cJSON_AddNumberToObject(vars, "start_error", dt_rj_num(imp, "metrics.start_error", NAN));
+        } else if (dec) {
             key = "@clean";
             cJSON_AddNumberToObject(vars, "test_error", dt_rj_num(dec, "metrics.test_error", NAN));
             cJSON_AddNumberToObject(vars, "train_error", dt_rj_num(dec, "metrics.train_error", NAN));

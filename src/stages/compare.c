@@ -258,6 +258,13 @@ dt_status dt_stage_compare(dt_stage_ctx *ctx, dt_report *rep)
     snprintf(key, sizeof key, "baseline_%s_error", const_name);
     dt_report_metric(rep, key, const_err);
     dt_report_metric(rep, cls ? "baseline_majority_class" : "baseline_mean_value", const_value);
+    if (cls) {
+        char name[32];
+        int dense = 0;   /* the dense class whose original label is the majority's */
+        for (int c = 0; c < dt_data_classes(d); c++)
+            if (dt_data_original_class(d, c) == (int)const_value) dense = c;
+        dt_report_metric_str(rep, "baseline_majority_class_name", dt_stage_class_name(cfg, d, dense, name, sizeof name));
+    }
     dt_report_metric(rep, "baseline_linear_error", lin_err);
     dt_report_metric(rep, "baseline_zero_input_error", zero_err);
     dt_report_metric(rep, "baseline_zero_input_epochs", zero_epochs);
