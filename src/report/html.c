@@ -294,7 +294,7 @@ static void history_plot(page *p, const char *id, const char *title, const cJSON
                               {ep, va, nv == n ? n : 0, vlab, dt_svg_palette[1], 0, 0, -1}};
         char note[160] = "";
         double best = dt_rj_num(h, "best_epoch", 0);
-        dt_svg_chart c = {.id = id, .title = title, .xlabel = "epoch",
+        dt_svg_chart c = {.id = id, .title = title, .xlabel = "epoch", .int_x = 1,
                           .ylabel = error ? (p->regression ? "error (MSE)" : "error") : "loss",
                           .pct_y = error && !p->regression, .y_from_zero = 1};
         if (mark_best && best > 0 && nv == n) {
@@ -368,7 +368,7 @@ static void overfit_plots(page *p, const cJSON *rep)
         snprintf(note, sizeof note, "verdict: %s; target loss %.3g", dt_rj_str(rep, "metrics.verdict", "?"),
                  dt_rj_num(rep, "metrics.target_loss", NAN));
         dt_svg_chart c = {.id = "plot-overfit-curve", .title = "Overfit one batch: training loss per step",
-                          .xlabel = "step", .ylabel = "loss (log scale)", .logy = 1, .note = note};
+                          .xlabel = "step", .int_x = 1, .ylabel = "loss (log scale)", .logy = 1, .note = note};
         dt_svg_lines(&p->b, &c, &s, 1);
     }
     free(x);
@@ -417,7 +417,7 @@ static void compare_plots(page *p, const cJSON *rep)
     }
     if (ns) {
         dt_svg_chart hc = {.id = "plot-compare-history", .title = "train_val error per epoch of each model compare trained",
-                           .xlabel = "epoch", .ylabel = "error", .pct_y = !p->regression, .y_from_zero = 1, .logx = 0};
+                           .xlabel = "epoch", .int_x = 1, .ylabel = "error", .pct_y = !p->regression, .y_from_zero = 1, .logx = 0};
         dt_svg_lines(&p->b, &hc, s, ns);
     }
     for (int i = 0; i < ns; i++) {
@@ -712,7 +712,7 @@ static void improve_plots(page *p, const cJSON *rep)
         dt_svg_bars(&p->b, &c, bars, i, 2, groups, colors);
         if (ns) {
             dt_svg_chart hc = {.id = "plot-improve-history", .title = "train_val error per epoch of each attempt",
-                               .xlabel = "epoch", .ylabel = "error", .pct_y = !p->regression, .y_from_zero = 1,
+                               .xlabel = "epoch", .int_x = 1, .ylabel = "error", .pct_y = !p->regression, .y_from_zero = 1,
                                .note = "dashed: not kept"};
             dt_svg_lines(&p->b, &hc, s, ns);
         }

@@ -37,6 +37,7 @@ static void fmt_tick(double v, int pct, char *buf, size_t size)
 typedef struct scale {
     double lo, hi, p0, p1;
     int log;
+    int integer;
 } scale;
 
 static double sc(const scale *s, double v)
@@ -98,6 +99,7 @@ static void axis_ticks(dt_sbuf *b, const scale *s, int vertical, int pct, double
         return;
     }
     double step = nice_step(s->lo, s->hi, 5);
+    if (s->integer && step < 1) step = 1;   /* epochs, steps: no half ticks */
     for (double v = ceil(s->lo / step - 1e-9) * step; v <= s->hi + step * 1e-6; v += step) {
         double p = sc(s, v);
         fmt_tick(fabs(v) < step * 1e-9 ? 0 : v, pct, lab, sizeof lab);
@@ -172,7 +174,7 @@ int dt_svg_lines(dt_sbuf *b, const dt_svg_chart *c, const dt_svg_series *ser, in
         ylo = floor(ylo / step) * step;
         yhi = ceil(yhi / step) * step;
     }
-    scale xs = {xlo, xhi, ML, W - MR, c->logx}, ys = {ylo, yhi, H - MB, MT, c->logy};
+    scale xs = {xlo, xhi, ML, W - MR, c->logx, c->int_x}, ys = {ylo, yhi, H - MB, MT, c->logy, 0};
     svg_open(b, c->id, c->title, W, H);
     axis_ticks(b, &ys, 1, c->pct_y, ML, W - MR);
     axis_ticks(b, &xs, 0, 0, H - MB, MT);
@@ -257,7 +259,7 @@ int dt_svg_bars(dt_sbuf *b, const dt_svg_chart *c, const dt_svg_bar *bars, int n
         double step = nice_step(lo, hi, 5);
         hi = ceil(hi / step) * step;
     }
-    scale xs = {lo, hi, label_w, W - MR - 50, c->logx};
+    scale xs = {lo, hi, label_w, W - MR - 50, c->logx, 0};
     svg_open(b, c->id, c->title, W, h);
     axis_ticks(b, &xs, 0, c->pct_y, h - MB, MT);
     int marks = 0;
@@ -346,11 +348,16 @@ int dt_svg_stacked(dt_sbuf *b, const dt_svg_chart *c, const dt_svg_bar *parts, i
 int dt_svg_heatmap(dt_sbuf *b, const dt_svg_chart *c, const double *m, int k, const char *const *names)
 {
     int show_numbers = k <= 16;
-    double cell = k <= 10 ? 34 : k <= 20 ? 22 : 420.0 / k, lab = 110;
+    /* Room for the longest class name (about 6.5 px a character at 11 px). */
+    size_t longest = 1;
+    for (int i = 0; i < k && k <= 40; i++)
+        if (strlen(names[i]) > longest) longest = strlen(names[i]);
+    double cell = k <= 10 ? 34 : k <= 20 ? 22 : 420.0 / k, lab = 16 + 6.5 * (double)(longest < 24 ? longest : 24);
     double w = lab + cell * k + 20, h = lab + cell * k + 30;
     if (w < lab + 230) w = lab + 230;   /* room for the caption line under the cells */
     svg_open(b, c->id, c->title, w, h);
     int marks = 0;
+    if (longest >= 24) lab = 16 + 6.5 * 24;   /* longer names are cut by the frame, the cell titles keep them */
     for (int r = 0; r < k; r++) {
         double row = 0;
         for (int q = 0; q < k; q++) row += m[(size_t)r * k + q];

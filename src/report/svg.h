@@ -14,6 +14,7 @@ typedef struct dt_svg_chart {
     int logx, logy;
     int pct_y;               /* ticks and values as percentages (bars: the value axis) */
     int y_from_zero;
+    int int_x;               /* x is a count (epochs, steps): whole-number ticks */
     int n_vlines;            /* marked x positions (the best epoch, a suggested lr) */
     double vline[4];
     const char *vline_label[4];
