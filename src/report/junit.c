@@ -198,6 +198,14 @@ char *dt_junit_render(const cJSON *const *reports, int n, const cJSON *summary)
 
 dt_status dt_junit_write(const cJSON *const *reports, int n, const cJSON *summary, const char *path)
 {
+    /* --junit reports/junit.xml: make its folder, as --out does. */
+    const char *slash = strrchr(path, '/');
+    if (slash && slash != path) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+        dt_status st = dt_mkdir_p(dir);
+        if (st) return st;
+    }
     char *xml = dt_junit_render(reports, n, summary);
     if (!xml) return dt_fail(DT_ENOMEM, "out of memory writing the JUnit file '%s'", path);
     dt_status st = dt_write_file_atomic(path, xml, strlen(xml));

@@ -144,7 +144,7 @@ static void legend(dt_sbuf *b, const dt_svg_series *ser, int ns, double x0)
         dt_sb_printf(b, "<text x=\"%.1f\" y=\"16\" class=\"legend\">", x + 22);
         dt_sb_escape(b, ser[s].label);
         dt_sb_puts(b, "</text>");
-        x += 30 + 6.2 * (double)strlen(ser[s].label);
+        x += 36 + 6.6 * (double)strlen(ser[s].label);
     }
 }
 
@@ -353,7 +353,8 @@ int dt_svg_heatmap(dt_sbuf *b, const dt_svg_chart *c, const double *m, int k, co
     for (int i = 0; i < k && k <= 40; i++)
         if (strlen(names[i]) > longest) longest = strlen(names[i]);
     double cell = k <= 10 ? 34 : k <= 20 ? 22 : 420.0 / k, lab = 16 + 6.5 * (double)(longest < 24 ? longest : 24);
-    double w = lab + cell * k + 20, h = lab + cell * k + 30;
+    /* The last column's rotated name reaches past the cells: room on the right too. */
+    double w = lab + cell * k + 20 + 0.65 * (lab - 16), h = lab + cell * k + 30;
     if (w < lab + 230) w = lab + 230;   /* room for the caption line under the cells */
     svg_open(b, c->id, c->title, w, h);
     int marks = 0;
