@@ -270,6 +270,37 @@ static void test_binary_scores(void **state)
     dt_test_rmtree(dir);
 }
 
+/* Text data: next-character classes are named by their characters. */
+static void test_text_classes_are_characters(void **state)
+{
+    char dir[512], path[700], k1[760];
+    dt_test_tmpdir(dir, sizeof dir);
+    char text[4096];
+    size_t n = 0;
+    while (n + 12 < sizeof text) n += (size_t)snprintf(text + n, sizeof text - n, "the cat sat\n");
+    dt_test_write(dir, "c.txt", text, path, sizeof path);
+    snprintf(k1, sizeof k1, "data.train.path=%s", path);
+    const char *base[] = {"data.format=text", k1, "data.text.seq_len=4", "model.hidden=8", "train.epochs=1",
+                          "train.lr=0.01", NULL};
+    st_run *r = st_stage(dt_stage_decompose, "decompose", base, NULL);
+    const cJSON *names = st_metric_json(r, "class_names"), *e;
+    int space = 0, newline = 0, t = 0;
+    cJSON_ArrayForEach(e, names)
+    {
+        space |= !strcmp(e->valuestring, "space");
+        newline |= !strcmp(e->valuestring, "\\n");
+        t |= !strcmp(e->valuestring, "t");
+    }
+    assert_true(space && newline && t);
+    const cJSON *tl = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(st_metric_json(r, "error_analysis"), "train_val"), "top_losses");
+    const cJSON *in = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(tl, 0), "inputs"), 0);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in, "kind")), "text");
+    assert_int_equal(strlen(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in, "text"))), 4);
+    st_free(r);
+    dt_test_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -281,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_improve_kept),
         cmocka_unit_test(test_clean_and_regression_units),
         cmocka_unit_test(test_binary_scores),
+        cmocka_unit_test(test_text_classes_are_characters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
