@@ -91,6 +91,13 @@ static void test_usage_errors(void **state)
     expect(dnn("validate %s --set train.lr", cfg), 2, "--set needs KEY=VALUE");
     expect(dnn("diff onlyone"), 2, "diff needs OLD and NEW");
     expect(dnn("diff a b --tolerance -1"), 2, "--tolerance needs a number");
+    expect(dnn("diff a b --junit x.xml"), 2, "does not apply");
+    expect(dnn("validate %s --junit x.xml", cfg), 2, "does not apply");
+    expect(dnn("debug %s --junit", cfg), 2, "needs a value");
+    expect(dnn("report"), 2, "report needs one RUN folder");
+    expect(dnn("report a b"), 2, "report needs one RUN folder");
+    expect(dnn("report --help"), 0, NULL);
+    assert_non_null(strstr(out_text, "usage: dnntrouble report RUN"));
 }
 
 static void test_config_errors(void **state)
@@ -103,6 +110,11 @@ static void test_config_errors(void **state)
     expect(dnn("validate %s --set train.lr=-1", cfg), 2, "train.lr must be > 0, got -1");
     expect(dnn("debug %s --seed abc --out %s/o", cfg, tmp), 2, "--seed: seed must be an integer");
     expect(dnn("validate %s --set model.arch=resnet", cfg), 2, "auto | mlp | lenet | lstm");
+    /* A label without a name is a configuration error once the data is read (blobs have 4 classes). */
+    expect(dnn("debug %s --out %s/o --set 'data.class_names=[a, b, c]'", cfg, tmp), 2,
+           "data.class_names has 3 names (labels 0..2), but the data has label 3");
+    expect(dnn("debug %s --out %s/o --set task=regression --set loss=mse --set 'data.class_names=[a]'", cfg, tmp), 2,
+           "data.class_names is for classification");
 }
 
 static void test_validate(void **state)

@@ -434,6 +434,49 @@ static void test_yaml_round_trip(void **state)
     dt_test_rmtree(dir);
 }
 
+/* data.class_names: a list of names, written back as a list (quoted where
+ * YAML would read a number), checked for empty and repeated names. */
+static void test_class_names(void **state)
+{
+    char dir[512], path[600];
+    dt_test_tmpdir(dir, sizeof dir);
+    dt_config *a = cfg_new(), *b = cfg_new();
+    if (parse(a, "data: {format: synthetic, class_names: [T-shirt, \"1\", Ankle boot, \"caf\xc3\xa9 <&>\"]}\n") != DT_OK)
+        fail_msg("%s", dt_last_error());
+    assert_int_equal(a->data.n_class_names, 4);
+    assert_string_equal(dt_data_spec_class_name(&a->data, 0), "T-shirt");
+    assert_string_equal(dt_data_spec_class_name(&a->data, 1), "1");
+    assert_string_equal(dt_data_spec_class_name(&a->data, 3), "caf\xc3\xa9 <&>");
+    assert_null(dt_data_spec_class_name(&a->data, 4));
+    assert_true(dt_config_given(a, "data.class_names"));
+    cJSON *j = dt_config_to_json(a);
+    const cJSON *names = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "data"), "class_names");
+    assert_int_equal(cJSON_GetArraySize(names), 4);
+    assert_string_equal(cJSON_GetArrayItem(names, 1)->valuestring, "1");   /* a string, not the number 1 */
+    cJSON_Delete(j);
+    snprintf(path, sizeof path, "%s/c.yaml", dir);
+    assert_int_equal(dt_config_write_yaml(a, path), DT_OK);
+    if (dt_config_load(path, b) != DT_OK) fail_msg("reload: %s", dt_last_error());
+    assert_int_equal(b->data.n_class_names, 4);
+    assert_memory_equal(a->data.class_names, b->data.class_names, sizeof a->data.class_names);
+    /* --set takes a YAML list; [] clears. */
+    assert_int_equal(dt_config_set(b, "data.class_names", "[a, b]"), DT_OK);
+    assert_int_equal(b->data.n_class_names, 2);
+    assert_int_equal(dt_config_set(b, "data.class_names", "[]"), DT_OK);
+    assert_int_equal(b->data.n_class_names, 0);
+    /* Errors name the key, the line and the name. */
+    assert_int_equal(parse(a, "data: {format: synthetic,\n  class_names: [a, b, a]}\n"), DT_ECONFIG);
+    assert_non_null(strstr(dt_last_error(), "test.yaml:2: data.class_names names 'a' twice (labels 0 and 2)"));
+    assert_int_equal(parse(a, "data: {format: synthetic, class_names: [a, \"\"]}\n"), DT_ECONFIG);
+    assert_non_null(strstr(dt_last_error(), "name 1 is empty"));
+    assert_int_equal(parse(a, "data: {format: synthetic, class_names: shirt}\n"), DT_ECONFIG);
+    assert_non_null(strstr(dt_last_error(), "data.class_names must be a list of names"));
+    assert_int_equal(parse(a, "data: {format: synthetic, class_names: [[a]]}\n"), DT_ECONFIG);
+    free(a);
+    free(b);
+    dt_test_rmtree(dir);
+}
+
 /* Inputs found while fuzzing (tests/fuzz/fuzz_config.c): each written back
  * as YAML must read back to the same values, and none may be undefined
  * behaviour or take quadratic time. */
@@ -517,6 +560,7 @@ int main(void)
         cmocka_unit_test(test_set),             cmocka_unit_test(test_format_sections),
         cmocka_unit_test(test_env_in_paths),
         cmocka_unit_test(test_yaml_round_trip),
+        cmocka_unit_test(test_class_names),
         cmocka_unit_test(test_fuzz_regressions), cmocka_unit_test(test_docs_list_every_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

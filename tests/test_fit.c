@@ -75,6 +75,17 @@ static void test_restore_best_restores_batchnorm_statistics(void **state)
     print_message("re-evaluated after the restore: val error %.4f loss %.6f\n", ev.error, ev.loss);
     assert_true(ev.error == fr.best_val_error);
     assert_true(ev.loss == fr.best_val_loss);
+    /* The history has every epoch, with the validation numbers of each. */
+    assert_int_equal(fr.n_history, fr.epochs_run);
+    assert_int_equal(fr.history_stride, 1);
+    for (int i = 0; i < fr.n_history; i++) {
+        assert_int_equal(fr.history[i].epoch, i + 1);
+        assert_true(isfinite(fr.history[i].train_loss) && fr.history[i].train_error >= 0 &&
+                    fr.history[i].train_error <= 1);
+        assert_true(fr.history[i].val_error >= (float)fr.best_val_error);
+    }
+    assert_true(fr.history[fr.best_epoch - 1].val_error == (float)fr.best_val_error);
+    assert_true(fr.history[fr.best_epoch - 1].val_loss == (float)fr.best_val_loss);
     dt_optim_free(&o);
     dt_model_free(m);
     dt_data_free(d);
@@ -201,6 +212,63 @@ static void test_fixed_batch_equals_repeated_steps(void **state)
     dt_data_free(d);
 }
 
+/* Per step of a fixed-batch fit (one step per epoch): the loss and the
+ * batch error the hook sees, to compare with the fit's history. */
+typedef struct step_log {
+    float loss[400], error[400];
+} step_log;
+
+static int step_logging_hook(void *ctx, const dt_fit_step *s)
+{
+    step_log *l = ctx;
+    int B = s->m->out->shape[0], K = s->m->out->shape[1], wrong = 0;
+    for (int r = 0; r < B; r++) {
+        const float *z = s->m->out->val + (size_t)r * (size_t)K;
+        int best = 0;
+        for (int j = 1; j < K; j++) if (z[j] > z[best]) best = j;
+        wrong += best != (int)s->m->y->val[r];
+    }
+    l->loss[s->step - 1] = s->loss;
+    l->error[s->step - 1] = (float)wrong / (float)B;
+    return 0;
+}
+
+/* A fit longer than the history array keeps evenly spaced epochs and the
+ * last one, each with the numbers of that epoch. */
+static void test_history_of_a_long_fit(void **state)
+{
+    enum { EPOCHS = 300, B = 16 };
+    dt_data *d = synthetic(DT_GEN_SPIRALS, 400, 0.3);
+    size_t rows[B];
+    for (size_t i = 0; i < B; i++) rows[i] = i;
+    dt_model *m = mlp(d, 16, 0, B, 3);
+    dt_optimizer o;
+    dt_optim_cfg oc = dt_optim_defaults(DT_OPT_ADAM, 1e-3f);
+    assert_int_equal(dt_optim_init(&o, &oc, m->g->n_param_values), DT_OK);
+    step_log *log = calloc(1, sizeof *log);
+    dt_fit_opts fo = {.epochs = EPOCHS, .train_split = DT_SPLIT_TRAIN, .val_split = DT_SPLIT_TRAIN,
+                      .fixed_rows = rows, .n_fixed = B, .on_step = step_logging_hook, .ctx = log};
+    dt_fit_result fr;
+    assert_int_equal(dt_model_fit(m, &o, d, &fo, &fr), DT_OK);
+    assert_int_equal(fr.epochs_run, EPOCHS);
+    /* 300 epochs in 128 entries: stride 4 (1, 5, 9, ..., 297) and the last, 300. */
+    assert_int_equal(fr.history_stride, 4);
+    assert_int_equal(fr.n_history, 76);
+    assert_int_equal(fr.history[0].epoch, 1);
+    assert_int_equal(fr.history[fr.n_history - 1].epoch, EPOCHS);
+    for (int i = 0; i < fr.n_history; i++) {
+        const dt_fit_epoch *h = &fr.history[i];
+        if (i < fr.n_history - 1) assert_int_equal(h->epoch, 1 + 4 * i);
+        assert_true(h->train_loss == log->loss[h->epoch - 1]);
+        assert_true(h->train_error == log->error[h->epoch - 1]);
+        assert_true(isnan(h->val_loss) && isnan(h->val_error));   /* no validation split */
+    }
+    free(log);
+    dt_optim_free(&o);
+    dt_model_free(m);
+    dt_data_free(d);
+}
+
 static void test_steps_per_epoch(void **state)
 {
     assert_int_equal(dt_steps_per_epoch(54000, 64), 844);
@@ -219,6 +287,7 @@ int main(void)
         cmocka_unit_test(test_state_snapshot_covers_params_and_statistics),
         cmocka_unit_test(test_hook_sees_every_step_and_can_stop),
         cmocka_unit_test(test_fixed_batch_equals_repeated_steps),
+        cmocka_unit_test(test_history_of_a_long_fit),
         cmocka_unit_test(test_steps_per_epoch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,6 +18,9 @@
 #include "dnntrouble/report.h"
 #include "support/json_schema.h"
 #include "support/test_files.h"
+#include <zlib.h>
+
+#include "../src/report/internal.h"   /* white box: the PNG writer and the escaper */
 
 static dt_config *test_cfg(const char *extra)
 {
@@ -389,12 +392,126 @@ static void test_progress(void **state)
     dt_test_rmtree(dir);
 }
 
+
+static int b64_value(char c)
+{
+    const char *tab = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char *p = strchr(tab, c);
+    return c && p ? (int)(p - tab) : -1;
+}
+
+static uint32_t be32(const unsigned char *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+/* The PNG writer: base64 of a valid PNG (signature, IHDR, CRCs) whose IDAT
+ * inflates (zlib) back to the pixels, each row after a filter byte 0. */
+static void test_png(void **state)
+{
+    enum { W = 5, H = 3 };
+    unsigned char px[H][W][3];
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            for (int c = 0; c < 3; c++) px[y][x][c] = (unsigned char)(17 * y + 40 * x + 90 * c);
+    dt_sbuf b = {0};
+    assert_true(dt_png_base64(&px[0][0][0], W, H, 3, &b));
+    size_t n = b.len, m = 0;
+    assert_int_equal(n % 4, 0);
+    unsigned char *bin = malloc(n);
+    for (size_t i = 0; i < n; i += 4) {
+        int v[4];
+        for (int k = 0; k < 4; k++) v[k] = b.p[i + k] == '=' ? 0 : b64_value(b.p[i + k]);
+        for (int k = 0; k < 4; k++) assert_true(v[k] >= 0);
+        uint32_t q = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        bin[m++] = (unsigned char)(q >> 16);
+        if (b.p[i + 2] != '=') bin[m++] = (unsigned char)(q >> 8);
+        if (b.p[i + 3] != '=') bin[m++] = (unsigned char)q;
+    }
+    assert_memory_equal(bin, "\x89PNG\r\n\x1a\n", 8);
+    size_t at = 8;
+    unsigned char raw[H * (W * 3 + 1)];
+    int seen_idat = 0;
+    while (at + 12 <= m) {
+        uint32_t len = be32(bin + at);
+        const unsigned char *type = bin + at + 4, *data = bin + at + 8;
+        assert_true(at + 12 + len <= m);
+        assert_int_equal(be32(data + len), (uint32_t)crc32(crc32(0, Z_NULL, 0), type, len + 4));
+        if (!memcmp(type, "IHDR", 4)) {
+            assert_int_equal(be32(data), W);
+            assert_int_equal(be32(data + 4), H);
+            assert_int_equal(data[8], 8);
+            assert_int_equal(data[9], 2);
+        } else if (!memcmp(type, "IDAT", 4)) {
+            uLongf rn = sizeof raw;
+            assert_int_equal(uncompress(raw, &rn, data, len), Z_OK);
+            assert_int_equal(rn, sizeof raw);
+            seen_idat = 1;
+        }
+        at += 12 + len;
+        if (!memcmp(type, "IEND", 4)) break;
+    }
+    assert_int_equal(at, m);
+    assert_true(seen_idat);
+    for (int y = 0; y < H; y++) {
+        assert_int_equal(raw[y * (W * 3 + 1)], 0);
+        assert_memory_equal(raw + y * (W * 3 + 1) + 1, px[y], W * 3);
+    }
+    free(bin);
+    dt_sb_free(&b);
+}
+
+/* JUnit and HTML escape what they take from reports: markup characters,
+ * control characters and bytes that are not UTF-8 (XML 1.0 forbids them). */
+static void test_escaping(void **state)
+{
+    dt_sbuf b = {0};
+    dt_sb_escape(&b, "a<b & \"c\" 'd' \x01 \xff caf\xc3\xa9 \xed\xa0\x80!");
+    assert_string_equal(b.p, "a&lt;b &amp; &quot;c&quot; &#39;d&#39; \xef\xbf\xbd \xef\xbf\xbd caf\xc3\xa9 "
+                             "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd!");
+    dt_sb_free(&b);
+
+    dt_config *c = test_cfg("");
+    dt_report *r = dt_report_new("compare", c);
+    dt_finding *f = dt_report_finding(r, "below-baseline", DT_SEV_ERROR, "model <1> & \"2\" \x02 \xfe");
+    dt_finding_evidence_str(f, "baseline", "majority");
+    dt_finding_evidence(f, "model_error", 0.5);
+    dt_finding_evidence(f, "baseline_error", 0.5);
+    dt_finding_suggest(f, "check </failure> and ]]>");
+    cJSON *j = dt_report_to_json(r);
+    const cJSON *reps[1] = {j};
+    char *xml = dt_junit_render(reps, 1, NULL);
+    assert_non_null(xml);
+    assert_non_null(strstr(xml, "<failure message=\"below-baseline: model &lt;1&gt; &amp; &quot;2&quot; \xef\xbf\xbd \xef\xbf\xbd\""));
+    assert_non_null(strstr(xml, "check &lt;/failure&gt; and ]]&gt;"));
+    assert_null(strchr(xml, '\x02'));
+    char dir[512], path[700];
+    dt_test_tmpdir(dir, sizeof dir);
+    dt_test_write(dir, "j.xml", xml, path, sizeof path);
+    if (system("command -v python3 >/dev/null 2>&1") == 0) {
+        char cmd[1200];
+        snprintf(cmd, sizeof cmd, "python3 -c \"import sys,xml.etree.ElementTree as E; r=E.parse(sys.argv[1]).getroot(); "
+                                  "f=r.find('testsuite/testcase/failure'); assert f.get('message').startswith('below-baseline: model <1> & \\\"2\\\"'), f.get('message')\" %s",
+                 path);
+        assert_int_equal(system(cmd), 0);
+    }
+    free(xml);
+    /* The page escapes the same text. */
+    char *html = dt_html_render(reps, 1, NULL, NULL);
+    assert_non_null(html);
+    assert_non_null(strstr(html, "model &lt;1&gt; &amp; &quot;2&quot;"));
+    assert_null(strstr(html, "model <1>"));
+    free(html);
+    cJSON_Delete(j);
+    dt_report_free(r);
+    free(c);
+    dt_test_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fields_and_status), cmocka_unit_test(test_atomic_write),
         cmocka_unit_test(test_schema),            cmocka_unit_test(test_summary_and_gates),
         cmocka_unit_test(test_diff),              cmocka_unit_test(test_progress),
+        cmocka_unit_test(test_png),               cmocka_unit_test(test_escaping),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

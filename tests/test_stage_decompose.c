@@ -132,6 +132,20 @@ static void test_big_model_on_tiny_subset_is_high_variance(void **state)
     assert_string_equal(dominant(r), "variance");
     assert_true(dt_report_has_finding(r->rep, "high-variance"));
     assert_true(st_metric(r, "train_error") < 0.05);
+    /* The per-epoch history: 200 epochs kept as 1, 3, ..., 199 and the last;
+     * the best epoch's validation error is the restored model's train_val error. */
+    const cJSON *h = st_metric_json(r, "history");
+    const cJSON *ep = cJSON_GetObjectItem(h, "epoch"), *ve = cJSON_GetObjectItem(h, "val_error");
+    assert_int_equal(cJSON_GetArraySize(ep), 101);
+    assert_int_equal(cJSON_GetArraySize(ve), 101);
+    assert_int_equal(cJSON_GetArrayItem(ep, 100)->valueint, 200);
+    assert_int_equal(cJSON_GetObjectItem(h, "stride")->valueint, 2);
+    int best = cJSON_GetObjectItem(h, "best_epoch")->valueint;
+    assert_int_equal(best, (int)st_metric(r, "best_epoch"));
+    if (best % 2 == 1 || best == 200) {   /* recorded */
+        int at = best == 200 ? 100 : (best - 1) / 2;
+        assert_true(fabs(cJSON_GetArrayItem(ve, at)->valuedouble - st_metric(r, "train_val_error")) < 1e-5);
+    }
     st_free(r);
 }
 

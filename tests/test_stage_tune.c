@@ -217,6 +217,14 @@ static void test_layer_option_in_the_space(void **state)
     const cJSON *best = cJSON_GetObjectItem(dt_report_metrics(r), "best");
     double units = param(best, "model.layers.f1.units");
     assert_true(units >= 4 && units <= 64);
+    /* The best trial's retrain records its curve; watching train_val does not
+     * change the weights: the last epoch's error is the retrain's score. */
+    const cJSON *h = cJSON_GetObjectItem(best, "history");
+    const cJSON *ve = cJSON_GetObjectItem(h, "val_error");
+    assert_int_equal(cJSON_GetArraySize(ve), 2);
+    double last = cJSON_GetArrayItem(ve, 1)->valuedouble, score = cJSON_GetObjectItem(best, "retrain_train_val_error")->valuedouble;
+    assert_true(fabs(last - score) < 1e-5);
+    assert_true(fabs(score - cJSON_GetObjectItem(best, "train_val_error")->valuedouble) < 1e-12);
     char path[128];
     snprintf(path, sizeof path, "%s/best.yaml", d);
     dt_config *bc = malloc(sizeof *bc);

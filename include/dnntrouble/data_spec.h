@@ -12,6 +12,9 @@ typedef enum { DT_TASK_CLASSIFICATION, DT_TASK_REGRESSION } dt_task;
 typedef enum { DT_GEN_SHAPES, DT_GEN_BLOBS, DT_GEN_SPIRALS, DT_GEN_SEQUENCES, DT_GEN_PAIRS } dt_generator;
 
 #define DT_MAX_SUBSET_CLASSES 256
+#define DT_MAX_CLASS_NAMES 256
+#define DT_CLASS_NAME_LEN 128        /* bytes per name, with the NUL */
+#define DT_CLASS_NAMES_BYTES 8192
 
 /* Several inputs: npy `x` given as a map of named fields, one file each
  * (data.train.x: {image: a.npy, caption: b.npy}).  Names are identifiers
@@ -63,8 +66,22 @@ typedef struct dt_data_spec {
     size_t subset_samples;       /* 0 = all */
     int subset_classes[DT_MAX_SUBSET_CLASSES];
     int n_subset_classes;        /* 0 = all classes */
+    /* data.class_names: the name of label 0, 1, ... (original labels, before
+     * a subset), n_class_names NUL-terminated strings one after another. */
+    char class_names[DT_CLASS_NAMES_BYTES];
+    int n_class_names;
     unsigned long long seed;
 } dt_data_spec;
+
+/* The name data.class_names gives label `label`, or NULL. */
+static inline const char *dt_data_spec_class_name(const dt_data_spec *s, int label)
+{
+    if (label < 0 || label >= s->n_class_names) return 0;
+    const char *p = s->class_names;
+    for (int i = 0; i < label; i++)
+        while (*p++) {}
+    return p;
+}
 
 /* Defaults as documented in docs/config.md. */
 void dt_data_spec_defaults(dt_data_spec *s);

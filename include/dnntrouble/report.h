@@ -97,7 +97,8 @@ dt_status dt_summary_write(const dt_summary *s, const char *dir);
 /* ------------------------------------------------------------------ diff */
 
 /* Direction of a metric, from its name: error/loss/bias/variance/shift/
- * val_overfit/irreducible: lower is better; accuracy/score: higher is better
+ * val_overfit/rmse/mae: lower is better; accuracy, _r2, roc_auc, _f1,
+ * precision, recall: higher is better
  * (best.score follows target.metric in the summary config); others: no direction. */
 typedef enum { DT_DIR_NONE, DT_DIR_LOWER, DT_DIR_HIGHER } dt_metric_dir;
 dt_metric_dir dt_metric_direction(const char *name);
@@ -137,6 +138,62 @@ typedef struct dt_diff {
 /* old/new: a run directory or a summary.json file. */
 dt_status dt_diff_runs(const char *old_path, const char *new_path, double abs_tol, double rel_tol, dt_diff *out);
 void dt_diff_free(dt_diff *d);
+
+/* --------------------------------------------------------------- verdict */
+
+/* The plain-words verdict people read after a run or a stage: the
+ * diagnosis (the failing or dominant finding, with its numbers), the ranked
+ * next steps (that finding's suggestions), what improve kept and the file
+ * to run next, the tuned best, tripped gates, and where report.html is.
+ * Built from the reports' JSON (what STAGE.json holds), so `run` and
+ * `dnntrouble report RUN` say the same.  Every sentence comes from one
+ * table, src/report/verdict.c, keyed by finding id or situation. */
+#define DT_VERDICT_STEPS 5
+#define DT_VERDICT_NOTES 12
+typedef struct dt_verdict_note {
+    char label[32];          /* "Also found", "Improve kept", "Run next", "Tuned best", "Gate", "Report", ... */
+    char text[1200];
+} dt_verdict_note;
+
+typedef struct dt_run_verdict {
+    dt_verdict status;                /* the run's (summary) or the stage's */
+    char diagnosis_id[64];            /* a finding id, or "" when nothing was found / a stage errored */
+    char diagnosis_stage[32];
+    char diagnosis[800];              /* "high variance (overfitting): train 0.4%, train-val 6.7%" */
+    int n_steps;
+    char steps[DT_VERDICT_STEPS][600];
+    int n_notes;
+    dt_verdict_note notes[DT_VERDICT_NOTES];
+} dt_run_verdict;
+
+/* reports: the stage reports in run order (NULL entries are skipped);
+ * summary: summary.json of `run` (may be NULL); out_dir: the run folder
+ * named in "run next" and "report" lines (may be NULL: then none). */
+void dt_verdict_build(const cJSON *const *reports, int n, const cJSON *summary, const char *out_dir,
+                      dt_run_verdict *v);
+/* The verdict as terminal lines (malloc'd, caller frees; NULL when out of memory). */
+char *dt_verdict_format(const dt_run_verdict *v);
+
+/* ------------------------------------------------------------ html, junit */
+
+/* OUT/report.html from the reports (the verdict on top, then per stage its
+ * findings and plots), one self-contained page: inline SVG and CSS, images
+ * as data: PNGs, no scripts, nothing fetched.  Written atomically. */
+dt_status dt_html_write(const cJSON *const *reports, int n, const cJSON *summary, const char *out_dir);
+/* The page as text (malloc'd), for tests. */
+char *dt_html_render(const cJSON *const *reports, int n, const cJSON *summary, const char *out_dir);
+/* Reads OUT/STAGE.json for every stage that has one (in run order) and
+ * OUT/summary.json when it belongs to them (it is not older than any stage
+ * report); n_out reports in reports[] (caller deletes each), summary may be
+ * NULL.  DT_EIO when OUT holds no report. */
+dt_status dt_run_load(const char *out_dir, cJSON **reports, int cap, int *n_out, cJSON **summary);
+
+/* JUnit XML that CI systems read: one testsuite for the run, a testcase per
+ * stage (failure when it fails, its findings in the message; error when it
+ * stopped with an error; skipped when the run did not reach it) and one per
+ * gate (failure when it tripped).  Written atomically to path. */
+dt_status dt_junit_write(const cJSON *const *reports, int n, const cJSON *summary, const char *path);
+char *dt_junit_render(const cJSON *const *reports, int n, const cJSON *summary);
 
 /* ---------------------------------------------------------------- files */
 

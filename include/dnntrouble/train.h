@@ -66,6 +66,18 @@ typedef struct dt_fit_opts {
     size_t n_fixed;
 } dt_fit_opts;
 
+/* One epoch of a fit, for curves (reports' `history`). */
+typedef struct dt_fit_epoch {
+    int epoch;                  /* 1-based */
+    float train_loss;           /* mean training loss of the epoch's steps */
+    float train_error;          /* error on the epoch's training batches as they were trained (train mode,
+                                 * weights moving, as Keras reports it): misclassified fraction, or MSE */
+    float val_loss, val_error;  /* on val_split after the epoch; NAN without validation */
+} dt_fit_epoch;
+
+/* Entries of dt_fit_result.history: a fixed array, so results copy by value. */
+#define DT_FIT_HISTORY 128
+
 typedef struct dt_fit_result {
     int epochs_run;
     long steps;                 /* steps completed (also when the fit returns an error) */
@@ -75,6 +87,11 @@ typedef struct dt_fit_result {
     int stopped_early;          /* patience ran out */
     int stopped_by_hook;        /* on_step asked to stop */
     int diverged;               /* the loss became NaN/Inf */
+    /* Per-epoch history: every epoch while they fit; a longer fit keeps
+     * epochs 1, 1+s, 1+2s, ... (s = history_stride, doubled each time the
+     * array fills) and always the last epoch run. */
+    int n_history, history_stride;
+    dt_fit_epoch history[DT_FIT_HISTORY];
 } dt_fit_result;
 
 /* The training loop: epochs of seeded mini-batches (or the fixed batch),

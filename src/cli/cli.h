@@ -15,6 +15,7 @@ typedef struct dt_cli {
     const char *old_path, *new_path;   /* diff */
     const char *out;             /* --out; NULL: runs/NAME */
     const char *seed, *threads, *jobs;  /* as given, applied through dt_config_set */
+    const char *junit;           /* --junit FILE: JUnit XML of the stage or run */
     const char *sets[DT_CLI_MAX_SETS];
     int n_sets;
     int quiet, resume;
@@ -39,5 +40,7 @@ int dt_cli_diff(const dt_cli *cli);
 /* Commands on a saved model (model_cmds.c); argv[0] is the command. */
 int dt_cli_predict(int argc, char **argv);
 int dt_cli_export(int argc, char **argv);
+/* `dnntrouble report RUN`: rewrites RUN/report.html from its JSON reports (report_cmd.c). */
+int dt_cli_report(int argc, char **argv);
 
 #endif

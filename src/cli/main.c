@@ -82,6 +82,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "bench") == 0) return dt_cli_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "predict") == 0) return dt_cli_predict(argc - 1, argv + 1);
     if (strcmp(cmd, "export") == 0) return dt_cli_export(argc - 1, argv + 1);
+    if (strcmp(cmd, "report") == 0) return dt_cli_report(argc - 1, argv + 1);
 
     int is_stage = strcmp(cmd, "run") == 0 || dt_stage_find(cmd) != NULL;
     if (!is_stage && strcmp(cmd, "validate") != 0 && strcmp(cmd, "diff") != 0)

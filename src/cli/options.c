@@ -15,7 +15,8 @@ static const char common_help[] =
     "  --seed N          override seed\n"
     "  --threads N       BLAS threads per training run (override threads)\n"
     "  --set KEY=VALUE   override any config key (dotted, YAML value); repeatable\n"
-    "  --quiet           no progress or result lines, errors only\n"
+    "  --quiet           no progress, result lines or verdict, errors only\n"
+    "  --junit FILE      also write JUnit XML (a testcase per stage and gate) for CI\n"
     "  --help            this help\n";
 
 static const char *command_line(const char *cmd)
@@ -26,6 +27,7 @@ static const char *command_line(const char *cmd)
     if (strcmp(cmd, "bench") == 0) return "training throughput of the starter models";
     if (strcmp(cmd, "predict") == 0) return "write predictions of a saved model for a data file (CSV out)";
     if (strcmp(cmd, "export") == 0) return "a PyTorch nn.Module that loads the checkpoint strictly";
+    if (strcmp(cmd, "report") == 0) return "(re)write RUN/report.html from the run's JSON reports";
     const dt_stage_def *s = dt_stage_find(cmd);
     return s ? s->help : NULL;
 }
@@ -53,12 +55,13 @@ void dt_cli_print_help(const char *cmd, FILE *out)
                 "  predict RUN|CKPT DATA  %s\n"
                 "  export RUN|CKPT --torch FILE.py\n"
                 "                         %s\n"
+                "  report RUN             %s\n"
                 "\n%s  --version         print the version\n"
                 "\nexit codes: 0 passed (warnings allowed), 1 a stage failed or a gate tripped,\n"
                 "            2 usage or configuration error, 3 data error, 4 internal or resource error\n"
                 "Run 'dnntrouble COMMAND --help' for a command's options.\n",
                 command_line("validate"), command_line("diff"), command_line("bench"), command_line("predict"),
-                command_line("export"), common_help);
+                command_line("export"), command_line("report"), common_help);
         return;
     }
     if (strcmp(cmd, "diff") == 0) {
@@ -102,6 +105,20 @@ void dt_cli_print_help(const char *cmd, FILE *out)
                 command_line(cmd));
         return;
     }
+    if (strcmp(cmd, "report") == 0) {
+        fprintf(out,
+                "usage: dnntrouble report RUN [options]\n\n%s.\n"
+                "RUN is a run folder (--out of run or of single stages).  Prints the verdict and\n"
+                "writes RUN/report.html: one self-contained page (inline SVG and CSS, no scripts)\n"
+                "with the verdict on top, then each stage's findings and plots.  Exit 3 when RUN\n"
+                "holds no report.\n\n"
+                "options:\n"
+                "  --junit FILE   also write JUnit XML of the run\n"
+                "  --quiet        print nothing on success\n"
+                "  --help         this help\n",
+                command_line(cmd));
+        return;
+    }
     fprintf(out, "usage: dnntrouble %s CONFIG [options]\n\n%s.\n\n%s", cmd, command_line(cmd), common_help);
     if (strcmp(cmd, "tune") == 0)
         fprintf(out, "  --jobs N          trials trained in parallel (override stages.tune.jobs)\n"
@@ -135,7 +152,8 @@ static int parse_tol(const char *cmd, const char *opt, const char *s, double *ou
     return -1;
 }
 
-enum { OPT_OUT = 256, OPT_SEED, OPT_THREADS, OPT_SET, OPT_QUIET, OPT_HELP, OPT_JOBS, OPT_RESUME, OPT_TOL, OPT_RELTOL };
+enum { OPT_OUT = 256, OPT_SEED, OPT_THREADS, OPT_SET, OPT_QUIET, OPT_HELP, OPT_JOBS, OPT_RESUME, OPT_TOL, OPT_RELTOL,
+       OPT_JUNIT };
 
 int dt_cli_parse(int argc, char **argv, dt_cli *cli)
 {
@@ -145,7 +163,7 @@ int dt_cli_parse(int argc, char **argv, dt_cli *cli)
         {"quiet", no_argument, NULL, OPT_QUIET},       {"help", no_argument, NULL, OPT_HELP},
         {"jobs", required_argument, NULL, OPT_JOBS},   {"resume", no_argument, NULL, OPT_RESUME},
         {"tolerance", required_argument, NULL, OPT_TOL}, {"rel-tolerance", required_argument, NULL, OPT_RELTOL},
-        {NULL, 0, NULL, 0}};
+        {"junit", required_argument, NULL, OPT_JUNIT}, {NULL, 0, NULL, 0}};
     char cmdsp[64];
     const char *cmd = cli->cmd;
     int is_diff = strcmp(cmd, "diff") == 0, is_tune = strcmp(cmd, "tune") == 0, rc;
@@ -160,7 +178,9 @@ int dt_cli_parse(int argc, char **argv, dt_cli *cli)
         /* Options that only make sense for some commands are usage errors elsewhere. */
         int diff_only = c == OPT_TOL || c == OPT_RELTOL, tune_only = c == OPT_JOBS || c == OPT_RESUME;
         int config_only = c == OPT_OUT || c == OPT_SEED || c == OPT_THREADS || c == OPT_SET;
-        if ((diff_only && !is_diff) || (tune_only && !is_tune) || (config_only && is_diff))
+        int stage_only = c == OPT_JUNIT;
+        if ((diff_only && !is_diff) || (tune_only && !is_tune) || (config_only && is_diff) ||
+            (stage_only && (is_diff || strcmp(cmd, "validate") == 0)))
             return dt_cli_usage_error(cmdsp, "option '%s' does not apply to '%s'", argv[optind - 1], cmd);
         switch (c) {
         case OPT_OUT: cli->out = optarg; break;
@@ -169,6 +189,7 @@ int dt_cli_parse(int argc, char **argv, dt_cli *cli)
         case OPT_JOBS: cli->jobs = optarg; break;
         case OPT_RESUME: cli->resume = 1; break;
         case OPT_QUIET: cli->quiet = 1; break;
+        case OPT_JUNIT: cli->junit = optarg; break;
         case OPT_HELP: dt_cli_print_help(cmd, stdout); return 0;
         case OPT_SET:
             if (!strchr(optarg, '=') || optarg[0] == '=')

@@ -35,6 +35,40 @@ static void print_result(const dt_report *rep, const char *out_dir)
     cJSON_Delete(j);
 }
 
+/* The plain-words verdict (after the per-stage lines), unless --quiet. */
+static void print_verdict(const cJSON *const *reports, int n, const cJSON *summary, const char *out_dir,
+                          const dt_cli *cli)
+{
+    if (cli->quiet) return;
+    dt_run_verdict *v = malloc(sizeof *v);
+    if (!v) return;
+    dt_verdict_build(reports, n, summary, out_dir, v);
+    char *text = dt_verdict_format(v);
+    if (text) printf("\n%s", text);
+    free(text);
+    free(v);
+}
+
+/* report.html (always) and the JUnit file (--junit); a failure to write
+ * either is an I/O error (exit 4) after the stages' own verdicts. */
+static dt_status write_outputs(const cJSON *const *reports, int n, const cJSON *summary, const char *out_dir,
+                               const dt_cli *cli)
+{
+    dt_status st = DT_OK;
+    if (cli->junit) st = dt_junit_write(reports, n, summary, cli->junit);
+    if (st) return st;
+    /* The page covers every report in the folder (stages run one by one
+     * build it up); `run` passes exactly its own. */
+    if (summary) return dt_html_write(reports, n, summary, out_dir);
+    cJSON *all[16] = {0}, *sum = NULL;
+    int n_all = 0;
+    st = dt_run_load(out_dir, all, 16, &n_all, &sum);
+    if (!st) st = dt_html_write((const cJSON *const *)all, n_all, sum, out_dir);
+    for (int i = 0; i < n_all; i++) cJSON_Delete(all[i]);
+    cJSON_Delete(sum);
+    return st;
+}
+
 /* Runs one stage and writes its report.  On an error status nothing is
  * written for the stage (the caller reports the error). */
 static dt_status run_one(const dt_stage_def *def, dt_stage_ctx *ctx, const dt_cli *cli, dt_report **out)
@@ -83,6 +117,8 @@ static int run_all(dt_stage_ctx *ctx, const dt_cli *cli)
 {
     dt_summary *sum = dt_summary_new(ctx->cfg);
     if (!sum) return dt_cli_fail(dt_fail(DT_ENOMEM, "out of memory"));
+    cJSON *done[16] = {0};   /* the reports written, for the verdict, report.html and JUnit */
+    int n_done = 0;
     dt_status err = DT_OK;
     const char *skip_reason = NULL;
     char reason[160];
@@ -117,6 +153,7 @@ static int run_all(dt_stage_ctx *ctx, const dt_cli *cli)
             continue;
         }
         dt_summary_add(sum, rep);
+        if (n_done < 16) done[n_done++] = dt_report_to_json(rep);
         if (dt_report_status(rep) == DT_VERDICT_FAIL && stops_run(def->name)) {
             snprintf(reason, sizeof reason, "%s failed", def->name);
             skip_reason = reason;
@@ -126,10 +163,15 @@ static int run_all(dt_stage_ctx *ctx, const dt_cli *cli)
     dt_summary_apply_gates(sum, ctx->cfg);
     dt_verdict overall = dt_summary_status(sum);
     dt_status wst = dt_summary_write(sum, ctx->out_dir);
+    cJSON *sj = dt_summary_to_json(sum);
     if (!cli->quiet) {
         print_gates(sum);
         printf("run: %s  %s/summary.json\n", dt_verdict_name(overall), ctx->out_dir);
     }
+    print_verdict((const cJSON *const *)done, n_done, sj, ctx->out_dir, cli);
+    if (wst == DT_OK) wst = write_outputs((const cJSON *const *)done, n_done, sj, ctx->out_dir, cli);
+    cJSON_Delete(sj);
+    for (int i = 0; i < n_done; i++) cJSON_Delete(done[i]);
     dt_summary_free(sum);
     if (err != DT_OK) return dt_status_exit_code(err);
     if (wst != DT_OK) return dt_cli_fail(wst);
@@ -161,6 +203,13 @@ int dt_cli_stage(const dt_cli *cli)
         dt_report *rep = NULL;
         st = run_one(dt_stage_find(cli->cmd), &ctx, cli, &rep);
         rc = st != DT_OK ? dt_cli_fail(st) : dt_report_status(rep) == DT_VERDICT_FAIL ? 1 : 0;
+        if (st == DT_OK) {
+            cJSON *j = dt_report_to_json(rep);
+            print_verdict((const cJSON *const *)&j, 1, NULL, out_dir, cli);
+            dt_status wst = write_outputs((const cJSON *const *)&j, 1, NULL, out_dir, cli);
+            if (wst) rc = dt_cli_fail(wst);
+            cJSON_Delete(j);
+        }
         dt_report_free(rep);
     }
     dt_stage_ctx_release(&ctx);

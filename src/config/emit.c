@@ -71,6 +71,12 @@ static cJSON *key_json(const dt_config *cfg, int k)
         if (!cfg->data.csv_label_name[0]) return cJSON_CreateNumber(cfg->data.csv_label_index);
         return cJSON_CreateString(cfg->data.csv_label_name);
     case DT_KT_INTLIST: return cJSON_CreateIntArray(cfg->data.subset_classes, cfg->data.n_subset_classes);
+    case DT_KT_STRLIST: {
+        cJSON *a = cJSON_CreateArray();
+        for (int i = 0; a && i < cfg->data.n_class_names; i++)
+            cJSON_AddItemToArray(a, cJSON_CreateString(dt_data_spec_class_name(&cfg->data, i)));
+        return a;
+    }
     case DT_KT_STR:
         /* Resolved means resolved: data paths are shown as read (absolute). */
         if ((e->flags & DT_KF_PATH) && p[0] && p[0] != '/') {

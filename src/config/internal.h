@@ -17,7 +17,8 @@ typedef enum {
     DT_KT_ENUM,     /* int-sized enum, names in enum_names */
     DT_KT_CHAR,     /* one character given as a one-character string */
     DT_KT_LABEL,    /* data.csv.label: column index (int) or column name (string) */
-    DT_KT_INTLIST   /* data.subset.classes: sequence of ints */
+    DT_KT_INTLIST,  /* data.subset.classes: sequence of ints */
+    DT_KT_STRLIST   /* data.class_names: sequence of strings */
 } dt_key_type;
 
 /* Allowed ranges; the text in dt_range_text is what error messages say. */
@@ -64,6 +65,7 @@ const char *dt_range_text(dt_range r);
  * makes data.csv.label a column name).  `where` prefixes messages. */
 dt_status dt_key_set_scalar(dt_config *cfg, int k, const char *value, int quoted, const char *where);
 dt_status dt_key_set_intlist(dt_config *cfg, int k, const long *v, int n, const char *where);
+dt_status dt_key_set_strlist(dt_config *cfg, int k, const char *const *v, int n, const char *where);
 /* Formats the value of key k as a YAML scalar. */
 void dt_key_format(const dt_config *cfg, int k, char *buf, size_t size);
 /* Shortest "%.*g" that reads back as exactly v. */

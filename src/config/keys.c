@@ -66,6 +66,8 @@ const dt_key dt_keys[] = {
     {"data.subset.classes", DT_KT_INTLIST, offsetof(dt_config, data.subset_classes),
      FIELD_SIZE(data.subset_classes), NULL, DT_R_BYTE, "[]", 0, NULL},
     KEY("data.slice", DT_KT_STR, data.slice_column, DT_R_ANY, "", 0),
+    {"data.class_names", DT_KT_STRLIST, offsetof(dt_config, data.class_names), FIELD_SIZE(data.class_names), NULL,
+     DT_R_ANY, "[]", 0, NULL},
 
     ENUMKEY("model.arch", model.arch, arch_names, "auto"),
     KEY("model.hidden", DT_KT_INT, model.hidden, DT_R_ATLEAST1, "64", 0),

@@ -84,6 +84,17 @@ static dt_status set_leaf(dt_parse_ctx *p, int k, yaml_node_t *node, int line)
             v[n++] = (long)x;
         }
         st = dt_key_set_intlist(p->cfg, k, v, n, where);
+    } else if (node && node->type == YAML_SEQUENCE_NODE && e->type == DT_KT_STRLIST) {
+        const char *v[DT_MAX_CLASS_NAMES + 1];
+        int n = 0;
+        for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top; it++) {
+            yaml_node_t *item = yaml_document_get_node(p->doc, *it);
+            if (n > DT_MAX_CLASS_NAMES) break;
+            if (item->type != YAML_SCALAR_NODE)
+                return dt_parse_fail(p, dt_node_line(item), "%s must be a list of names", e->name);
+            v[n++] = (const char *)item->data.scalar.value;
+        }
+        st = dt_key_set_strlist(p->cfg, k, v, n, where);
     } else if (dt_node_is_null(node) && (e->flags & DT_KF_OPTIONAL)) {
         p->cfg->given[c] = 0;        /* explicit null: back to "not given" */
         return DT_OK;
@@ -94,7 +105,7 @@ static dt_status set_leaf(dt_parse_ctx *p, int k, yaml_node_t *node, int line)
         st = dt_key_set_scalar(p->cfg, k, "", 0, where);
     } else {
         return dt_parse_fail(p, line, "%s must be %s, not a %s", e->name,
-                             e->type == DT_KT_INTLIST ? "a list" : "a single value",
+                             e->type == DT_KT_INTLIST || e->type == DT_KT_STRLIST ? "a list" : "a single value",
                              node->type == YAML_MAPPING_NODE ? "mapping" : "list");
     }
     if (st != DT_OK) return st;

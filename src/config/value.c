@@ -169,6 +169,9 @@ dt_status dt_key_set_scalar(dt_config *cfg, int ki, const char *value, int quote
         /* "[]" is the only scalar spelling (the default); lists come as YAML sequences. */
         if (strcmp(value, "[]") == 0 || !*value) return dt_key_set_intlist(cfg, ki, NULL, 0, where);
         return bad_value(k, "a list of integers", value, where);
+    case DT_KT_STRLIST:
+        if (strcmp(value, "[]") == 0 || !*value) return dt_key_set_strlist(cfg, ki, NULL, 0, where);
+        return bad_value(k, "a list of names, e.g. [T-shirt, Trouser]", value, where);
     }
     return dt_fail(DT_EINTERNAL, "%s: key %s has no type", where, k->name);
 }
@@ -187,6 +190,32 @@ dt_status dt_key_set_intlist(dt_config *cfg, int ki, const long *v, int n, const
         cfg->data.subset_classes[i] = (int)v[i];
     }
     cfg->data.n_subset_classes = n;
+    return DT_OK;
+}
+
+dt_status dt_key_set_strlist(dt_config *cfg, int ki, const char *const *v, int n, const char *where)
+{
+    const dt_key *k = &dt_keys[ki];
+    if (n > DT_MAX_CLASS_NAMES)
+        return dt_fail(DT_ECONFIG, "%s: %s has more than %d names", where, k->name, DT_MAX_CLASS_NAMES);
+    char pool[DT_CLASS_NAMES_BYTES] = {0};
+    size_t used = 0;
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(v[i]);
+        if (len == 0) return dt_fail(DT_ECONFIG, "%s: %s: name %d is empty", where, k->name, i);
+        if (len >= DT_CLASS_NAME_LEN)
+            return dt_fail(DT_ECONFIG, "%s: %s: name %d is longer than %d characters", where, k->name, i,
+                           DT_CLASS_NAME_LEN - 1);
+        if (used + len + 1 > sizeof pool)
+            return dt_fail(DT_ECONFIG, "%s: %s: the names take more than %d bytes", where, k->name, DT_CLASS_NAMES_BYTES);
+        for (int j = 0; j < i; j++)
+            if (strcmp(v[j], v[i]) == 0)
+                return dt_fail(DT_ECONFIG, "%s: %s names '%s' twice (labels %d and %d)", where, k->name, v[i], j, i);
+        memcpy(pool + used, v[i], len + 1);
+        used += len + 1;
+    }
+    memcpy(cfg->data.class_names, pool, sizeof pool);
+    cfg->data.n_class_names = n;
     return DT_OK;
 }
 
@@ -209,6 +238,13 @@ void dt_key_format(const dt_config *cfg, int ki, char *buf, size_t size)
         if (cfg->data.csv_label_name[0]) snprintf(buf, size, "%s", cfg->data.csv_label_name);
         else snprintf(buf, size, "%d", cfg->data.csv_label_index);
         break;
+    case DT_KT_STRLIST: {
+        size_t n = (size_t)snprintf(buf, size, "[");
+        for (int i = 0; i < cfg->data.n_class_names && n < size; i++)
+            n += (size_t)snprintf(buf + n, size - n, "%s%s", i ? ", " : "", dt_data_spec_class_name(&cfg->data, i));
+        if (n < size) snprintf(buf + n, size - n, "]");
+        break;
+    }
     case DT_KT_INTLIST: {
         size_t n = (size_t)snprintf(buf, size, "[");
         for (int i = 0; i < cfg->data.n_subset_classes && n < size; i++)

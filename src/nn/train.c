@@ -130,11 +130,29 @@ static int next_batch(dt_batcher *bt, const dt_fit_opts *opts, size_t *rows, siz
     return dt_batcher_next(bt, rows, k);
 }
 
+/* Appends one epoch to the history.  The last entry may be an epoch off
+ * the stride (the latest one); the next epoch replaces it.  A full array
+ * keeps every other entry and doubles the stride. */
+static void history_add(dt_fit_result *r, const dt_fit_epoch *h)
+{
+    int n = r->n_history;
+    if (n > 0 && (r->history[n - 1].epoch - 1) % r->history_stride != 0) n--;
+    if (n == DT_FIT_HISTORY) {
+        int k = 0;
+        for (int i = 0; i < n; i += 2) r->history[k++] = r->history[i];
+        n = k;
+        r->history_stride *= 2;
+    }
+    r->history[n++] = *h;
+    r->n_history = n;
+}
+
 dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_fit_opts *opts,
                        dt_fit_result *res)
 {
     memset(res, 0, sizeof *res);
     res->best_val_error = res->best_val_loss = INFINITY;
+    res->history_stride = 1;
     size_t B = (size_t)m->g->max_batch, n = dt_data_split_size(d, opts->train_split);
     if (opts->fixed_rows) {
         if (opts->n_fixed == 0 || opts->n_fixed > B)
@@ -162,8 +180,9 @@ dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_
     }
     int since_best = 0;
     for (int e = 1; e <= epochs && !st && res->steps < total; e++) {
-        double sum = 0.0;
+        double sum = 0.0, wrong = 0.0;
         long count = 0;
+        size_t rows_seen = 0;
         size_t k;
         int fixed_done = 0;
         while (res->steps < total && next_batch(&bt, opts, rows, &k, &fixed_done)) {
@@ -175,6 +194,12 @@ dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_
             res->steps++;
             sum += loss;
             count++;
+            for (size_t r = 0; r < k; r++) {   /* the running train error, from this step's forward pass */
+                int p;
+                float l = row_loss_of(m, r, &p);
+                wrong += m->spec.loss == DT_LOSS_MSE ? l : p != (int)m->y->val[r];
+            }
+            rows_seen += k;
             if (opts->on_step) {
                 dt_fit_step fs = {m, o, e, epochs, res->steps, total, loss, k};
                 if (opts->on_step(opts->ctx, &fs)) res->stopped_by_hook = 1;
@@ -185,12 +210,18 @@ dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_
         /* A partial epoch (max_steps) must start the next fit fresh, not here. */
         res->epochs_run = e;
         res->last_train_loss = count ? sum / count : NAN;
+        dt_fit_epoch h = {e, (float)res->last_train_loss, rows_seen ? (float)(wrong / (double)rows_seen) : NAN,
+                          NAN, NAN};
+        if (!st && (res->diverged || res->stopped_by_hook || !validate)) history_add(res, &h);
         if (st || res->diverged || res->stopped_by_hook) break;
         if (validate) {
             dt_eval ev = {0};
             st = dt_model_evaluate_with(m, d, opts->val_split, opts->transform, opts->transform_ctx, &ev,
                                         NULL, NULL);
             if (st) break;
+            h.val_loss = (float)ev.loss;
+            h.val_error = (float)ev.error;
+            history_add(res, &h);
             /* Better: a lower error, or the same error at a lower loss.  The
              * loss breaks ties because error moves in steps: a model stuck
              * at one error while its loss falls (early epochs, small

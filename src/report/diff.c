@@ -11,8 +11,9 @@
 
 dt_metric_dir dt_metric_direction(const char *name)
 {
-    /* Outcomes: errors (and accuracies) measured on a split, and the terms built from them. */
-    static const char *const lower[] = {"error", "bias", "variance", "shift", "val_overfit"};
+    /* Outcomes: errors (and accuracies, decompose's scores) measured on a split, and the terms built from them. */
+    static const char *const lower[] = {"error", "bias", "variance", "shift", "val_overfit", "rmse", "mae"};
+    static const char *const higher[] = {"accuracy", "_r2", "roc_auc", "_f1", "precision", "recall"};
     /* Not outcomes: bookkeeping, noise estimates, the settings they are judged
      * against, and one-batch or initial-loss diagnostics (debug, overfit-batch). */
     static const char *const not_metric[] = {"gradcheck", "_se", "error_scale", "_n", "margin", "threshold",
@@ -28,7 +29,8 @@ dt_metric_dir dt_metric_direction(const char *name)
         if (hit && (not_metric[i][0] == '_' ? hit[k] == '\0' : not_metric[i][k - 1] == '_' ? hit == low : 1))
             return DT_DIR_NONE;
     }
-    if (strstr(low, "accuracy")) return DT_DIR_HIGHER;
+    for (i = 0; i < sizeof higher / sizeof higher[0]; i++)
+        if (strstr(low, higher[i])) return DT_DIR_HIGHER;
     for (i = 0; i < sizeof lower / sizeof lower[0]; i++)
         if (strstr(low, lower[i])) return DT_DIR_LOWER;
     return DT_DIR_NONE;

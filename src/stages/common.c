@@ -1,6 +1,8 @@
 #include "common.h"
 
+#include <cJSON.h>
 #include <cblas.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,11 +12,60 @@ dt_arch dt_stage_auto_arch(dt_modality m)
     return m == DT_MODALITY_IMAGE ? DT_ARCH_LENET : m == DT_MODALITY_SEQUENCE ? DT_ARCH_LSTM : DT_ARCH_MLP;
 }
 
+/* data.class_names must name every label the data has (classification only). */
+static dt_status check_class_names(const dt_config *cfg, const dt_data *d)
+{
+    int n = cfg->data.n_class_names;
+    if (!n) return DT_OK;
+    const char *src = cfg->path[0] ? cfg->path : "config";
+    if (d->task != DT_TASK_CLASSIFICATION)
+        return dt_fail(DT_ECONFIG, "%s: data.class_names is for classification; this task is regression", src);
+    int top = -1;
+    for (int c = 0; c < dt_data_classes(d); c++)
+        if (dt_data_original_class(d, c) > top) top = dt_data_original_class(d, c);
+    if (top >= n)
+        return dt_fail(DT_ECONFIG, "%s: data.class_names has %d names (labels 0..%d), but the data has label %d: give "
+                                   "one name per label, in label order",
+                       src, n, n - 1, top);
+    return DT_OK;
+}
+
+const char *dt_stage_class_name(const dt_config *cfg, const dt_data *d, int cls, char *buf, size_t size)
+{
+    int label = dt_data_original_class(d, cls);
+    const char *given = dt_data_spec_class_name(&cfg->data, label);
+    if (given) return given;
+    if (d->format == DT_FORMAT_TEXT && cls >= 0 && cls < d->vocab.size) {
+        /* Next-character classes are characters: show them as such. */
+        unsigned char ch = d->vocab.byte_of[cls];
+        if (ch == ' ') snprintf(buf, size, "space");
+        else if (ch == '\n') snprintf(buf, size, "\\n");
+        else if (ch == '\t') snprintf(buf, size, "\\t");
+        else if (ch >= 0x21 && ch < 0x7F) snprintf(buf, size, "%c", ch);
+        else snprintf(buf, size, "0x%02X", ch);
+        return buf;
+    }
+    snprintf(buf, size, "%d", label);
+    return buf;
+}
+
+cJSON *dt_stage_class_names_json(const dt_config *cfg, const dt_data *d)
+{
+    if (d->task != DT_TASK_CLASSIFICATION) return NULL;
+    cJSON *a = cJSON_CreateArray();
+    for (int c = 0; a && c < dt_data_classes(d); c++) {
+        char buf[32];
+        cJSON_AddItemToArray(a, cJSON_CreateString(dt_stage_class_name(cfg, d, c, buf, sizeof buf)));
+    }
+    return a;
+}
+
 dt_status dt_stage_prepare(dt_stage_ctx *ctx, dt_data **d)
 {
     openblas_set_num_threads(ctx->cfg->threads > 0 ? ctx->cfg->threads : 1);
     dt_status st = dt_stage_ctx_data(ctx, d);
     if (st) return st;
+    if ((st = check_class_names(ctx->cfg, *d))) return st;
     dt_config *cfg = ctx->cfg;
     cfg->data.modality = dt_data_modality(*d);
     if (cfg->model.arch == DT_ARCH_AUTO && dt_data_n_fields(*d) == 1)
@@ -230,4 +281,39 @@ dt_status dt_stage_preflight(dt_stage_ctx *ctx, dt_preflight *pf)
     pf->params = m->g->n_param_values;
     dt_model_free(m);
     return DT_OK;
+}
+
+/* A float curve value rounded to 6 significant digits: what a plot needs,
+ * and short in JSON (cJSON prints a float's double with 15-17 digits). */
+static cJSON *curve_number(float v)
+{
+    char buf[32];
+    if (!isfinite(v)) return cJSON_CreateNull();
+    snprintf(buf, sizeof buf, "%.6g", (double)v);
+    return cJSON_CreateNumber(strtod(buf, NULL));
+}
+
+cJSON *dt_stage_history_json(const dt_fit_result *fr, dt_split_id val)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    int n = fr->n_history, with_val = 0;
+    for (int i = 0; i < n; i++) with_val |= !isnan(fr->history[i].val_error);
+    cJSON *ep = cJSON_AddArrayToObject(o, "epoch"), *tl = cJSON_AddArrayToObject(o, "train_loss");
+    cJSON *te = cJSON_AddArrayToObject(o, "train_error");
+    cJSON *vl = with_val ? cJSON_AddArrayToObject(o, "val_loss") : NULL;
+    cJSON *ve = with_val ? cJSON_AddArrayToObject(o, "val_error") : NULL;
+    for (int i = 0; i < n; i++) {
+        const dt_fit_epoch *h = &fr->history[i];
+        cJSON_AddItemToArray(ep, cJSON_CreateNumber(h->epoch));
+        cJSON_AddItemToArray(tl, curve_number(h->train_loss));   /* NaN/Inf: null */
+        cJSON_AddItemToArray(te, curve_number(h->train_error));
+        if (vl) cJSON_AddItemToArray(vl, curve_number(h->val_loss));
+        if (ve) cJSON_AddItemToArray(ve, curve_number(h->val_error));
+    }
+    if (with_val) cJSON_AddStringToObject(o, "val_split", dt_split_name(val));
+    cJSON_AddNumberToObject(o, "best_epoch", fr->best_epoch);
+    cJSON_AddNumberToObject(o, "epochs_run", fr->epochs_run);
+    cJSON_AddNumberToObject(o, "stride", fr->history_stride);
+    return o;
 }

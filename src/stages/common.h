@@ -9,6 +9,8 @@
 #include "dnntrouble/stage.h"
 #include "dnntrouble/train.h"
 
+typedef struct cJSON cJSON;
+
 /* Loads the data (once per run), resolves data.modality and model.arch in
  * ctx->cfg, and sets the BLAS thread count.  Every stage starts here. */
 dt_status dt_stage_prepare(dt_stage_ctx *ctx, dt_data **d);
@@ -46,8 +48,19 @@ dt_status dt_stage_train(dt_stage_ctx *ctx, const dt_data *d, dt_model *m, dt_sp
 dt_status dt_stage_train_opts(dt_stage_ctx *ctx, const dt_data *d, dt_model *m, const dt_fit_opts *fo,
                               dt_fit_result *res);
 
+/* A fit's per-epoch history as report JSON: {epoch, train_loss, train_error,
+ * val_loss, val_error (with validation), val_split, best_epoch, epochs_run,
+ * stride} with one array entry per recorded epoch (NULL when out of memory). */
+cJSON *dt_stage_history_json(const dt_fit_result *fr, dt_split_id val);
+
 /* 1 when some input field is an image (augmentation applies). */
 int dt_stage_has_images(const dt_data *d);
+
+/* The name of (dense) class cls: data.class_names of its original label;
+ * text data: the character; else the original label as a number. */
+const char *dt_stage_class_name(const dt_config *cfg, const dt_data *d, int cls, char *buf, size_t size);
+/* [K] class names as JSON strings (NULL for regression). */
+cJSON *dt_stage_class_names_json(const dt_config *cfg, const dt_data *d);
 
 /* Number of classes, or 0 for regression. */
 int dt_stage_classes(const dt_data *d);

@@ -122,7 +122,7 @@ static long steps_per_epoch(const dt_config *c, const dt_data *d)
     return dt_steps_per_epoch(dt_data_split_size(d, DT_SPLIT_TRAIN), (size_t)c->train.batch_size);
 }
 
-static dt_status linear_baseline_error(dt_stage_ctx *ctx, const dt_data *d, double *err)
+static dt_status linear_baseline_error(dt_stage_ctx *ctx, const dt_data *d, double *err, cJSON *history)
 {
     /* Closed form on one input field; several fields go through the engine's linear model. */
     if (d->task == DT_TASK_REGRESSION && ctx->cfg->loss == DT_LOSS_MSE && dt_data_n_fields(d) == 1 &&
@@ -145,6 +145,7 @@ static dt_status linear_baseline_error(dt_stage_ctx *ctx, const dt_data *d, doub
     if (st) return st;
     dt_fit_result fr;
     st = dt_ea_fit(ctx, &c, d, m, DT_SPLIT_TRAIN, DT_SPLIT_TRAIN_VAL, NULL, NULL, &fr);
+    if (!st) cJSON_AddItemToObject(history, "linear", dt_stage_history_json(&fr, DT_SPLIT_TRAIN_VAL));
     dt_eval ev = {0};
     if (!st) st = dt_model_evaluate(m, d, DT_SPLIT_TRAIN_VAL, &ev, NULL, NULL);
     *err = ev.error;
@@ -157,7 +158,7 @@ static dt_status linear_baseline_error(dt_stage_ctx *ctx, const dt_data *d, doub
  * than the model's budget: at most ZERO_INPUT_MAX_EPOCHS epochs, with early
  * stopping after one epoch without improvement. */
 #define ZERO_INPUT_MAX_EPOCHS 2
-static dt_status zero_input_error(dt_stage_ctx *ctx, const dt_data *d, double *err, int *epochs)
+static dt_status zero_input_error(dt_stage_ctx *ctx, const dt_data *d, double *err, int *epochs, cJSON *history)
 {
     dt_config c = *ctx->cfg;
     long cap = ZERO_INPUT_MAX_EPOCHS * steps_per_epoch(&c, d);
@@ -169,6 +170,7 @@ static dt_status zero_input_error(dt_stage_ctx *ctx, const dt_data *d, double *e
     if (st) return st;
     dt_fit_result fr = {0};
     st = dt_ea_fit(ctx, &c, d, m, DT_SPLIT_TRAIN, DT_SPLIT_TRAIN_VAL, dt_ea_zero_inputs, NULL, &fr);
+    if (!st) cJSON_AddItemToObject(history, "zero_input", dt_stage_history_json(&fr, DT_SPLIT_TRAIN_VAL));
     dt_eval ev = {0};
     if (!st) st = dt_ea_evaluate(m, d, DT_SPLIT_TRAIN_VAL, dt_ea_zero_inputs, NULL, &ev, NULL, NULL);
     *err = ev.error;
@@ -237,12 +239,18 @@ dt_status dt_stage_compare(dt_stage_ctx *ctx, dt_report *rep)
     double const_value, const_err = constant_baseline_error(d, &const_value);
     double lin_err = 0, zero_err = 0;
     int zero_epochs = 0;
-    if ((st = linear_baseline_error(ctx, d, &lin_err))) return st;
-    if ((st = zero_input_error(ctx, d, &zero_err, &zero_epochs))) return st;
+    /* Per-epoch curves of every model compare trains (the linear baseline
+     * only when the engine trained it, not in closed form). */
+    cJSON *history = cJSON_CreateObject();
+    dt_report_metric_json(rep, "history", history);
+    if ((st = linear_baseline_error(ctx, d, &lin_err, history))) return st;
+    if ((st = zero_input_error(ctx, d, &zero_err, &zero_epochs, history))) return st;
     dt_model *m = NULL;
     dt_ea_errors e;
+    dt_fit_result fr;
     const char *trained_by = NULL;
-    if ((st = dt_ea_trained(ctx, "compare", d, &m, &e, NULL, &trained_by))) return st;
+    if ((st = dt_ea_trained(ctx, "compare", d, &m, &e, &fr, &trained_by))) return st;
+    cJSON_AddItemToObject(history, "model", dt_stage_history_json(&fr, DT_SPLIT_TRAIN_VAL));
     double model_err = e.err[DT_SPLIT_TRAIN_VAL], model_se = e.se[DT_SPLIT_TRAIN_VAL];
 
     const char *const_name = cls ? "majority" : "mean";
@@ -250,6 +258,13 @@ dt_status dt_stage_compare(dt_stage_ctx *ctx, dt_report *rep)
     snprintf(key, sizeof key, "baseline_%s_error", const_name);
     dt_report_metric(rep, key, const_err);
     dt_report_metric(rep, cls ? "baseline_majority_class" : "baseline_mean_value", const_value);
+    if (cls) {
+        char name[32];
+        int dense = 0;   /* the dense class whose original label is the majority's */
+        for (int c = 0; c < dt_data_classes(d); c++)
+            if (dt_data_original_class(d, c) == (int)const_value) dense = c;
+        dt_report_metric_str(rep, "baseline_majority_class_name", dt_stage_class_name(cfg, d, dense, name, sizeof name));
+    }
     dt_report_metric(rep, "baseline_linear_error", lin_err);
     dt_report_metric(rep, "baseline_zero_input_error", zero_err);
     dt_report_metric(rep, "baseline_zero_input_epochs", zero_epochs);

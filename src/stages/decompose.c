@@ -4,6 +4,7 @@
  * errors (per class, confusion matrix, slices, top losses) and save the model.
  * Rules and margins: docs/findings.md. */
 #include <cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +32,7 @@ static void add_term_finding(dt_report *rep, const dt_ea_decomp *dc, const dt_ea
                                       msg, dc->threshold[t], dc->dominant == t ? "; the dominant term" : "",
                                       guessed ? "; the irreducible error is unknown (no target.value or "
                                                 "target.human_level), taken as 0, so some of this may be noise" : "");
-    if (guessed)
-        dt_finding_suggest(f, "set target.value (a known result) or target.human_level to measure bias against it");
+
     dt_finding_evidence(f, dt_ea_term_names[t], dc->term[t]);
     dt_finding_evidence(f, "threshold", dc->threshold[t]);
     dt_finding_evidence(f, "irreducible_error", dc->irreducible);
@@ -73,6 +73,8 @@ static void add_term_finding(dt_report *rep, const dt_ea_decomp *dc, const dt_ea
         dt_finding_suggest(f, "run fewer hyperparameter trials against the same test_val");
         break;
     }
+    if (guessed)
+        dt_finding_suggest(f, "set target.value (a known result) or target.human_level to measure bias against it");
 }
 
 /* With tiny splits the noise margin swallows everything: say that no
@@ -140,6 +142,7 @@ dt_status dt_stage_decompose(dt_stage_ctx *ctx, dt_report *rep)
     dt_report_metric(rep, "epochs_run", fr.epochs_run);
     dt_report_metric(rep, "best_epoch", fr.best_epoch);
     dt_report_metric(rep, "stopped_early", fr.stopped_early);
+    dt_report_metric_json(rep, "history", dt_stage_history_json(&fr, DT_SPLIT_TRAIN_VAL));
     dt_ea_decomp dc;
     dt_ea_decompose(ctx->cfg, d, &e, &dc);
 
@@ -189,7 +192,7 @@ dt_status dt_stage_decompose(dt_stage_ctx *ctx, dt_report *rep)
     }
     for (int i = 0; i < 2 && !st; i++) {
         cJSON *a = NULL, *cm = NULL;
-        st = dt_ea_analyze_split(m, d, splits[i], &a, confusion ? &cm : NULL);
+        st = dt_ea_analyze_split(ctx->cfg, m, d, splits[i], &a, confusion ? &cm : NULL);
         if (st) {
             cJSON_Delete(a);
             break;
@@ -199,6 +202,28 @@ dt_status dt_stage_decompose(dt_stage_ctx *ctx, dt_report *rep)
         if (confusion && cm) cJSON_AddItemToObject(confusion, dt_split_name(splits[i]), cm);
         cJSON_AddItemToObject(ea, dt_split_name(splits[i]), a);
     }
+    /* RMSE, MAE, R^2 (regression) or precision, recall, F1, ROC AUC (binary)
+     * per split; the test split's are headline metrics (summary, gates, diff). */
+    cJSON *scores = NULL;
+    for (int s = 0; s < DT_SPLIT_COUNT && !st; s++) {
+        cJSON *one = NULL;
+        if (!e.n[s]) continue;
+        st = dt_ea_scores(ctx->cfg, m, d, (dt_split_id)s, &one);
+        if (!one) continue;
+        if (!scores) scores = cJSON_CreateObject();
+        cJSON_AddItemToObject(scores, dt_split_name((dt_split_id)s), one);
+        if (s == DT_SPLIT_TEST) {
+            static const char *const keys[] = {"rmse", "mae", "r2", "precision", "recall", "f1", "roc_auc"};
+            for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(one, keys[k]);
+                char key[48];
+                snprintf(key, sizeof key, "test_%s", keys[k]);
+                if (cJSON_IsNumber(v) && isfinite(v->valuedouble)) dt_report_metric(rep, key, v->valuedouble);
+            }
+        }
+    }
+    if (scores) dt_report_metric_json(rep, "scores", scores);
+    if (!st && d->task == DT_TASK_CLASSIFICATION) dt_report_metric_json(rep, "class_names", dt_stage_class_names_json(ctx->cfg, d));
     if (!st) {
         dt_report_metric_json(rep, "error_analysis", ea);
         if (per_class) dt_report_metric_json(rep, "per_class", per_class);

@@ -257,7 +257,182 @@ static int by_err_desc(const void *a, const void *b)
     return x->err < y->err ? 1 : x->err > y->err ? -1 : x->id - y->id;
 }
 
-dt_status dt_ea_analyze_split(dt_model *m, const dt_data *d, dt_split_id s, cJSON **analysis, cJSON **confusion)
+/* The raw inputs of one row, per field, small enough for a report: images
+ * as 0..255 pixels (min-max scaled when not stored as bytes), text as its
+ * characters, token ids and features as numbers (the first 32). */
+#define EA_MAX_VALUES 32
+static cJSON *row_inputs(const dt_data *d, dt_split_id s, size_t row)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (int fi = 0; arr && fi < dt_data_n_fields(d); fi++) {
+        const dt_field *f = dt_data_field(d, fi);
+        float *x = malloc(f->sample_dim * sizeof *x);
+        cJSON *o = cJSON_CreateObject();
+        if (!x || !o) {
+            free(x);
+            cJSON_Delete(o);
+            break;
+        }
+        dt_data_batch_field_raw(d, s, fi, &row, 1, x);
+        cJSON_AddStringToObject(o, "field", f->name);
+        if (f->tokens && d->format == DT_FORMAT_TEXT) {
+            char text[1024];
+            size_t n = 0;
+            for (size_t i = 0; i < f->sample_dim && n + 1 < sizeof text; i++) {
+                int id = (int)x[i];
+                unsigned char ch = id >= 0 && id < d->vocab.size ? d->vocab.byte_of[id] : '?';
+                text[n++] = ch >= 0x20 || ch == '\n' || ch == '\t' ? (char)ch : '?';
+            }
+            text[n] = '\0';
+            cJSON_AddStringToObject(o, "kind", "text");
+            cJSON_AddStringToObject(o, "text", text);
+        } else if (f->ndim == 3 && !f->tokens && f->sample_dim <= 3 * 256 * 256) {
+            float lo = x[0], hi = x[0];
+            for (size_t i = 1; i < f->sample_dim; i++) {
+                if (x[i] < lo) lo = x[i];
+                if (x[i] > hi) hi = x[i];
+            }
+            int *px = malloc(f->sample_dim * sizeof *px);
+            if (!px) {
+                free(x);
+                cJSON_Delete(o);
+                break;
+            }
+            for (size_t i = 0; i < f->sample_dim; i++) {
+                double v = f->inputs_u8 ? x[i] : hi > lo ? 255.0 * (x[i] - lo) / (hi - lo) : 0.0;
+                px[i] = (int)lround(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+            cJSON_AddStringToObject(o, "kind", "image");
+            cJSON_AddItemToObject(o, "shape", cJSON_CreateIntArray(f->shape, 3));
+            cJSON_AddItemToObject(o, "pixels", cJSON_CreateIntArray(px, (int)f->sample_dim));
+            /* Raw units of pixel 0 and 255. */
+            double range[2] = {f->inputs_u8 ? 0 : lo, f->inputs_u8 ? 255 : hi};
+            cJSON_AddItemToObject(o, "range", cJSON_CreateDoubleArray(range, 2));
+            free(px);
+        } else {
+            int n = f->sample_dim < EA_MAX_VALUES ? (int)f->sample_dim : EA_MAX_VALUES;
+            cJSON_AddStringToObject(o, "kind", f->tokens ? "tokens" : "features");
+            cJSON_AddItemToObject(o, f->tokens ? "tokens" : "values", cJSON_CreateFloatArray(x, n));
+            if ((size_t)n < f->sample_dim) cJSON_AddNumberToObject(o, "of", (double)f->sample_dim);
+        }
+        cJSON_AddItemToArray(arr, o);
+        free(x);
+    }
+    return arr;
+}
+
+/* ------------------------------------------------------------ scores */
+
+typedef struct score_row { float p; int y; } score_row;
+
+static int by_score(const void *a, const void *b)
+{
+    const score_row *x = a, *y = b;
+    return x->p < y->p ? -1 : x->p > y->p;
+}
+
+/* ROC AUC as the Mann-Whitney statistic, ties counted half. */
+static double roc_auc(score_row *r, size_t n)
+{
+    qsort(r, n, sizeof *r, by_score);
+    double pos = 0, rank_sum = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && r[j].p == r[i].p) j++;
+        double mid = (double)(i + j + 1) / 2.0;   /* 1-based mean rank of the tie group */
+        for (size_t k = i; k < j; k++)
+            if (r[k].y) {
+                rank_sum += mid;
+                pos++;
+            }
+        i = j;
+    }
+    double neg = (double)n - pos;
+    if (pos == 0 || neg == 0) return NAN;
+    return (rank_sum - pos * (pos + 1) / 2) / (pos * neg);
+}
+
+dt_status dt_ea_scores(const dt_config *cfg, dt_model *m, const dt_data *d, dt_split_id s, cJSON **scores)
+{
+    *scores = NULL;
+    int cls = d->task == DT_TASK_CLASSIFICATION, K = m->out->shape[1];
+    if (cls && dt_data_classes(d) != 2) return DT_OK;
+    size_t n = dt_data_split_size(d, s), B = (size_t)m->g->max_batch;
+    if (n == 0) return DT_OK;
+    size_t *rows = malloc(B * sizeof *rows);
+    score_row *sr = cls ? malloc(n * sizeof *sr) : NULL;
+    double *ysum = cls ? NULL : calloc((size_t)K, sizeof *ysum);
+    if (!rows || (cls && !sr) || (!cls && !ysum)) {
+        free(rows);
+        free(sr);
+        free(ysum);
+        return dt_fail(DT_ENOMEM, "scores: out of memory");
+    }
+    double se = 0, ae = 0, sy = 0, sy2 = 0;
+    long tp = 0, fp = 0, fn = 0, right = 0;
+    dt_status st = DT_OK;
+    dt_graph_set_train(m->g, 0);
+    for (size_t start = 0; start < n && !st; start += B) {
+        size_t k = n - start < B ? n - start : B;
+        for (size_t i = 0; i < k; i++) rows[i] = start + i;
+        st = dt_model_load_batch(m, d, s, rows, k);
+        if (!st) st = dt_graph_forward(m->g, m->loss);
+        for (size_t i = 0; i < k && !st; i++) {
+            const float *z = m->out->val + i * (size_t)K, *y = m->y->val + (cls ? i : i * (size_t)K);
+            if (cls) {
+                /* P(class 1): softmax of the logits, or the output when it is a softmax already. */
+                double p1 = m->output_softmax ? z[1] : 1.0 / (1.0 + exp((double)z[0] - z[1]));
+                int truth = (int)y[0], pred = z[1] > z[0];
+                sr[start + i] = (score_row){(float)p1, truth == 1};
+                tp += pred && truth == 1;
+                fp += pred && truth != 1;
+                fn += !pred && truth == 1;
+                right += pred == (truth == 1);
+            } else {
+                /* In the targets' own units (the model may see standardized ones). */
+                double sd = d->targets_standardized ? d->y_std : 1, mu = d->targets_standardized ? d->y_mean : 0;
+                for (int j = 0; j < K; j++) {
+                    double e = ((double)z[j] - y[j]) * sd, yr = y[j] * sd + mu;
+                    se += e * e;
+                    ae += fabs(e);
+                    sy += yr;
+                    sy2 += yr * yr;
+                }
+            }
+        }
+    }
+    dt_graph_set_train(m->g, 1);
+    free(rows);
+    free(ysum);
+    cJSON *o = st ? NULL : cJSON_CreateObject();
+    if (o && cls) {
+        double prec = tp + fp ? (double)tp / (double)(tp + fp) : NAN, rec = tp + fn ? (double)tp / (double)(tp + fn) : NAN;
+        char buf[32];
+        cJSON_AddNumberToObject(o, "error", 1.0 - (double)right / (double)n);
+        cJSON_AddNumberToObject(o, "accuracy", (double)right / (double)n);
+        cJSON_AddNumberToObject(o, "precision", prec);
+        cJSON_AddNumberToObject(o, "recall", rec);
+        cJSON_AddNumberToObject(o, "f1", prec + rec > 0 ? 2 * prec * rec / (prec + rec) : NAN);
+        cJSON_AddNumberToObject(o, "roc_auc", roc_auc(sr, n));
+        cJSON_AddNumberToObject(o, "positives", (double)(tp + fn));
+        cJSON_AddNumberToObject(o, "false_negatives", (double)fn);
+        cJSON_AddNumberToObject(o, "false_positives", (double)fp);
+        cJSON_AddStringToObject(o, "positive_class", dt_stage_class_name(cfg, d, 1, buf, sizeof buf));
+    } else if (o) {
+        double cnt = (double)n * K, mse = se / cnt, mean = sy / cnt, var = sy2 / cnt - mean * mean;
+        cJSON_AddNumberToObject(o, "mse", mse);
+        cJSON_AddNumberToObject(o, "rmse", sqrt(mse));
+        cJSON_AddNumberToObject(o, "mae", ae / cnt);
+        /* R^2 against predicting this split's mean target. */
+        cJSON_AddNumberToObject(o, "r2", var > 0 ? 1.0 - mse / var : NAN);
+    }
+    free(sr);
+    *scores = o;
+    return st;
+}
+
+dt_status dt_ea_analyze_split(const dt_config *cfg, dt_model *m, const dt_data *d, dt_split_id s, cJSON **analysis,
+                              cJSON **confusion)
 {
     *analysis = NULL;
     if (confusion) *confusion = NULL;
@@ -302,7 +477,9 @@ dt_status dt_ea_analyze_split(dt_model *m, const dt_data *d, dt_split_id s, cJSO
                     if (p != c) wrong += cm[(size_t)c * (size_t)K + (size_t)p];
                 }
                 cJSON *e = cJSON_CreateObject();
+                char name[32];
                 cJSON_AddNumberToObject(e, "class", dt_data_original_class(d, c));
+                cJSON_AddStringToObject(e, "name", dt_stage_class_name(cfg, d, c, name, sizeof name));
                 cJSON_AddNumberToObject(e, "n", (double)cnt);
                 cJSON_AddNumberToObject(e, "errors", (double)wrong);
                 cJSON_AddNumberToObject(e, "error", cnt ? (double)wrong / (double)cnt : 0.0);
@@ -357,11 +534,16 @@ dt_status dt_ea_analyze_split(dt_model *m, const dt_data *d, dt_split_id s, cJSO
             cJSON_AddNumberToObject(e, "row", (double)top[i]);
             cJSON_AddNumberToObject(e, "loss", loss[top[i]]);
             if (cls) {
-                cJSON_AddNumberToObject(e, "label", dt_data_original_class(d, (int)dt_data_label(d, s, top[i])));
+                char name[32];
+                int y = (int)dt_data_label(d, s, top[i]);
+                cJSON_AddNumberToObject(e, "label", dt_data_original_class(d, y));
+                cJSON_AddStringToObject(e, "label_name", dt_stage_class_name(cfg, d, y, name, sizeof name));
                 cJSON_AddNumberToObject(e, "predicted", dt_data_original_class(d, pred[top[i]]));
+                cJSON_AddStringToObject(e, "predicted_name", dt_stage_class_name(cfg, d, pred[top[i]], name, sizeof name));
             } else {
                 cJSON_AddNumberToObject(e, "label", dt_data_label(d, s, top[i]));
             }
+            if (i < DT_EA_TOP_INPUTS) cJSON_AddItemToObject(e, "inputs", row_inputs(d, s, top[i]));
             cJSON_AddItemToArray(tl, e);
         }
     }

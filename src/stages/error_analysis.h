@@ -100,10 +100,19 @@ dt_status dt_ea_trained(dt_stage_ctx *ctx, const char *stage, const dt_data *d, 
                         dt_fit_result *fr, const char **by);
 void dt_ea_trained_free(struct dt_trained *t);
 
-/* Error analysis of a split: per-class error (classification), confusion
- * matrix, per-slice error with each slice's share of the total error
- * (ranked), and the top-loss rows.  Returns a cJSON object (NULL on OOM);
- * confusion (optional) gets the matrix as a cJSON array of arrays. */
-dt_status dt_ea_analyze_split(dt_model *m, const dt_data *d, dt_split_id s, cJSON **analysis, cJSON **confusion);
+/* Error analysis of a split: per-class error (classification, with class
+ * names), confusion matrix, per-slice error with each slice's share of the
+ * total error (ranked), and the top-loss rows (the first DT_EA_TOP_INPUTS
+ * with their raw inputs, for pictures).  Returns a cJSON object (NULL on
+ * OOM); confusion (optional) gets the matrix as a cJSON array of arrays. */
+#define DT_EA_TOP_INPUTS 8
+dt_status dt_ea_analyze_split(const dt_config *cfg, dt_model *m, const dt_data *d, dt_split_id s, cJSON **analysis,
+                              cJSON **confusion);
+
+/* The scores people expect beside the error, on one split: regression
+ * {mse, rmse, mae, r2}; binary classification {error, accuracy, precision,
+ * recall, f1, roc_auc, positive_class} (positive = class 1, by name); NULL
+ * (no error) for multi-class, which per_class covers. */
+dt_status dt_ea_scores(const dt_config *cfg, dt_model *m, const dt_data *d, dt_split_id s, cJSON **scores);
 
 #endif

@@ -150,7 +150,7 @@ static const remedy variance_ladder[] = {
 /* Trains and measures one trial; *d_trial is the data it used (owned when
  * it differs from base, i.e. after a data change). */
 static dt_status run_trial(dt_stage_ctx *ctx, const trial *t, dt_data *base, dt_data **d_trial, int *owned,
-                           dt_ea_errors *e)
+                           dt_ea_errors *e, dt_fit_result *fr)
 {
     *d_trial = base;
     *owned = 0;
@@ -160,7 +160,7 @@ static dt_status run_trial(dt_stage_ctx *ctx, const trial *t, dt_data *base, dt_
         if (st) return st;
         *owned = 1;
     }
-    st = dt_ea_train_measure(ctx, &t->cfg, *d_trial, NULL, NULL, e, NULL, NULL);
+    st = dt_ea_train_measure(ctx, &t->cfg, *d_trial, NULL, NULL, e, NULL, fr);
     if (st && *owned) {
         dt_data_free(*d_trial);
         *d_trial = NULL;
@@ -170,10 +170,11 @@ static dt_status run_trial(dt_stage_ctx *ctx, const trial *t, dt_data *base, dt_
 }
 
 /* m: the configured model, trained. */
-static dt_status shift_advice(dt_report *rep, dt_model *m, const dt_data *d, const dt_ea_decomp *dc)
+static dt_status shift_advice(const dt_config *cfg, dt_report *rep, dt_model *m, const dt_data *d,
+                              const dt_ea_decomp *dc)
 {
     cJSON *a = NULL;
-    dt_status st = dt_ea_analyze_split(m, d, DT_SPLIT_TEST_VAL, &a, NULL);
+    dt_status st = dt_ea_analyze_split(cfg, m, d, DT_SPLIT_TEST_VAL, &a, NULL);
     if (st == DT_OK) {
         dt_finding *f = dt_report_finding(rep, "shift-error-analysis", DT_SEV_INFO,
                                           "distribution shift dominates (%.4f): no training change fixes it; work "
@@ -193,17 +194,17 @@ static dt_status shift_advice(dt_report *rep, dt_model *m, const dt_data *d, con
         if (!ranked) {
             /* Without slices, rank the classes by their share of the error. */
             double best_share = -1;
-            int best_class = -1;
+            const char *best_class = NULL;
             cJSON_ArrayForEach(pc, cJSON_GetObjectItemCaseSensitive(a, "per_class"))
             {
                 double s = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(pc, "share_of_errors"));
                 if (s > best_share) {
                     best_share = s;
-                    best_class = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(pc, "class"));
+                    best_class = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pc, "name"));
                 }
             }
-            if (best_class >= 0)
-                dt_finding_suggest(f, "collect or synthesize training data like the test_val examples of class %d "
+            if (best_class)
+                dt_finding_suggest(f, "collect or synthesize training data like the test_val examples of class %s "
                                       "(%.0f%% of its error)",
                                    best_class, 100 * best_share);
             dt_finding_suggest(f, "look at the top-loss test_val examples (metrics.error_analysis.top_losses) by hand");
@@ -262,7 +263,7 @@ dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
         dt_report_artifact(rep, "best_config", "improved.yaml");
         return DT_OK;
     }
-    if (dc.dominant == DT_TERM_SHIFT) st = shift_advice(rep, m0, d, &dc);
+    if (dc.dominant == DT_TERM_SHIFT) st = shift_advice(ctx->cfg, rep, m0, d, &dc);
     if (st) return st;
     if (dc.dominant == DT_TERM_SHIFT) {
         dt_report_metric_json(rep, "attempts", cJSON_CreateArray());
@@ -304,7 +305,8 @@ dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
         dt_data *td = NULL;
         int owned = 0;
         dt_ea_errors te;
-        st = run_trial(ctx, &t, d, &td, &owned, &te);
+        dt_fit_result tfr;
+        st = run_trial(ctx, &t, d, &td, &owned, &te, &tfr);
         if (st) break;
         double after = te.err[split];
         double margin = KEEP_ABS * scale > KEEP_Z * best_se ? KEEP_ABS * scale : KEEP_Z * best_se;
@@ -317,6 +319,7 @@ dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
         cJSON_AddNumberToObject(a, "margin", margin);
         cJSON_AddNumberToObject(a, "train_error", te.err[DT_SPLIT_TRAIN]);
         cJSON_AddBoolToObject(a, "kept", keep);
+        cJSON_AddItemToObject(a, "history", dt_stage_history_json(&tfr, DT_SPLIT_TRAIN_VAL));
         cJSON_AddItemToArray(attempts, a);
         dt_progress_end(ctx->progress, keep ? "kept" : "not kept");
         if (keep) {

@@ -111,9 +111,13 @@ static int sick_step(void *ctx, const dt_fit_step *fs)
     return 0;
 }
 
-/* Trains the trial's model for its budget (dt_model_fit, no validation),
- * stopping at the first sick sign. */
-static dt_status train_trial(dt_model *m, const dt_data *d, const dt_config *c, long total, dt_trial_result *r)
+/* Trains the trial's model for its budget (dt_model_fit), stopping at the
+ * first sick sign.  Without `hist` no validation runs; with it (the best
+ * trial's retrain) train_val is evaluated after every epoch for the curves
+ * only: no early stopping and no restore, and evaluation draws no random
+ * numbers, so the weights are the same as without. */
+static dt_status train_trial(dt_model *m, const dt_data *d, const dt_config *c, long total, dt_trial_result *r,
+                             dt_fit_result *hist)
 {
     sick_watch w = {.r = r, .check_at = (long)ceil(SICK_WARMUP_FRACTION * (double)total)};
     edge_weights(m->g, &w.gf, &w.gl);
@@ -123,8 +127,13 @@ static dt_status train_trial(dt_model *m, const dt_data *d, const dt_config *c, 
     fo.restore_best = 0;
     fo.on_step = sick_step;
     fo.ctx = &w;
+    if (hist) {
+        fo.val_split = DT_SPLIT_TRAIN_VAL;
+        fo.patience = 0;
+    }
     dt_fit_result fr;
     dt_status st = dt_stage_fit(c, d, m, &fo, &fr);
+    if (hist) *hist = fr;
     r->steps = fr.steps;
     long tail = r->steps < 20 ? r->steps : 20;
     double sum = 0.0;
@@ -142,8 +151,10 @@ static dt_status trial_config(const dt_config *base, const dt_trial *t, dt_confi
     return DT_OK;
 }
 
-/* Runs one trial; keeps the trained model in *keep when asked (final retrain). */
-static dt_status run_trial(const dt_tune_job *job, const dt_trial *t, dt_trial_result *r, dt_model **keep)
+/* Runs one trial; keeps the trained model in *keep and its fit (with the
+ * train_val curve) in *hist when asked (the final retrain). */
+static dt_status run_trial(const dt_tune_job *job, const dt_trial *t, dt_trial_result *r, dt_model **keep,
+                           dt_fit_result *hist)
 {
     double t0 = now_s();
     memset(r, 0, sizeof *r);
@@ -165,7 +176,7 @@ static dt_status run_trial(const dt_tune_job *job, const dt_trial *t, dt_trial_r
     }
     r->budget = dt_fit_steps(dt_data_split_size(job->data, DT_SPLIT_TRAIN), (size_t)c->train.batch_size,
                              c->train.epochs, c->train.max_steps);
-    st = train_trial(m, job->data, c, r->budget, r);
+    st = train_trial(m, job->data, c, r->budget, r, hist);
     if (!st && r->status == DT_TRIAL_OK) {
         dt_eval ev = {0};
         st = dt_model_evaluate(m, job->data, DT_SPLIT_TRAIN_VAL, &ev, NULL, NULL);
@@ -187,7 +198,7 @@ static dt_status run_trial(const dt_tune_job *job, const dt_trial *t, dt_trial_r
 
 dt_status dt_tune_run_trial(const dt_tune_job *job, const dt_trial *t, dt_trial_result *r)
 {
-    return run_trial(job, t, r, NULL);
+    return run_trial(job, t, r, NULL, NULL);
 }
 
 static dt_status trial_fn(void *ctx, const dt_trial *t, dt_trial_result *r)
@@ -475,8 +486,13 @@ static dt_status finish_best(dt_stage_ctx *ctx, dt_report *rep, const search *s,
 {
     dt_model *m = NULL;
     dt_trial_result rr;
-    dt_status st = run_trial(job, &s->t[best], &rr, &m);
-    if (st) return st;
+    dt_fit_result *fr = calloc(1, sizeof *fr);
+    if (!fr) return dt_fail(DT_ENOMEM, "tune: out of memory");
+    dt_status st = run_trial(job, &s->t[best], &rr, &m, fr);
+    if (st) {
+        free(fr);
+        return st;
+    }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "trial", best);
     cJSON_AddNumberToObject(o, "round", s->t[best].round + 1);
@@ -499,6 +515,8 @@ static dt_status finish_best(dt_stage_ctx *ctx, dt_report *rep, const search *s,
         dt_model_free(m);
     }
     cJSON_AddNumberToObject(o, "retrain_train_val_error", rr.score);
+    if (fr->n_history) cJSON_AddItemToObject(o, "history", dt_stage_history_json(fr, DT_SPLIT_TRAIN_VAL));
+    free(fr);
     dt_report_metric_json(rep, "best", o);
     if (st) return st;
     /* best.yaml: the full config with the best values (the user's train budget, not the tune budget). */
