@@ -35,7 +35,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB      := $(BUILD)/libdnntrouble.a
 BIN      := $(BUILD)/dnntrouble
 
-.PHONY: all deps test demo bench fuzz install clean
+.PHONY: all deps deps-test test demo bench fuzz install clean
 all: $(BIN)
 
 $(BUILD)/obj/%.o: %.c
@@ -59,7 +59,11 @@ $(BUILD)/tests/%: tests/%.c $(SUPPORT_OBJ) $(LIB)
 deps:
 	@sh tools/install-deps.sh
 
-test: deps
+# The tests also use python3-torch (the PyTorch trajectory tests; they skip without it).
+deps-test:
+	@sh tools/install-deps.sh test
+
+test: deps-test
 	@$(MAKE) --no-print-directory $(BIN) $(TEST_BIN)
 	@sh tests/run-tests.sh $(BUILD) $(TEST_BIN)
 
