@@ -16,31 +16,37 @@ const char *dt_arch_label(dt_arch a)
     }
 }
 
-/* Weights: He for ReLU layers, Glorot for tanh layers.  The output layer
- * uses torch's default U(+-1/sqrt(fan_in)): small logits at init, so the
- * initial loss sits near -log(1/C) (Karpathy: "init well"). */
-#define OUTPUT_INIT DT_INIT_UNIFORM_FAN_IN
-static dt_init weight_init(dt_activation act) { return act == DT_ACT_RELU ? DT_INIT_HE_NORMAL : DT_INIT_GLOROT_UNIFORM; }
+/* Linear and conv layers followed by ReLU, and the output layer, start as PyTorch's
+ * do: weights kaiming_uniform_(a=sqrt(5)), which is U(+-1/sqrt(fan_in)), and biases
+ * U(+-1/sqrt(fan_in)) (docs/fidelity.md: on LeNet/MNIST this beat He-normal weights
+ * with zero biases, in torch and here).  Layers followed by tanh keep Glorot-uniform
+ * weights and zero biases.  Small logits at init keep the initial loss near -log(1/C)
+ * (Karpathy: "init well"). */
+#define TORCH_DEFAULT DT_INIT_UNIFORM_FAN_IN
+#define OUTPUT_INIT TORCH_DEFAULT
+#define OUTPUT_BIAS_INIT TORCH_DEFAULT
+static dt_init weight_init(dt_activation act) { return act == DT_ACT_RELU ? TORCH_DEFAULT : DT_INIT_GLOROT_UNIFORM; }
+static dt_init bias_init(dt_activation act) { return act == DT_ACT_RELU ? TORCH_DEFAULT : DT_INIT_ZERO; }
 
 /* name.weight [out,in] and name.bias [out]: x·Wᵀ + b. */
-static dt_node *linear(dt_graph *g, const char *name, dt_node *x, int in, int out, dt_init init)
+static dt_node *linear(dt_graph *g, const char *name, dt_node *x, int in, int out, dt_init init, dt_init binit)
 {
     char wn[DT_NAME_LEN], bn[DT_NAME_LEN];
     snprintf(wn, sizeof wn, "%s.weight", name);
     snprintf(bn, sizeof bn, "%s.bias", name);
     dt_node *w = dt_param(g, wn, name, 2, (int[]){out, in}, init, in, out);
-    dt_node *b = dt_param(g, bn, name, 1, (int[]){out}, DT_INIT_ZERO, in, out);
+    dt_node *b = dt_param(g, bn, name, 1, (int[]){out}, binit, in, out);
     return dt_bias_add(g, name, dt_matmul(g, name, x, w), b);
 }
 
-static dt_node *conv(dt_graph *g, const char *name, dt_node *x, int cin, int cout, int k, int pad)
+static dt_node *conv(dt_graph *g, const char *name, dt_node *x, int cin, int cout, int k, int pad, dt_activation act)
 {
     char wn[DT_NAME_LEN], bn[DT_NAME_LEN];
     snprintf(wn, sizeof wn, "%s.weight", name);
     snprintf(bn, sizeof bn, "%s.bias", name);
     int fan_in = cin * k * k, fan_out = cout * k * k;
-    dt_node *w = dt_param(g, wn, name, 4, (int[]){cout, cin, k, k}, DT_INIT_HE_NORMAL, fan_in, fan_out);
-    dt_node *b = dt_param(g, bn, name, 1, (int[]){cout}, DT_INIT_ZERO, fan_in, fan_out);
+    dt_node *w = dt_param(g, wn, name, 4, (int[]){cout, cin, k, k}, weight_init(act), fan_in, fan_out);
+    dt_node *b = dt_param(g, bn, name, 1, (int[]){cout}, bias_init(act), fan_in, fan_out);
     return dt_bias_add(g, name, dt_conv2d(g, name, x, w, 1, pad), b);
 }
 
@@ -71,29 +77,29 @@ static dt_node *build_mlp(dt_graph *g, const dt_model_spec *s, dt_node *x)
     char name[16];
     for (int l = 1; l <= s->depth; l++) {
         snprintf(name, sizeof name, "f%d", l);
-        h = hidden_act(g, s, name, l, linear(g, name, h, in, s->hidden, weight_init(s->act)), s->hidden);
+        h = hidden_act(g, s, name, l, linear(g, name, h, in, s->hidden, weight_init(s->act), bias_init(s->act)), s->hidden);
         in = s->hidden;
     }
     snprintf(name, sizeof name, "f%d", s->depth + 1);
-    return linear(g, name, h, in, s->outputs, OUTPUT_INIT);
+    return linear(g, name, h, in, s->outputs, OUTPUT_INIT, OUTPUT_BIAS_INIT);
 }
 
 static dt_node *build_lenet(dt_graph *g, const dt_model_spec *s, dt_node *x)
 {
     int m = s->width_mult > 0 ? s->width_mult : 1;
     int c1 = 6 * m, c2 = 16 * m, u1 = 120 * m, u2 = 84 * m;
-    dt_node *h = hidden_act(g, s, "c1", 1, conv(g, "c1", x, s->in_shape[0], c1, 5, 2), c1);
+    dt_node *h = hidden_act(g, s, "c1", 1, conv(g, "c1", x, s->in_shape[0], c1, 5, 2, s->act), c1);
     h = dt_maxpool(g, "pool1", h, 2, 2);
-    h = hidden_act(g, s, "c2", 2, conv(g, "c2", h, c1, c2, 5, 0), c2);
+    h = hidden_act(g, s, "c2", 2, conv(g, "c2", h, c1, c2, 5, 0, s->act), c2);
     h = dt_maxpool(g, "pool2", h, 2, 2);
     h = dt_flatten(g, "flatten", h);
     if (!h) return NULL;
     /* Dropout and batch-norm stay off the dense head's names to keep f1/f2/f3. */
     dt_model_spec dense = *s;
     dense.batch_norm = 0;
-    h = hidden_act(g, &dense, "f1", 0, linear(g, "f1", h, h->shape[1], u1, weight_init(s->act)), u1);
-    h = hidden_act(g, &dense, "f2", 0, linear(g, "f2", h, u1, u2, weight_init(s->act)), u2);
-    return linear(g, "f3", h, u2, s->outputs, OUTPUT_INIT);
+    h = hidden_act(g, &dense, "f1", 0, linear(g, "f1", h, h->shape[1], u1, weight_init(s->act), bias_init(s->act)), u1);
+    h = hidden_act(g, &dense, "f2", 0, linear(g, "f2", h, u1, u2, weight_init(s->act), bias_init(s->act)), u2);
+    return linear(g, "f3", h, u2, s->outputs, OUTPUT_INIT, OUTPUT_BIAS_INIT);
 }
 
 static dt_node *build_lstm(dt_graph *g, const dt_model_spec *s, dt_node *x)
@@ -106,7 +112,7 @@ static dt_node *build_lstm(dt_graph *g, const dt_model_spec *s, dt_node *x)
     dt_node *b_hh = dt_param(g, "lstm.bias_hh_l0", "lstm", 1, (int[]){4 * H}, DT_INIT_ZERO, H, H);
     dt_node *h = dt_seq_last(g, "lstm", dt_lstm(g, "lstm", x, w_ih, w_hh, b_ih, b_hh));
     if (s->dropout > 0.0f) h = dt_dropout(g, "lstm", h, s->dropout);
-    return linear(g, "fc", h, H, s->outputs, OUTPUT_INIT);
+    return linear(g, "fc", h, H, s->outputs, OUTPUT_INIT, OUTPUT_BIAS_INIT);
 }
 
 dt_status dt_model_build(const dt_model_spec *spec, dt_model **out)
