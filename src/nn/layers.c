@@ -76,6 +76,7 @@ static dt_init bias_init(const dt_layer_build *b, dt_node *p)
     switch (b->l->init) {
     case DT_LINIT_TORCH_DEFAULT: return DT_INIT_UNIFORM_FAN_IN;
     case DT_LINIT_CONSTANT: p->farg[0] = (float)b->l->init_value; return DT_INIT_CONSTANT;
+    case DT_LINIT_DEFAULT: return b->default_bias;
     default: return DT_INIT_ZERO;
     }
 }
@@ -236,6 +237,7 @@ static dt_node *build_lstm(dt_layer_build *b, dt_node *const *in, int n_in)
         if (b_ih && b->l->init == DT_LINIT_DEFAULT) {
             w_ih->init = w_hh->init = DT_INIT_GLOROT_UNIFORM;
             b_ih->init = DT_INIT_LSTM_BIAS;
+            b_hh->init = DT_INIT_ZERO;
         }
         /* torch draws every LSTM tensor from U(+-1/sqrt(hidden)). */
         if (b_ih && b->l->init == DT_LINIT_TORCH_DEFAULT) {

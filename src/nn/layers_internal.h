@@ -11,6 +11,7 @@ struct dt_layer_build {
     int classes;                  /* what `units: classes` means */
     int in_vocab[DT_MAX_LAYER_IN];/* > 0: that input is a token model input with this vocabulary */
     dt_init default_weight;       /* `init: default` for this layer's weights (models.c decides) */
+    dt_init default_bias;         /* ... and its biases */
     int failed;
 };
 

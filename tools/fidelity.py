@@ -1,0 +1,236 @@
+#!/usr/bin/python3
+"""LeNet-5 (or the MLP) on MNIST with one plain recipe, in PyTorch and in dnntrouble, side by side.
+
+    /usr/bin/python3 tools/fidelity.py [--seeds 0,1,2] [--bin build/dnntrouble]
+                                       [--data ../shared/data/mnist] [--epochs 4]
+                                       [--arch lenet|mlp] [--hidden 64]
+                                       [--torch-init default|he_normal] [--only torch|dnntrouble]
+                                       [--set KEY=VALUE ...]
+
+The recipe (issue 11): Adam lr 1e-3 (betas 0.9/0.999, eps 1e-8, no weight decay), batch 64
+with the partial last batch kept, 4 epochs at a constant learning rate, inputs standardized
+with the mean and standard deviation of the training split (one value over all pixels),
+10% of the training set held out (train_val), no dropout, no early stopping.  The test
+error is over the whole 10,000-image test set (dnntrouble reports it as its test_val and
+test halves; their pooled error is the same number).
+
+Both sides select the weights the same way: after each epoch the model is scored on
+train_val and the best epoch's weights (lower error; equal error and lower loss) are kept,
+as dnntrouble's fit does; PyTorch's last-epoch error is printed too.
+
+dnntrouble runs as `dnntrouble decompose` on a generated config (one BLAS thread); PyTorch
+on one thread.  The MNIST files are read in place, never copied.  Prints each run, then
+per side the mean and the standard error of the mean over the seeds (sample standard
+deviation / sqrt(n)), and the difference with its standard error.
+"""
+import argparse
+import gzip
+import json
+import math
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+FILES = {"train_images": "train-images-idx3-ubyte.gz", "train_labels": "train-labels-idx1-ubyte.gz",
+         "test_images": "t10k-images-idx3-ubyte.gz", "test_labels": "t10k-labels-idx1-ubyte.gz"}
+
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    magic, = struct.unpack(">I", raw[:4])
+    ndim = magic & 0xFF
+    dims = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def mean_se(xs):
+    n = len(xs)
+    m = sum(xs) / n
+    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1)) if n > 1 else float("nan")
+    return m, sd / math.sqrt(n)
+
+
+# ----------------------------------------------------------------- PyTorch
+
+def torch_run(seed, args):
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
+    d = args.data
+    xtr = read_idx(os.path.join(d, FILES["train_images"]))
+    ytr = read_idx(os.path.join(d, FILES["train_labels"])).astype(np.int64)
+    xte = read_idx(os.path.join(d, FILES["test_images"]))
+    yte = read_idx(os.path.join(d, FILES["test_labels"])).astype(np.int64)
+    perm = np.random.RandomState(seed).permutation(len(xtr))
+    n_val = int(round(0.1 * len(xtr)))
+    val_rows, train_rows = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    mean = float(xtr[train_rows].astype(np.float64).mean())
+    std = float(xtr[train_rows].astype(np.float64).std())
+
+    def tensor(x):
+        return torch.from_numpy(((x.astype(np.float32) - np.float32(mean)) / np.float32(std))[:, None])
+
+    x_train, y_train = tensor(xtr[train_rows]), torch.from_numpy(ytr[train_rows])
+    x_val, y_val = tensor(xtr[val_rows]), torch.from_numpy(ytr[val_rows])
+    x_test, y_test = tensor(xte), torch.from_numpy(yte)
+
+    class LeNet(nn.Module):
+        def __init__(s):
+            super().__init__()
+            s.c1 = nn.Conv2d(1, 6, 5, padding=2)
+            s.c2 = nn.Conv2d(6, 16, 5)
+            s.f1 = nn.Linear(16 * 5 * 5, 120)
+            s.f2 = nn.Linear(120, 84)
+            s.f3 = nn.Linear(84, 10)
+
+        def forward(s, x):
+            x = F.max_pool2d(F.relu(s.c1(x)), 2)
+            x = F.max_pool2d(F.relu(s.c2(x)), 2)
+            return s.f3(F.relu(s.f2(F.relu(s.f1(x.flatten(1))))))
+
+    class MLP(nn.Module):   # dnntrouble's mlp preset: f1 Linear(784, hidden) -> ReLU -> f2 Linear(hidden, 10)
+        def __init__(s):
+            super().__init__()
+            s.f1 = nn.Linear(784, args.hidden)
+            s.f2 = nn.Linear(args.hidden, 10)
+
+        def forward(s, x):
+            return s.f2(F.relu(s.f1(x.flatten(1))))
+
+    model = LeNet() if args.arch == "lenet" else MLP()
+    if args.torch_init == "he_normal":   # dnntrouble's old default: He-normal, zero biases, torch's output layer
+        hidden = (model.c1, model.c2, model.f1, model.f2) if args.arch == "lenet" else (model.f1,)
+        for mod in hidden:
+            nn.init.kaiming_normal_(mod.weight, nonlinearity="relu")
+            nn.init.zeros_(mod.bias)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    gen = torch.Generator().manual_seed(seed)
+
+    def evaluate(x, y):
+        model.eval()
+        with torch.no_grad():
+            wrong, loss = 0, 0.0
+            for i in range(0, len(x), 1000):
+                z = model(x[i:i + 1000])
+                loss += F.cross_entropy(z, y[i:i + 1000], reduction="sum").item()
+                wrong += (z.argmax(1) != y[i:i + 1000]).sum().item()
+        model.train()
+        return wrong / len(x), loss / len(x)
+
+    best, best_err, best_loss, best_epoch = None, math.inf, math.inf, 0
+    for epoch in range(1, args.epochs + 1):
+        order = torch.randperm(len(x_train), generator=gen)
+        for i in range(0, len(order), 64):
+            idx = order[i:i + 64]
+            loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        err, vloss = evaluate(x_val, y_val)
+        if err < best_err or (err == best_err and vloss < best_loss):
+            best_err, best_loss, best_epoch = err, vloss, epoch
+            best = {k: v.clone() for k, v in model.state_dict().items()}
+    last = evaluate(x_test, y_test)[0]
+    model.load_state_dict(best)
+    return {"test_error": evaluate(x_test, y_test)[0], "test_error_last": last, "train_val_error": best_err,
+            "best_epoch": best_epoch}
+
+
+# -------------------------------------------------------------- dnntrouble
+
+CONFIG = """name: fidelity
+seed: {seed}
+threads: 1
+task: classification
+data:
+  format: idx
+  train: {{images: {d}/{train_images}, labels: {d}/{train_labels}}}
+  test: {{images: {d}/{test_images}, labels: {d}/{test_labels}}}
+  splits: {{train_val: 0.1, test_val: 0.5}}
+  normalize: true
+model: {{arch: {arch}, hidden: {hidden}, activation: relu, output_activation: none}}
+loss: cross_entropy
+train: {{optimizer: adam, lr: 1.0e-3, batch_size: 64, epochs: {epochs}, schedule: constant, weight_decay: 0,
+        dropout: 0, early_stopping: {{patience: 0}}}}
+"""
+
+
+def dt_run(seed, args):
+    with tempfile.TemporaryDirectory(prefix="dt-fidelity-") as tmp:
+        cfg = os.path.join(tmp, "fidelity.yaml")
+        with open(cfg, "w") as f:
+            f.write(CONFIG.format(seed=seed, d=os.path.abspath(args.data), epochs=args.epochs, arch=args.arch,
+                                  hidden=args.hidden, **FILES))
+        cmd = [args.bin, "decompose", cfg, "--out", os.path.join(tmp, "run"), "--quiet"]
+        for s in args.set or []:
+            cmd += ["--set", s]
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode not in (0, 1):
+            sys.exit(f"fidelity: {' '.join(cmd)} exited {p.returncode}: {p.stderr.strip()}")
+        with open(os.path.join(tmp, "run", "decompose.json")) as f:
+            rep = json.load(f)
+    m = rep["metrics"]
+    n_tv, n_t = m["test_val_n"], m["test_n"]   # the two halves of the test set
+    pooled = (m["test_val_error"] * n_tv + m["test_error"] * n_t) / (n_tv + n_t)
+    return {"test_error": pooled, "train_val_error": m["train_val_error"],
+            "best_epoch": m.get("best_epoch")}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--bin", default=os.path.join(ROOT, "build", "dnntrouble"))
+    ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data", "mnist"))
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--arch", choices=["lenet", "mlp"], default="lenet")
+    ap.add_argument("--hidden", type=int, default=64, help="MLP width (dnntrouble's model.hidden default)")
+    ap.add_argument("--torch-init", choices=["default", "he_normal"], default="default")
+    ap.add_argument("--only", choices=["torch", "dnntrouble"])
+    ap.add_argument("--set", action="append", help="extra dnntrouble --set KEY=VALUE (repeatable)")
+    args = ap.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    if not os.path.exists(os.path.join(args.data, FILES["train_images"])):
+        sys.exit(f"fidelity: MNIST not found in {args.data} (--data DIR)")
+    sides = [("torch", torch_run), ("dnntrouble", dt_run)]
+    if args.only:
+        sides = [s for s in sides if s[0] == args.only]
+    results = {name: [] for name, _ in sides}
+    for seed in seeds:
+        for name, fn in sides:
+            t0 = time.time()
+            r = fn(seed, args)
+            results[name].append(r)
+            extra = f"  (last epoch {100 * r['test_error_last']:.2f}%)" if "test_error_last" in r else ""
+            print(f"{name:10s} seed {seed}: test error {100 * r['test_error']:.2f}%{extra}, train_val "
+                  f"{100 * r['train_val_error']:.2f}%, best epoch {r['best_epoch']}, {time.time() - t0:.0f} s",
+                  flush=True)
+    means = {}
+    for name, rs in results.items():
+        m, se = mean_se([r["test_error"] for r in rs])
+        means[name] = (m, se)
+        line = f"{name:10s} mean test error {100 * m:.3f}% +- {100 * se:.3f}% (SE, {len(rs)} seeds)"
+        if name == "torch":
+            ml, sel = mean_se([r["test_error_last"] for r in rs])
+            line += f"; last epoch {100 * ml:.3f}% +- {100 * sel:.3f}%"
+        print(line)
+    if len(means) == 2:
+        (mt, st), (md, sd) = means["torch"], means["dnntrouble"]
+        diff, se = md - mt, math.sqrt(st ** 2 + sd ** 2)
+        within = abs(diff) <= 2 * st
+        print(f"difference dnntrouble - torch: {100 * diff:+.3f}% (SE of the difference {100 * se:.3f}%); "
+              f"{'within' if within else 'NOT within'} two standard errors of PyTorch's mean ({200 * st:.3f}%)")
+
+
+if __name__ == "__main__":
+    main()
