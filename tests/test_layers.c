@@ -233,7 +233,7 @@ static void test_shapes_do_not_fit(void **state)
 static void test_input_nobody_reads(void **state)
 {
     ERR("model:\n  arch: custom\n  inputs: {x: {field: x}, y2: {field: x}}\n  layers:\n    - {name: out, type: linear}\n",
-        "model input 'y2' is read by no layer");
+        "config.yaml:3: model input 'y2' is read by no layer");
 }
 
 static void test_dead_end_layer(void **state)

@@ -586,9 +586,16 @@ dt_status dt_model_desc_check(dt_model_desc *d, const dt_input_shape *inputs, in
         }
     }
     for (int j = 0; j < n_inputs; j++)
-        if (!used_input[j])
+        if (!used_input[j]) {
+            int line = 0;   /* model.inputs' line for it, when it was given there */
+            for (int k = 0; k < d->n_inputs; k++)
+                if (!strcmp(d->inputs[k].name, inputs[j].name)) line = d->inputs[k].line;
+            if (line > 0)
+                return dt_fail(DT_ECONFIG, "%s:%d: model input '%s' is read by no layer (name it in a layer's `in`, or "
+                               "drop it from model.inputs)", where, line, inputs[j].name);
             return desc_fail(where, NULL, "model input '%s' is read by no layer (name it in a layer's `in`, or drop it "
                              "from model.inputs)", inputs[j].name);
+        }
     for (int i = 0; i + 1 < d->n_layers; i++)
         if (!read[i])
             return desc_fail(where, &d->layers[i], "its output reaches nothing (no later layer reads it; only the last "

@@ -483,7 +483,7 @@ static dt_status check_batch_dependency(dbg_state *s)
         if (st) break;
         for (size_t j = 0; j < s->B; j++) {
             double mx = 0;
-            for (int e = 0; e < n_entries; e++) mx = fmax(mx, row_max_grad(entries[e], j, s->B));
+            for (int k = 0; k < n_entries; k++) mx = fmax(mx, row_max_grad(entries[k], j, s->B));
             if (j == i) no_own += mx == 0;
             else if (mx > 0) {
                 if (!leaks || mx > leak_max) { leak_i = i; leak_j = j; leak_max = mx; }
