@@ -12,13 +12,15 @@ when torch cannot be imported, so the test skips).  For each net it writes
   OUTDIR/NET.traj.safetensors   x, y (labels as floats), the batch order (row ids, epoch after
                                 epoch), and for the float32 run and a float64 run from the same
                                 float32 start: the loss of every step (loss32, loss64) and the
-                                final state (final32.NAME, final64.NAME)
+                                final state (final32.NAME, final64.NAME); and the spread of
+                                float32 runs around float64 (loss_spread per step, spread.NAME per
+                                final tensor; see run())
 
 Data: N samples, each its class's fixed random prototype plus Gaussian noise, so the nets learn
 something real without driving the loss to zero (where Adam's normalised steps follow rounding
 noise).  Batches: a fresh
-permutation every epoch, batch B, the last batch of each epoch partial (N % B rows), as
-dnntrouble's batcher does.  Training: Adam (lr 1e-3, betas 0.9/0.999, eps 1e-8), cross-entropy
+permutation every epoch, batch B, the last batch of each epoch partial (N % B rows: 2000 % 16 = 0
+for LeNet, whose epochs are whole; 200 % 32 = 8 for the others), as dnntrouble's batcher does.  Training: Adam (lr 1e-3, betas 0.9/0.999, eps 1e-8), cross-entropy
 mean over the batch, dropout off, batch-norm in training mode (momentum 0.1, eps 1e-5).
 """
 import copy
@@ -39,17 +41,22 @@ import st  # noqa: E402
 
 STEPS = 240
 LR = 1e-3
-MEMBERS = 7   # perturbed float32 runs besides torch's own
+ANCHORS = (0, 40, 80, 120, 160, 200)   # steps whose float64 state starts a checked window
+WINDOW = 8
+# members: perturbed float32 runs besides torch's own (LeNet's trajectory needs the most to sample
+# its spread; the others stay within rounding of float64 throughout)
 
 # net: input shape per sample, classes, samples, batch (N % batch rows in each epoch's last batch),
 # noise around the class prototypes, seed.  Chosen so that torch's own float32 run stays close to
 # its float64 run over all the steps (see tests/test_trajectory.c: LeNet's trajectory amplifies
 # rounding differences by orders of magnitude on many other draws, in torch as in dnntrouble).
 NETS = {
-    "lenet": dict(shape=(1, 28, 28), classes=10, n=2000, batch=32, noise=5.0, seed=7),
-    "mlp": dict(shape=(20,), classes=5, n=200, batch=32, noise=2.0, seed=4321, hidden=32),
-    "mlp_bn": dict(shape=(20,), classes=5, n=200, batch=32, noise=2.0, seed=4321, hidden=32),
-    "lstm": dict(shape=(12, 6), classes=4, n=200, batch=32, noise=2.0, seed=4321, hidden=16),
+    # TRAJ_SEED draws LeNet's data and start differently (to see how robust the tolerance is)
+    "lenet": dict(shape=(1, 28, 28), classes=10, n=2008, batch=16, noise=5.0,
+                  seed=int(os.environ.get("TRAJ_SEED", "7")), members=7),
+    "mlp": dict(shape=(20,), classes=5, n=200, batch=32, noise=2.0, seed=4321, hidden=32, members=3),
+    "mlp_bn": dict(shape=(20,), classes=5, n=200, batch=32, noise=2.0, seed=4321, hidden=32, members=3),
+    "lstm": dict(shape=(12, 6), classes=4, n=200, batch=32, noise=2.0, seed=4321, hidden=16, members=3),
 }
 
 
@@ -108,23 +115,42 @@ def state(model):
     return [(k, v.detach().clone()) for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")]
 
 
-def train(model, x, y, order, batch, dtype):
+def batch_rows(order, n, batch, step):
+    """Rows of step `step` (0-based): epoch after epoch of `order`, the last batch of each partial."""
+    per_epoch = -(-n // batch)
+    e, i = divmod(step, per_epoch)
+    return order[e * n + i * batch:e * n + min((i + 1) * batch, n)]
+
+
+def train(model, x, y, order, batch, dtype, first=0, steps=STEPS, opt_state=None, snapshots=()):
+    """steps Adam steps from step `first` (opt_state: the Adam state to start from).  Returns the
+    losses, the final state and {step: (state, exp_avg, exp_avg_sq)} after each snapshot step."""
     model = model.to(dtype)
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=LR)
+    params = list(model.parameters())
+    if opt_state is not None:
+        for p, (t, m, v) in zip(params, opt_state):
+            opt.state[p] = {"step": torch.tensor(float(t)), "exp_avg": m.to(dtype).clone(),
+                            "exp_avg_sq": v.to(dtype).clone()}
     x = x.to(dtype)
-    losses, pos = [], 0
-    for _ in range(STEPS):
-        n = len(x)
-        start = pos % n
-        rows = order[pos:pos + min(batch, n - start)]
-        pos += len(rows)
+    losses, snaps = [], {}
+    for s in range(first, first + steps):
+        rows = batch_rows(order, len(x), batch, s)
         loss = F.cross_entropy(model(x[rows]), y[rows])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    return losses, state(model)
+        if s + 1 in snapshots:
+            snaps[s + 1] = (state(model), [opt.state[p]["exp_avg"].clone() for p in params],
+                            [opt.state[p]["exp_avg_sq"].clone() for p in params])
+    return losses, state(model), snaps
+
+
+def f32(t):
+    """float32 values of a tensor, held in its own dtype."""
+    return t.to(torch.float32).to(t.dtype)
 
 
 def run(name, out):
@@ -147,14 +173,14 @@ def run(name, out):
     init = state(model)
     st.write(os.path.join(out, f"{name}.init.safetensors"), [(k, v.numpy()) for k, v in init], {"net": name})
 
-    loss32, final32 = train(copy.deepcopy(model), x, y, order, batch, torch.float32)
-    loss64, final64 = train(copy.deepcopy(model), x, y, order, batch, torch.float64)
-    # The spread of float32 trajectories: torch's own run and MEMBERS runs from the same start
+    loss32, final32, _ = train(copy.deepcopy(model), x, y, order, batch, torch.float32)
+    loss64, final64, snaps = train(copy.deepcopy(model), x, y, order, batch, torch.float64, snapshots=ANCHORS)
+    # The spread of float32 trajectories: torch's own run and c["members"] runs from the same start
     # moved by one unit in the last place (each weight up, down or kept, at random), measured
     # against float64: loss_spread[s] is the largest |L - L64| over them up to step s,
     # spread.NAME the largest max|w - w64| / max|w64| of each final tensor.
     runs = [(loss32, final32)]
-    for i in range(MEMBERS):
+    for i in range(c["members"]):
         member = copy.deepcopy(model)
         with torch.no_grad():
             for p in member.parameters():
@@ -162,7 +188,7 @@ def run(name, out):
                 step = g.randint(-1, 2, a.shape)
                 p.copy_(torch.from_numpy(np.where(step > 0, np.nextafter(a, np.float32(np.inf)),
                                                   np.where(step < 0, np.nextafter(a, np.float32(-np.inf)), a))))
-        runs.append(train(member, x, y, order, batch, torch.float32))
+        runs.append(train(member, x, y, order, batch, torch.float32)[:2])
     l64 = np.array(loss64)
     spread = np.maximum.accumulate(np.max([np.abs(np.array(l) - l64) for l, _ in runs], axis=0))
     tensors = [("x", x.numpy()), ("y", y.numpy().astype(np.float32)), ("order", order.numpy().astype(np.float32)),
@@ -174,7 +200,33 @@ def run(name, out):
         scale = max(float(v.abs().max()), 1e-6)
         tensors.append((f"spread.{k}", np.array([max(float((dict(f)[k].double() - v).abs().max()) / scale
                                                       for _, f in runs)], dtype=np.float32)))
+    # Anchored windows: the float64 run's state after step a (weights, batch-norm statistics and
+    # Adam's moments), rounded to float32, then WINDOW steps from there in float64 and in float32.
+    # Starting both engines from the same state, these check the step itself at points all along
+    # the trajectory, late ones included, where the free-running runs have long parted.
+    pnames = [k for k, _ in model.named_parameters()]
+    for a in ANCHORS:
+        if a == 0:
+            sd, ms, vs = [(k_, v.double()) for k_, v in init], None, None
+        else:
+            sd, ms, vs = snaps[a]
+        sd = [(k_, f32(v)) for k_, v in sd]
+        st.write(os.path.join(out, f"{name}.anchor{a}.safetensors"), [(k_, v.float().numpy()) for k_, v in sd], {})
+        opt_state = None if ms is None else [(a, f32(m_), f32(v_)) for m_, v_ in zip(ms, vs)]
+        ends = {}
+        for dtype, tag in ((torch.float64, "64"), (torch.float32, "32")):
+            w = make(name, c)
+            w.load_state_dict({k_: v.float() for k_, v in sd}, strict=False)
+            lw, fw, _ = train(w, x, y, order, batch, dtype, first=a, steps=WINDOW, opt_state=opt_state)
+            tensors.append((f"anchor{a}.loss{tag}", np.array(lw, dtype=np.float32)))
+            ends[tag] = fw
+        if ms is not None:
+            tensors += [(f"anchor{a}.m.{k_}", m_.float().numpy()) for k_, m_ in zip(pnames, ms)]
+            tensors += [(f"anchor{a}.v.{k_}", v_.float().numpy()) for k_, v_ in zip(pnames, vs)]
+        tensors += [(f"anchor{a}.end64.{k_}", v.float().numpy()) for k_, v in ends["64"]]
+        tensors += [(f"anchor{a}.end32.{k_}", v.float().numpy()) for k_, v in ends["32"]]
     meta = {"net": name, "steps": STEPS, "batch": batch, "n": n, "classes": c["classes"], "lr": LR,
+            "anchors": ",".join(str(a) for a in ANCHORS), "window": WINDOW,
             "hidden": c.get("hidden", 0), "generator": f"tests/golden/trajectory.py, torch {torch.__version__}"}
     st.write(os.path.join(out, f"{name}.traj.safetensors"), tensors, meta)
 
