@@ -81,10 +81,14 @@ static dt_status read_column(const char *path, int header, column *c)
     if (ends_with(path, ".npy")) {
         dt_npy a;
         if ((st = dt_npy_load(path, &a))) return st;
+        if (a.ndim < 1) {
+            dt_npy_free(&a);
+            return dt_fail(DT_EDATA, "%s: a 0-d array holds no samples (predict reads one sample per row)", path);
+        }
         c->n = a.shape[0];
         c->ndim = a.ndim - 1;
         c->dim = 1;
-        for (int i = 1; i < a.ndim && i < 9; i++) {
+        for (int i = 1; i < a.ndim && i < 8; i++) {
             c->shape[i - 1] = (int)a.shape[i];
             c->dim *= a.shape[i];
         }

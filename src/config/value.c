@@ -46,6 +46,7 @@ int dt_parse_bool(const char *s, int *out)
 
 void dt_format_double(double v, char *buf, size_t size)
 {
+    if (!buf || !size) return;   /* also keeps GCC's sanitizer build from warning of a null destination */
     /* Whole numbers stay whole ("1200", not "1.2e+03") so int keys read them
      * back, up to 2^53 where a double still holds every integer (the range
      * test comes first: casting a value past 2^63 to long long is undefined). */
