@@ -100,7 +100,7 @@ static void test_config_errors(void **state)
     cfg = write_cfg("ok.yaml", "data: {format: synthetic}\n");
     expect(dnn("validate %s --set train.lr=-1", cfg), 2, "train.lr must be > 0, got -1");
     expect(dnn("debug %s --seed abc --out %s/o", cfg, tmp), 2, "--seed: seed must be an integer");
-    expect(dnn("validate %s --set model.arch=resnet", cfg), 2, "auto | mlp | lenet | lstm");
+    expect(dnn("validate %s --set model.arch=resnet18", cfg), 2, "auto | mlp | lenet | lstm | resnet | transformer");
 }
 
 static void test_validate(void **state)
