@@ -182,11 +182,16 @@ dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_
         res->epochs_run = e;
         res->last_train_loss = count ? sum / count : NAN;
         if (st || res->diverged || res->stopped_by_hook) break;
+        dt_fit_epoch fe = {e, res->last_train_loss, 0, NAN, NAN};
         if (validate) {
             dt_eval ev = {0};
             st = dt_model_evaluate_with(m, d, opts->val_split, opts->transform, opts->transform_ctx, &ev,
                                         NULL, NULL);
             if (st) break;
+            fe.validated = 1;
+            fe.val_loss = ev.loss;
+            fe.val_error = ev.error;
+            if (opts->on_epoch) opts->on_epoch(opts->epoch_ctx, &fe);
             /* Better: a lower error, or the same error at a lower loss.  The
              * loss breaks ties because error moves in steps: a model stuck
              * at one error while its loss falls (early epochs, small
@@ -201,6 +206,8 @@ dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_
                 res->stopped_early = 1;
                 break;
             }
+        } else if (opts->on_epoch) {
+            opts->on_epoch(opts->epoch_ctx, &fe);
         }
     }
     /* Parameters and batch-norm running statistics together: the
