@@ -268,6 +268,11 @@ static void test_attention_anomaly(void **state)
     dt_status st = dt_graph_forward(a.g, NULL);
     assert_int_equal(st, DT_EDATA);
     assert_non_null(strstr(dt_last_error(), "op attention in layer 'attn'"));
+    /* a NaN in the scores alone (q, not v) still reaches the output: the softmax keeps it */
+    a.g->anomaly.found = 0;
+    dt_graph_init_params(a.g, 1);
+    a.wi->val[0] = NAN;   /* row 0 of q: head 0's queries */
+    assert_int_equal(dt_graph_forward(a.g, NULL), DT_EDATA);
     dt_graph_free(a.g);
 }
 

@@ -73,20 +73,26 @@ static inline float fast_erff(float v)
 }
 
 /* e^v for v <= 0 (Cephes' expf: v = n ln 2 + r, |r| <= ln2/2, a degree-7
- * polynomial in r, times 2^n built in the exponent bits), call-free.  v is
- * clamped to -87 (e^-87 = 1.6e-38, the smallest normal's order). */
+ * polynomial in r, times 2^n built in the exponent bits), call-free; max
+ * relative error 8e-8.  v is clamped to -87 (e^-87 = 1.6e-38, the smallest
+ * normal's order; -inf gives that too); NaN stays NaN. */
 static inline float fast_exp_neg(float v)
 {
     /* the clamp on the bit pattern (|v| as an integer), which if-converts where a float select may not */
-    const uint32_t lim_bits = 0x42ae0000u; /* 87.0f */
+    const uint32_t lim_bits = 0x42ae0000u, inf_bits = 0x7f800000u; /* 87.0f, inf; NaN is left alone */
     uint32_t u;
     memcpy(&u, &v, sizeof u);
-    uint32_t big = 0u - (uint32_t)((u & 0x7fffffffu) > lim_bits);   /* all ones: clamp */
+    uint32_t mag = u & 0x7fffffffu;
+    uint32_t big = 0u - (uint32_t)(mag > lim_bits && mag <= inf_bits);   /* all ones: clamp */
     u = (u & ~big) | ((0x80000000u | lim_bits) & big);
     memcpy(&v, &u, sizeof v);
-    int n = (int)(v * 1.44269504088896341f - 0.5f);   /* round to nearest for v <= 0 */
+    /* the exponent from a NaN-free copy (converting NaN to int is undefined); v - v carries NaN */
+    uint32_t nan = 0u - (uint32_t)(mag > inf_bits), un = u & ~nan;
+    float vn;
+    memcpy(&vn, &un, sizeof vn);
+    int n = (int)(vn * 1.44269504088896341f - 0.5f);   /* round to nearest for v <= 0 */
     float fn = (float)n;
-    float r = v - fn * 0.693359375f + fn * 2.12194440e-4f;
+    float r = vn - fn * 0.693359375f + fn * 2.12194440e-4f;
     float y = 1.9875691500e-4f;
     y = y * r + 1.3981999507e-3f;
     y = y * r + 8.3334519073e-3f;
@@ -97,29 +103,41 @@ static inline float fast_exp_neg(float v)
     uint32_t bits = (uint32_t)(n + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
-    return y * scale;
+    return y * scale + (v - v);
+}
+
+/* The element loops are built for AVX2 and for the baseline (picked at load
+ * time): with -std=c11 there is no FMA contraction, so both give the same
+ * bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define DT_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define DT_CLONES
+#endif
+
+DT_CLONES static void gelu_rows(float *restrict y, const float *restrict x, size_t k)
+{
+    for (size_t i = 0; i < k; i++) y[i] = 0.5f * x[i] * (1.0f + fast_erff(x[i] * INV_SQRT2));
 }
 
 static void gelu_forward(dt_node *n, const dt_exec *ex)
 {
-    size_t k = dt_numel(n);
-    const float *restrict x = n->in[0]->val;
-    float *restrict y = n->val;
-    for (size_t i = 0; i < k; i++) y[i] = 0.5f * x[i] * (1.0f + fast_erff(x[i] * INV_SQRT2));
+    gelu_rows(n->val, n->in[0]->val, dt_numel(n));
 }
 
 /* d/dx x·Φ(x) = Φ(x) + x·φ(x), φ the standard normal density. */
-static void gelu_backward(dt_node *n, const dt_exec *ex)
+DT_CLONES static void gelu_grad_rows(float *restrict dx, const float *restrict x, const float *restrict dy, size_t k)
 {
-    float *restrict dx = n->in[0]->grad;
-    if (!dx) return;
-    size_t k = dt_numel(n);
-    const float *restrict x = n->in[0]->val, *restrict dy = n->grad;
     for (size_t i = 0; i < k; i++) {
         float v = x[i];
         float cdf = 0.5f * (1.0f + fast_erff(v * INV_SQRT2)), pdf = INV_SQRT_2PI * fast_exp_neg(-0.5f * v * v);
         dx[i] += dy[i] * (cdf + v * pdf);
     }
+}
+
+static void gelu_backward(dt_node *n, const dt_exec *ex)
+{
+    if (n->in[0]->grad) gelu_grad_rows(n->in[0]->grad, n->in[0]->val, n->grad, dt_numel(n));
 }
 
 const dt_op_def dt_def_gelu = {"gelu", gelu_infer, gelu_forward, gelu_backward, 0, 0, 0};
@@ -235,19 +253,17 @@ static void linear_rows(const float *x, const float *w, const float *b, float *y
 }
 
 /* Softmax of each of the T rows of s [T,T] in place; causal: row i over
- * columns 0..i, the rest set to 0. */
-static void softmax_rows(float *s, int T, int causal)
+ * columns 0..i, the rest set to 0.  A NaN score stays NaN (anomaly mode). */
+DT_CLONES static void softmax_rows(float *s, int T, int causal)
 {
     for (int i = 0; i < T; i++) {
         float *restrict row = s + (size_t)i * T;
         int n = causal ? i + 1 : T;
         float m = row[0];
         for (int j = 1; j < n; j++) m = row[j] > m ? row[j] : m;
+        for (int j = 0; j < n; j++) row[j] = fast_exp_neg(row[j] - m);   /* arguments <= 0 */
         float sum = 0.0f;
-        for (int j = 0; j < n; j++) {
-            row[j] = expf(row[j] - m);
-            sum += row[j];
-        }
+        for (int j = 0; j < n; j++) sum += row[j];
         float inv = 1.0f / sum;
         for (int j = 0; j < n; j++) row[j] *= inv;
         for (int j = n; j < T; j++) row[j] = 0.0f;
