@@ -397,6 +397,13 @@ static void test_resnet_and_transformer_presets(void **state)
     assert_true(dt_layer_opt(&d.layers[3], "heads") == 4);
     assert_string_equal(d.layers[4].in[0], "pos");
     assert_string_equal(d.layers[12].in[0], "blocks.0.res2");
+    /* improve's dropout remedy reaches the transformer's MLPs (after each GELU) */
+    char what[512];
+    assert_true(dt_desc_dropout(&d, 0.2, what, sizeof what));
+    print_message("dropout: %s\n", what);
+    assert_int_equal(dt_desc_count(&d, DT_LAYER_DROPOUT), 2);
+    assert_int_equal(d.layers[dt_model_desc_find(&d, "blocks.0.mlp.1") + 1].type, DT_LAYER_DROPOUT);
+    assert_int_equal(dt_preset_expand(&t, &seq, 1, &d), DT_OK);
     t.depth = 3;
     t.depth_given = 1;
     dt_input_shape tok = {.name = "x", .ndim = 1, .shape = {10}, .tokens = 1, .vocab = 20};
