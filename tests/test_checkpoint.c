@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "dnntrouble/checkpoint.h"
+#include "dnntrouble/export.h"
 #include "dnntrouble/ops_norm.h"
 #include "support/test_files.h"
 #include "support/test_models.h"
@@ -38,15 +39,16 @@ static dt_test_model spec_of(dt_arch arch, int batch_norm)
     switch (arch) {
     case DT_ARCH_LENET: s.in_ndim = 3; s.in_shape[0] = 1; s.in_shape[1] = 28; s.in_shape[2] = 28; break;
     case DT_ARCH_LSTM: s.in_ndim = 2; s.in_shape[0] = 7; s.in_shape[1] = 5; s.outputs = 4; break;
+    case DT_ARCH_RESNET: s.in_ndim = 3; s.in_shape[0] = 2; s.in_shape[1] = 12; s.in_shape[2] = 10; break;
+    case DT_ARCH_TRANSFORMER: s.in_ndim = 2; s.in_shape[0] = 7; s.in_shape[1] = 5; s.outputs = 4; break;
     default: s.in_ndim = 1; s.in_shape[0] = 20; s.depth = 2; s.act = DT_ACT_TANH; s.outputs = 3; break;
     }
     return s;
 }
 
-/* A model with seeded weights and (when it has batch-norm) non-trivial running statistics. */
-static dt_model *make(const dt_test_model *s, uint64_t seed)
+/* Seeded weights, random biases and (with batch-norm) non-trivial running statistics. */
+static void randomize(dt_model *m, uint64_t seed)
 {
-    dt_model *m = dt_test_preset(s);
     dt_model_init(m, seed);
     /* biases start at zero: give them values so a mix-up would show */
     dt_rng r;
@@ -65,8 +67,53 @@ static dt_model *make(const dt_test_model *s, uint64_t seed)
             var[c] = (float)(0.5 + dt_rng_uniform(&r));
         }
     }
+}
+
+/* A preset model, randomized. */
+static dt_model *make(const dt_test_model *s, uint64_t seed)
+{
+    dt_model *m = dt_test_preset(s);
+    randomize(m, seed);
     return m;
 }
+
+/* A described model (the `model:` section in yaml) on one float sequence
+ * input x [7,5] with 4 outputs, randomized. */
+static dt_model *make_described(const char *yaml, uint64_t seed)
+{
+    static dt_config cfg;
+    dt_config_defaults(&cfg);
+    dt_status st = dt_config_parse_string(&cfg, yaml, strlen(yaml), "described", NULL);
+    if (st) print_error("%s\n", dt_last_error());
+    assert_int_equal(st, DT_OK);
+    dt_model_spec *sp = calloc(1, sizeof *sp);
+    sp->desc = cfg.model.desc;
+    sp->n_inputs = 1;
+    sp->inputs[0] = (dt_input_shape){.name = "x", .ndim = 2, .shape = {7, 5}};
+    sp->outputs = 4;
+    sp->max_batch = BATCH;
+    dt_model *m = NULL;
+    st = dt_model_build(sp, &m);
+    free(sp);
+    if (st) print_error("%s\n", dt_last_error());
+    assert_int_equal(st, DT_OK);
+    randomize(m, seed);
+    return m;
+}
+
+/* Causal attention and a position embedding under dotted names that mix
+ * attributes and list items (nn.Module, nn.ModuleList, holes). */
+static const char nested_causal_yaml[] =
+    "model:\n  arch: custom\n  layers:\n"
+    "    - {name: embed, type: linear, units: 8}\n"
+    "    - {name: enc.pos, type: positional}\n"
+    "    - {name: enc.blocks.0.attn, type: attention, heads: 2, causal: true}\n"
+    "    - {name: enc.blocks.0.res, type: add, in: [enc.pos, enc.blocks.0.attn]}\n"
+    "    - {name: enc.blocks.0.ln, type: layernorm}\n"
+    "    - {name: enc.blocks.0.mlp.2, type: linear, units: 8}\n"
+    "    - {type: gelu}\n"
+    "    - {type: seq_pool, how: mean}\n"
+    "    - {name: out, type: linear}\n";
 
 /* Eval-mode forward of a fixed input batch; returns m->out's values. */
 static const float *forward(dt_model *m, const float *x)
@@ -374,9 +421,11 @@ static void test_export_matches_predict_in_torch(void **state)
     dt_test_tmpdir(dir, sizeof dir);
     script_path(script, sizeof script);
     binary_path(bin, sizeof bin);
-    struct { const char *label; dt_arch arch; int bn, depth; } cases[] = {
-        {"lenet", DT_ARCH_LENET, 0, 1}, {"mlp/2", DT_ARCH_MLP, 0, 2}, {"lstm/2", DT_ARCH_LSTM, 0, 2},
-        {"lenet+bn", DT_ARCH_LENET, 1, 1}, {"mlp+bn", DT_ARCH_MLP, 1, 1},
+    struct { const char *label; dt_arch arch; int bn, depth; const char *yaml; } cases[] = {
+        {"lenet", DT_ARCH_LENET, 0, 1, NULL}, {"mlp/2", DT_ARCH_MLP, 0, 2, NULL}, {"lstm/2", DT_ARCH_LSTM, 0, 2, NULL},
+        {"lenet+bn", DT_ARCH_LENET, 1, 1, NULL}, {"mlp+bn", DT_ARCH_MLP, 1, 1, NULL},
+        {"resnet", DT_ARCH_RESNET, 0, 1, NULL}, {"transformer", DT_ARCH_TRANSFORMER, 0, 1, NULL},
+        {"causal", DT_ARCH_CUSTOM, 0, 1, nested_causal_yaml},
     };
     enum { NC = sizeof cases / sizeof cases[0] };
     dt_model *models[NC];
@@ -386,7 +435,8 @@ static void test_export_matches_predict_in_torch(void **state)
     for (int c = 0; c < NC; c++) {
         dt_test_model s = spec_of(cases[c].arch, cases[c].bn);
         s.depth = cases[c].depth;
-        dt_model *m = models[c] = make(&s, 10 + (uint64_t)c);
+        dt_model *m = models[c] = cases[c].yaml ? make_described(cases[c].yaml, 10 + (uint64_t)c) : make(&s, 10 + (uint64_t)c);
+        s.outputs = m->spec.outputs;
         /* Normalization statistics per channel / feature, as decompose saves them. */
         const dt_input_shape *in = &m->spec.inputs[0];
         int n_norm = in->ndim == 3 ? in->shape[0] : in->shape[in->ndim - 1];
@@ -558,6 +608,37 @@ static void test_export_two_branch_matches_predict(void **state)
     dt_test_rmtree(dir);
 }
 
+/* Layer names that cannot be torch attributes are refused (exit 2), naming the layer. */
+static void test_export_name_errors(void **state)
+{
+    static const struct { const char *names[2], *want; } cases[] = {
+        {{"eval", "out"}, "'eval' cannot be a torch attribute"},
+        {{"a.for", "out"}, "'for' cannot be a torch attribute"},
+        {{"0.a", "out"}, "starts with a number"},
+        {{"a", "a.b"}, "layer 'a.b' is nested inside layer 'a'"},
+        {{"m.0", "m.b"}, "mix numbered and named parts"},
+        {{"a.01", "out"}, "'01' cannot be a torch attribute"},
+    };
+    char dir[256], path[400];
+    dt_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/net.py", dir);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char yaml[512];
+        snprintf(yaml, sizeof yaml,
+                 "model:\n  arch: custom\n  layers:\n    - {name: %s, type: linear, units: 6}\n"
+                 "    - {name: %s, type: linear, units: 6}\n    - {type: seq_pool}\n    - {name: fc, type: linear}\n",
+                 cases[c].names[0], cases[c].names[1]);
+        dt_model *m = make_described(yaml, 1);
+        dt_status st = dt_export_torch(m, NULL, "ck", path);
+        print_message("%s\n", dt_last_error());
+        assert_int_equal(st, DT_ECONFIG);
+        assert_non_null(strstr(dt_last_error(), cases[c].want));
+        assert_int_equal(access(path, F_OK), -1);   /* nothing written */
+        dt_model_free(m);
+    }
+    dt_test_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -569,6 +650,7 @@ int main(void)
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_export_matches_predict_in_torch),
         cmocka_unit_test(test_export_two_branch_matches_predict),
+        cmocka_unit_test(test_export_name_errors),
     };
     return cmocka_run_group_tests_name("checkpoints", tests, NULL, NULL);
 }

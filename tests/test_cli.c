@@ -109,7 +109,7 @@ static void test_config_errors(void **state)
     cfg = write_cfg("ok.yaml", "data: {format: synthetic}\n");
     expect(dnn("validate %s --set train.lr=-1", cfg), 2, "train.lr must be > 0, got -1");
     expect(dnn("debug %s --seed abc --out %s/o", cfg, tmp), 2, "--seed: seed must be an integer");
-    expect(dnn("validate %s --set model.arch=resnet", cfg), 2, "auto | mlp | lenet | lstm");
+    expect(dnn("validate %s --set model.arch=resnet18", cfg), 2, "auto | mlp | lenet | lstm | resnet | transformer | custom");
     /* A label without a name is a configuration error once the data is read (blobs have 4 classes). */
     expect(dnn("debug %s --out %s/o --set 'data.class_names=[a, b, c]'", cfg, tmp), 2,
            "data.class_names has 3 names (labels 0..2), but the data has label 3");

@@ -225,7 +225,8 @@ static void test_wrong_type_and_range(void **state)
     assert_error(c, "data: {format: synthetic}\ntrain: {epochs: 2.5}\n", "train.epochs must be an integer");
     assert_error(c, "data: {format: synthetic}\ntrain: {dropout: 1}\n", "train.dropout must be in [0, 1)");
     assert_error(c, "data: {format: synthetic, splits: {train_val: 0}}\n", "data.splits.train_val must be in (0, 1)");
-    assert_error(c, "data: {format: synthetic}\nmodel: {arch: resnet}\n", "model.arch must be auto | mlp | lenet | lstm");
+    assert_error(c, "data: {format: synthetic}\nmodel: {arch: resnet18}\n",
+                 "model.arch must be auto | mlp | lenet | lstm | resnet | transformer | custom");
     assert_error(c, "data: {format: synthetic, format: csv}\n", "test.yaml:1: data.format is given twice");
     assert_error(c, "data: {format: synthetic, normalize: maybe}\n", "data.normalize must be true or false");
     assert_error(c, "data: {format: synthetic}\ntrain: 5\n", "'train' must be a mapping");

@@ -91,6 +91,44 @@ static void test_restore_best_restores_batchnorm_statistics(void **state)
     dt_data_free(d);
 }
 
+/* The epoch hook sees every completed epoch with its mean training loss and
+ * validation numbers; the best epoch's are the fit result's. */
+typedef struct epochs_seen { int n; double train_loss[32], val_error[32], val_loss[32]; int validated; } epochs_seen;
+
+static void on_epoch(void *ctx, const dt_fit_epoch_info *e)
+{
+    epochs_seen *s = ctx;
+    assert_int_equal(e->epoch, s->n + 1);
+    s->train_loss[s->n] = e->train_loss;
+    s->val_error[s->n] = e->val_error;
+    s->val_loss[s->n] = e->val_loss;
+    s->validated += e->validated;
+    s->n++;
+}
+
+static void test_epoch_hook_sees_each_epoch(void **state)
+{
+    dt_data *d = synthetic(DT_GEN_SPIRALS, 600, 0.3);
+    dt_model *m = mlp(d, 32, 1, 16, 3);
+    dt_optimizer o;
+    dt_optim_cfg oc = dt_optim_defaults(DT_OPT_ADAM, 0.02f);
+    assert_int_equal(dt_optim_init(&o, &oc, m->g->n_param_values), DT_OK);
+    epochs_seen seen = {0};
+    dt_fit_opts fo = {.epochs = 6, .restore_best = 1, .train_split = DT_SPLIT_TRAIN, .val_split = DT_SPLIT_TRAIN_VAL,
+                      .seed = 3, .on_epoch = on_epoch, .epoch_ctx = &seen};
+    dt_fit_result fr;
+    assert_int_equal(dt_model_fit(m, &o, d, &fo, &fr), DT_OK);
+    assert_int_equal(seen.n, fr.epochs_run);
+    assert_int_equal(seen.validated, fr.epochs_run);
+    assert_true(seen.train_loss[seen.n - 1] == fr.last_train_loss);
+    assert_true(seen.val_error[fr.best_epoch - 1] == fr.best_val_error);
+    assert_true(seen.val_loss[fr.best_epoch - 1] == fr.best_val_loss);
+    assert_true(seen.train_loss[seen.n - 1] < seen.train_loss[0]);
+    dt_optim_free(&o);
+    dt_model_free(m);
+    dt_data_free(d);
+}
+
 /* dt_model_state_save / load round-trip parameters and running statistics. */
 static void test_state_snapshot_covers_params_and_statistics(void **state)
 {
@@ -285,6 +323,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_restore_best_restores_batchnorm_statistics),
         cmocka_unit_test(test_state_snapshot_covers_params_and_statistics),
+        cmocka_unit_test(test_epoch_hook_sees_each_epoch),
         cmocka_unit_test(test_hook_sees_every_step_and_can_stop),
         cmocka_unit_test(test_fixed_batch_equals_repeated_steps),
         cmocka_unit_test(test_history_of_a_long_fit),

@@ -18,9 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dnntrouble/checkpoint.h"
 #include "dnntrouble/graph.h"
+#include "dnntrouble/model.h"
+#include "dnntrouble/ops_norm.h"
 #include "dnntrouble/optim.h"
 #include "dnntrouble/safetensors.h"
+#include "support/test_files.h"
 
 #define TOL 1e-4
 
@@ -51,8 +55,8 @@ static dt_st_file *open_fixture(const char *family)
 
 static const dt_st_tensor *T(golden *gd, const char *cs, const char *name)
 {
-    char key[128];
-    snprintf(key, sizeof key, "%s.%s", cs, name);
+    char key[336];
+    snprintf(key, sizeof key, "%.127s.%.200s", cs, name);
     const dt_st_tensor *t = dt_st_get(gd->f, key);
     if (!t) print_error("%s: fixture has no tensor '%s'\n", gd->family, key);
     assert_non_null(t);
@@ -137,12 +141,10 @@ typedef struct bind {
     int grad;
 } bind;
 
-/* Completes and runs one case: loss = sum(out * R) when the case has R, else
- * out itself; compiles at the batch of the first bound input, sets every node
- * of `in`, runs forward and backward, compares every entry of `expect`, and
- * frees the graph. */
-static void run_case(golden *gd, const char *cs, dt_graph *g, dt_node *out, const bind *in, int n_in,
-                     const bind *expect, int n_expect)
+/* Completes one case up to its run: loss = sum(out * R) when the case has R,
+ * else out itself; compiles at the batch of the first bound input and sets
+ * every node of `in`.  Returns the loss node. */
+static dt_node *prepare_case(golden *gd, const char *cs, dt_graph *g, dt_node *out, const bind *in, int n_in)
 {
     char key[128];
     snprintf(key, sizeof key, "%s.R", cs);
@@ -156,7 +158,13 @@ static void run_case(golden *gd, const char *cs, dt_graph *g, dt_node *out, cons
     assert_int_equal(st, DT_OK);
     for (int i = 0; i < n_in; i++) set_values(in[i].node, T(gd, cs, in[i].tensor));
     if (r) set_values(r, tr);
-    st = dt_graph_forward(g, NULL);
+    return loss;
+}
+
+/* Runs forward and backward of a prepared case and compares every entry of `expect`. */
+static void run_prepared(golden *gd, const char *cs, dt_graph *g, dt_node *loss, const bind *expect, int n_expect)
+{
+    dt_status st = dt_graph_forward(g, NULL);
     if (!st) st = dt_graph_backward(g, loss);
     if (st) print_error("%s %s: %s\n", gd->family, cs, dt_last_error());
     assert_int_equal(st, DT_OK);
@@ -165,6 +173,14 @@ static void run_case(golden *gd, const char *cs, dt_graph *g, dt_node *out, cons
         assert_true(!e->grad || e->node->grad);
         check(gd, cs, e->tensor, e->grad ? e->node->grad : e->node->val, T(gd, cs, e->tensor));
     }
+}
+
+/* prepare_case + run_prepared, then frees the graph. */
+static void run_case(golden *gd, const char *cs, dt_graph *g, dt_node *out, const bind *in, int n_in,
+                     const bind *expect, int n_expect)
+{
+    dt_node *loss = prepare_case(gd, cs, g, out, in, n_in);
+    run_prepared(gd, cs, g, loss, expect, n_expect);
     dt_graph_free(g);
 }
 
@@ -263,6 +279,207 @@ static void test_cross_entropy(void **state)
     finish(&gd);
 }
 
+/* ------------------------------------------------------------ the ramp's blocks */
+
+/* A parameter bound to fixture tensor p.NAME, its gradient compared with g.NAME. */
+typedef struct named_param {
+    char p[96], g[96];
+    dt_node *node;
+} named_param;
+
+static dt_node *named(golden *gd, const char *cs, dt_graph *g, const char *name, named_param *np)
+{
+    snprintf(np->p, sizeof np->p, "p.%s", name);
+    snprintf(np->g, sizeof np->g, "g.%s", name);
+    np->node = param_like(g, name, T(gd, cs, np->p));
+    return np->node;
+}
+
+/* nn.MultiheadAttention (self-attention, with and without the causal mask)
+ * and one pre-LN encoder block of the transformer preset, built from ops. */
+static void test_attention(void **state)
+{
+    golden gd;
+    begin(&gd, "attention");
+    FOR_CASES(&gd, cs) {
+        dt_graph *g = dt_graph_new();
+        dt_node *x = input_like(g, "x", T(&gd, cs, "x"), 1);
+        int heads = (int)meta_num(&gd, cs, "heads", 1);
+        if (strcmp(cs, "block")) {
+            dt_node *wi = param_like(g, "attn.in_proj_weight", T(&gd, cs, "w_in"));
+            dt_node *bi = param_like(g, "attn.in_proj_bias", T(&gd, cs, "b_in"));
+            dt_node *wo = param_like(g, "attn.out_proj.weight", T(&gd, cs, "w_out"));
+            dt_node *bo = param_like(g, "attn.out_proj.bias", T(&gd, cs, "b_out"));
+            dt_node *y = dt_attention(g, "attn", x, wi, bi, wo, bo, heads, (int)meta_num(&gd, cs, "causal", 0));
+            bind in[] = {{"x", x, 0}, {"w_in", wi, 0}, {"b_in", bi, 0}, {"w_out", wo, 0}, {"b_out", bo, 0}};
+            bind ex[] = {{"y", y, 0}, {"dx", x, 1}, {"dw_in", wi, 1}, {"db_in", bi, 1}, {"dw_out", wo, 1},
+                         {"db_out", bo, 1}};
+            run_case(&gd, cs, g, y, in, N_OF(in), ex, N_OF(ex));
+            continue;
+        }
+        static const char *const names[] = {"ln1.weight", "ln1.bias", "attn.in_proj_weight", "attn.in_proj_bias",
+                                            "attn.out_proj.weight", "attn.out_proj.bias", "ln2.weight", "ln2.bias",
+                                            "mlp.0.weight", "mlp.0.bias", "mlp.2.weight", "mlp.2.bias"};
+        enum { NP = sizeof names / sizeof names[0] };
+        assert_string_equal(meta_str(&gd, cs, "names"),
+                            "ln1.weight,ln1.bias,attn.in_proj_weight,attn.in_proj_bias,attn.out_proj.weight,"
+                            "attn.out_proj.bias,ln2.weight,ln2.bias,mlp.0.weight,mlp.0.bias,mlp.2.weight,mlp.2.bias");
+        named_param p[NP];
+        for (int i = 0; i < NP; i++) named(&gd, cs, g, names[i], &p[i]);
+        dt_node *h = dt_layernorm(g, "ln1", x, p[0].node, p[1].node, 1e-5f);
+        h = dt_attention(g, "attn", h, p[2].node, p[3].node, p[4].node, p[5].node, heads, 0);
+        dt_node *r1 = dt_add(g, "res1", x, h);
+        h = dt_layernorm(g, "ln2", r1, p[6].node, p[7].node, 1e-5f);
+        h = dt_bias_add(g, "mlp.0", dt_matmul(g, "mlp.0", h, p[8].node), p[9].node);
+        h = dt_gelu(g, "mlp.1", h);
+        h = dt_bias_add(g, "mlp.2", dt_matmul(g, "mlp.2", h, p[10].node), p[11].node);
+        dt_node *y = dt_add(g, "res2", r1, h);
+        bind in[1 + NP], ex[2 + NP];
+        in[0] = (bind){"x", x, 0};
+        ex[0] = (bind){"y", y, 0};
+        ex[1] = (bind){"dx", x, 1};
+        for (int i = 0; i < NP; i++) {
+            in[1 + i] = (bind){p[i].p, p[i].node, 0};
+            ex[2 + i] = (bind){p[i].g, p[i].node, 1};
+        }
+        run_case(&gd, cs, g, y, in, 1 + NP, ex, 2 + NP);
+    }
+    finish(&gd);
+}
+
+/* Sets a batch-norm node's running statistics from before.<layer>.running_mean/var
+ * and compares them after the forward with after.<layer>.running_mean/var. */
+static void bn_stats(golden *gd, const char *cs, dt_node *bn, const char *when, int compare)
+{
+    char key[128];
+    float *stat[2] = {dt_batchnorm_running_mean(bn), dt_batchnorm_running_var(bn)};
+    const char *what[2] = {"running_mean", "running_var"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(key, sizeof key, "%s.%s.%s", when, bn->layer, what[k]);
+        const dt_st_tensor *t = T(gd, cs, key);
+        assert_int_equal(t->numel, (size_t)dt_batchnorm_channels(bn));
+        if (compare) check(gd, cs, key, stat[k], t);
+        else memcpy(stat[k], t->data, t->numel * sizeof(float));
+    }
+}
+
+/* torchvision's BasicBlock with a downsample (stride 2), training mode:
+ * output, every gradient, and the running statistics' update. */
+static void test_resblock(void **state)
+{
+    golden gd;
+    begin(&gd, "resblock");
+    FOR_CASES(&gd, cs) {
+        dt_graph *g = dt_graph_new();
+        dt_node *x = input_like(g, "x", T(&gd, cs, "x"), 1);
+        static const char *const names[] = {"conv1.weight", "bn1.weight", "bn1.bias", "conv2.weight",
+                                            "bn2.weight", "bn2.bias", "downsample.0.weight", "downsample.1.weight",
+                                            "downsample.1.bias"};
+        enum { NP = sizeof names / sizeof names[0] };
+        assert_string_equal(meta_str(&gd, cs, "names"), "conv1.weight,bn1.weight,bn1.bias,conv2.weight,bn2.weight,"
+                                                        "bn2.bias,downsample.0.weight,downsample.1.weight,downsample.1.bias");
+        named_param p[NP];
+        for (int i = 0; i < NP; i++) named(&gd, cs, g, names[i], &p[i]);
+        dt_node *h = dt_conv2d(g, "conv1", x, p[0].node, 2, 1);
+        dt_node *bn1 = dt_batchnorm(g, "bn1", h, p[1].node, p[2].node, 0.1f, 1e-5f);
+        h = dt_conv2d(g, "conv2", dt_relu(g, "relu1", bn1), p[3].node, 1, 1);
+        dt_node *bn2 = dt_batchnorm(g, "bn2", h, p[4].node, p[5].node, 0.1f, 1e-5f);
+        dt_node *ds = dt_batchnorm(g, "downsample.1", dt_conv2d(g, "downsample.0", x, p[6].node, 2, 0), p[7].node,
+                                   p[8].node, 0.1f, 1e-5f);
+        dt_node *y = dt_relu(g, "relu2", dt_add(g, "add", bn2, ds));
+        bind in[1 + NP], ex[2 + NP];
+        in[0] = (bind){"x", x, 0};
+        ex[0] = (bind){"y", y, 0};
+        ex[1] = (bind){"dx", x, 1};
+        for (int i = 0; i < NP; i++) {
+            in[1 + i] = (bind){p[i].p, p[i].node, 0};
+            ex[2 + i] = (bind){p[i].g, p[i].node, 1};
+        }
+        dt_node *loss = prepare_case(&gd, cs, g, y, in, 1 + NP);
+        dt_node *bns[] = {bn1, bn2, ds};
+        for (int i = 0; i < 3; i++) bn_stats(&gd, cs, bns[i], "before", 0);
+        dt_graph_set_train(g, 1);
+        run_prepared(&gd, cs, g, loss, ex, 2 + NP);
+        for (int i = 0; i < 3; i++) bn_stats(&gd, cs, bns[i], "after", 1);
+        dt_graph_free(g);
+    }
+    finish(&gd);
+}
+
+/* The whole resnet and transformer presets as dnntrouble builds them
+ * (dt_model_spec_preset, the one build path), loaded by name from torch's
+ * state_dict: the checkpoint's tensor names are torch's, in torch's order;
+ * logits, loss, every parameter gradient and the running statistics after
+ * a training-mode step match. */
+static void test_presets(void **state)
+{
+    golden gd;
+    begin(&gd, "presets");
+    char dir[256], path[400];
+    dt_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/m.safetensors", dir);
+    FOR_CASES(&gd, cs) {
+        const dt_st_tensor *tx = T(&gd, cs, "x");
+        int B = (int)tx->shape[0];
+        dt_preset_args a = {.depth = 1, .act = DT_ACT_RELU};
+        dt_input_shape in = {.ndim = tx->ndim - 1};
+        for (int k = 1; k < tx->ndim; k++) in.shape[k - 1] = (int)tx->shape[k];
+        int outputs = (int)meta_num(&gd, cs, "n", 0);
+        if (!strcmp(cs, "resnet")) {
+            a.arch = DT_ARCH_RESNET;
+            a.hidden = (int)meta_num(&gd, cs, "w", 16);
+            a.hidden_given = 1;
+        } else {
+            a.arch = DT_ARCH_TRANSFORMER;
+            a.hidden = (int)meta_num(&gd, cs, "d", 64);
+        }
+        dt_model_spec *sp = malloc(sizeof *sp);
+        assert_int_equal(dt_model_spec_preset(&a, &in, outputs, DT_LOSS_CROSS_ENTROPY, B, sp), DT_OK);
+        dt_model *m = NULL;
+        dt_status st = dt_model_build(sp, &m);
+        free(sp);
+        if (st) print_error("%s: %s\n", cs, dt_last_error());
+        assert_int_equal(st, DT_OK);
+        dt_graph *g = m->g;
+        for (int i = 0; i < g->n_params; i++) {
+            char key[96];
+            snprintf(key, sizeof key, "p.%s", g->params[i]->name);
+            set_values(g->params[i], T(&gd, cs, key));
+        }
+        for (int i = 0; i < g->n_nodes; i++)
+            if (g->nodes[i]->op == DT_OP_BATCHNORM) bn_stats(&gd, cs, g->nodes[i], "p", 0);
+        /* the file's tensors, in order, are torch's state_dict */
+        assert_int_equal(dt_checkpoint_save(m, path, NULL), DT_OK);
+        dt_st_file *f = NULL;
+        assert_int_equal(dt_st_read(path, &f), DT_OK);
+        char names[8192] = "";
+        for (int i = 0; i < f->n_tensors; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? "," : "", f->tensors[i].name);
+        dt_st_free(f);
+        if (strcmp(names, meta_str(&gd, cs, "names")))
+            print_error("%s: checkpoint names\n  ours  %s\n  torch %s\n", cs, names, meta_str(&gd, cs, "names"));
+        assert_string_equal(names, meta_str(&gd, cs, "names"));
+        set_values(m->x, tx);
+        set_values(m->y, T(&gd, cs, "labels"));
+        dt_graph_set_train(g, 1);
+        st = dt_graph_forward(g, m->loss);
+        if (!st) st = dt_graph_backward(g, m->loss);
+        assert_int_equal(st, DT_OK);
+        check(&gd, cs, "logits", m->out->val, T(&gd, cs, "logits"));
+        check(&gd, cs, "loss", m->loss->val, T(&gd, cs, "loss"));
+        for (int i = 0; i < g->n_params; i++) {
+            char key[96];
+            snprintf(key, sizeof key, "g.%s", g->params[i]->name);
+            check(&gd, cs, key, g->params[i]->grad, T(&gd, cs, key));
+        }
+        for (int i = 0; i < g->n_nodes; i++)
+            if (g->nodes[i]->op == DT_OP_BATCHNORM) bn_stats(&gd, cs, g->nodes[i], "after", 1);
+        dt_model_free(m);
+    }
+    dt_test_rmtree(dir);
+    finish(&gd);
+}
+
 /* ------------------------------------------------------------ optimizers */
 
 static void test_optim(void **state)
@@ -315,6 +532,9 @@ int main(void)
         cmocka_unit_test(test_lstm),
         cmocka_unit_test(test_cross_entropy),
         cmocka_unit_test(test_optim),
+        cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_resblock),
+        cmocka_unit_test(test_presets),
     };
     return cmocka_run_group_tests_name("golden (PyTorch fixtures)", tests, NULL, NULL);
 }

@@ -228,6 +228,12 @@ static void test_shapes_do_not_fit(void **state)
         "config.yaml:5", "layer 's'", "'f1' [B,8]", "'x' [B,2]");
     ERR("model:\n  arch: custom\n  layers:\n    - {name: f1, type: linear, units: 8}\n", "config.yaml:4", "layer 'f1'",
         "[B,8]", "needs [B,4]");
+    /* blobs as 2 steps of 1 feature: 2 heads cannot split 1 feature; a positional needs steps */
+    ERR("model:\n  arch: custom\n  layers:\n    - {type: reshape, shape: [2, 1]}\n"
+        "    - {name: a, type: attention, heads: 2}\n    - {type: seq_pool}\n    - {type: linear}\n",
+        "config.yaml:5", "layer 'a'", "heads 2 do not divide the 1 features", "[B,2,1]");
+    ERR("model:\n  arch: custom\n  layers:\n    - {name: p, type: positional}\n    - {type: linear}\n",
+        "config.yaml:4", "layer 'p'", "needs a sequence [B,T,F] input, got [B,2]");
 }
 
 static void test_input_nobody_reads(void **state)
@@ -352,6 +358,104 @@ static void test_edits_match_the_presets(void **state)
     assert_string_equal(desc, "lstm.layers 1 -> 2");
 }
 
+/* The ramp's presets as SPEC fixes them: names, order and widths. */
+static void test_resnet_and_transformer_presets(void **state)
+{
+    static dt_model_desc d;
+    dt_preset_args a = {.arch = DT_ARCH_RESNET, .hidden = 64, .depth = 1};
+    dt_input_shape img = {.name = "x", .ndim = 3, .shape = {3, 32, 32}};
+    assert_int_equal(dt_preset_expand(&a, &img, 1, &d), DT_OK);
+    static const char *const rn[] = {
+        "conv1", "bn1", "relu", "layer1.0.conv1", "layer1.0.bn1", "layer1.0.relu1", "layer1.0.conv2", "layer1.0.bn2",
+        "layer1.0.add", "layer1.0.relu2", "layer2.0.conv1", "layer2.0.bn1", "layer2.0.relu1", "layer2.0.conv2",
+        "layer2.0.bn2", "layer2.0.downsample.0", "layer2.0.downsample.1", "layer2.0.add", "layer2.0.relu2",
+        "layer3.0.conv1", "layer3.0.bn1", "layer3.0.relu1", "layer3.0.conv2", "layer3.0.bn2", "layer3.0.downsample.0",
+        "layer3.0.downsample.1", "layer3.0.add", "layer3.0.relu2", "avgpool", "fc"};
+    assert_int_equal(d.n_layers, (int)(sizeof rn / sizeof *rn));
+    for (int i = 0; i < d.n_layers; i++) assert_string_equal(d.layers[i].name, rn[i]);
+    /* widths 16/32/64 unless model.hidden is given; then w/2w/4w */
+    assert_true(dt_layer_opt(&d.layers[0], "channels") == 16 && dt_layer_opt(&d.layers[0], "bias") == 0);
+    assert_true(dt_layer_opt(&d.layers[dt_model_desc_find(&d, "layer3.0.conv2")], "channels") == 64);
+    assert_true(dt_layer_opt(&d.layers[dt_model_desc_find(&d, "layer2.0.conv1")], "stride") == 2);
+    const dt_layer_desc *sc = &d.layers[dt_model_desc_find(&d, "layer2.0.downsample.0")];
+    assert_string_equal(sc->in[0], "layer1.0.relu2");
+    assert_true(dt_layer_opt(sc, "kernel") == 1 && dt_layer_opt(sc, "stride") == 2);
+    const dt_layer_desc *add1 = &d.layers[dt_model_desc_find(&d, "layer1.0.add")];
+    assert_string_equal(add1->in[1], "relu");   /* identity shortcut */
+    a.hidden = 8;
+    a.hidden_given = 1;
+    a.depth = 2;
+    assert_int_equal(dt_preset_expand(&a, &img, 1, &d), DT_OK);
+    assert_true(dt_layer_opt(&d.layers[0], "channels") == 8);
+    assert_true(dt_layer_opt(&d.layers[dt_model_desc_find(&d, "layer3.1.conv2")], "channels") == 32);
+    assert_int_equal(dt_model_desc_find(&d, "layer3.1.downsample.0"), -1);   /* same shape: identity */
+
+    dt_preset_args t = {.arch = DT_ARCH_TRANSFORMER, .hidden = 32, .depth = 1};
+    dt_input_shape seq = {.name = "x", .ndim = 2, .shape = {10, 3}};
+    assert_int_equal(dt_preset_expand(&t, &seq, 1, &d), DT_OK);
+    static const char *const tf[] = {"embed", "pos", "blocks.0.ln1", "blocks.0.attn", "blocks.0.res1", "blocks.0.ln2",
+                                     "blocks.0.mlp.0", "blocks.0.mlp.1", "blocks.0.mlp.2", "blocks.0.res2",
+                                     "blocks.1.ln1", "blocks.1.attn", "blocks.1.res1", "blocks.1.ln2",
+                                     "blocks.1.mlp.0", "blocks.1.mlp.1", "blocks.1.mlp.2", "blocks.1.res2",
+                                     "ln", "last", "fc"};
+    assert_int_equal(d.n_layers, (int)(sizeof tf / sizeof *tf));
+    for (int i = 0; i < d.n_layers; i++) assert_string_equal(d.layers[i].name, tf[i]);
+    assert_int_equal(d.layers[0].type, DT_LAYER_LINEAR);
+    assert_true(dt_layer_opt(&d.layers[6], "units") == 128 && dt_layer_opt(&d.layers[8], "units") == 32);
+    assert_true(dt_layer_opt(&d.layers[3], "heads") == 4);
+    assert_string_equal(d.layers[4].in[0], "pos");
+    assert_string_equal(d.layers[12].in[0], "blocks.0.res2");
+    /* improve's dropout remedy reaches the transformer's MLPs (after each GELU) */
+    char what[512];
+    assert_true(dt_desc_dropout(&d, 0.2, what, sizeof what));
+    print_message("dropout: %s\n", what);
+    assert_int_equal(dt_desc_count(&d, DT_LAYER_DROPOUT), 2);
+    assert_int_equal(d.layers[dt_model_desc_find(&d, "blocks.0.mlp.1") + 1].type, DT_LAYER_DROPOUT);
+    assert_int_equal(dt_preset_expand(&t, &seq, 1, &d), DT_OK);
+    t.depth = 3;
+    t.depth_given = 1;
+    dt_input_shape tok = {.name = "x", .ndim = 1, .shape = {10}, .tokens = 1, .vocab = 20};
+    assert_int_equal(dt_preset_expand(&t, &tok, 1, &d), DT_OK);
+    assert_int_equal(d.layers[0].type, DT_LAYER_EMBEDDING);
+    assert_int_equal(dt_model_desc_find(&d, "blocks.3.ln1"), -1);
+    assert_true(dt_model_desc_find(&d, "blocks.2.res2") > 0);
+
+    /* what each cannot read */
+    dt_input_shape tab = {.name = "x", .ndim = 1, .shape = {5}};
+    assert_int_equal(dt_preset_expand(&a, &tab, 1, &d), DT_ECONFIG);
+    assert_non_null(strstr(dt_last_error(), "model.arch resnet needs image [C,H,W] input"));
+    assert_int_equal(dt_preset_expand(&t, &img, 1, &d), DT_ECONFIG);
+    assert_non_null(strstr(dt_last_error(), "model.arch transformer needs sequence [T,F] or token ids [T] input"));
+}
+
+/* arch: resnet / transformer in a config build on the generated data, with
+ * model.hidden / model.depth applied only when given. */
+static void test_ramp_presets_from_config(void **state)
+{
+    static dt_config cfg;
+    static const struct { const char *gen, *yaml, *layer, *opt; double want; } cases[] = {
+        {"shapes", "model: {arch: resnet}\n", "layer3.0.conv1", "channels", 64},
+        {"shapes", "model: {arch: resnet, hidden: 4}\n", "layer3.0.conv1", "channels", 16},
+        {"sequences", "model: {arch: transformer, hidden: 16}\n", "blocks.1.mlp.0", "units", 64},
+        {"sequences", "model: {arch: transformer, hidden: 8, depth: 1}\n", "fc", "units", DT_UNITS_CLASSES},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        load_config(&cfg, cases[c].gen, cases[c].yaml);
+        dt_data *d = NULL;
+        assert_int_equal(dt_data_load(&cfg.data, NULL, &d), DT_OK);
+        dt_model *m = NULL;
+        dt_status st = dt_stage_build_model(&cfg, d, 4, &m);
+        if (st) print_error("%s\n", dt_last_error());
+        assert_int_equal(st, DT_OK);
+        int i = dt_model_desc_find(&m->spec.desc, cases[c].layer);
+        assert_true(i >= 0);
+        assert_true(dt_layer_opt(&m->spec.desc.layers[i], cases[c].opt) == cases[c].want);
+        if (c == 3) assert_int_equal(dt_model_desc_find(&m->spec.desc, "blocks.1.ln1"), -1);
+        dt_model_free(m);
+        dt_data_free(d);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -371,6 +475,8 @@ int main(void)
         cmocka_unit_test(test_names_default_from_type_and_position),
         cmocka_unit_test(test_layer_option_keys),
         cmocka_unit_test(test_edits_match_the_presets),
+        cmocka_unit_test(test_resnet_and_transformer_presets),
+        cmocka_unit_test(test_ramp_presets_from_config),
     };
     return cmocka_run_group_tests_name("layers", tests, NULL, NULL);
 }

@@ -55,6 +55,8 @@ static void steps_do_not_allocate(dt_generator gen, dt_arch arch, int hidden)
 static void test_mlp_step(void **state) { steps_do_not_allocate(DT_GEN_BLOBS, DT_ARCH_MLP, 32); }
 static void test_lenet_step(void **state) { steps_do_not_allocate(DT_GEN_SHAPES, DT_ARCH_LENET, 0); }
 static void test_lstm_step(void **state) { steps_do_not_allocate(DT_GEN_SEQUENCES, DT_ARCH_LSTM, 16); }
+static void test_resnet_step(void **state) { steps_do_not_allocate(DT_GEN_SHAPES, DT_ARCH_RESNET, 0); }
+static void test_transformer_step(void **state) { steps_do_not_allocate(DT_GEN_SEQUENCES, DT_ARCH_TRANSFORMER, 16); }
 
 int main(void)
 {
@@ -62,6 +64,8 @@ int main(void)
         cmocka_unit_test(test_mlp_step),
         cmocka_unit_test(test_lenet_step),
         cmocka_unit_test(test_lstm_step),
+        cmocka_unit_test(test_resnet_step),
+        cmocka_unit_test(test_transformer_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -155,6 +155,45 @@ static void test_clean_sequences_lstm(void **state)
     assert_clean(&cfg);
 }
 
+/* Layer statistics name each of these ops at least once. */
+static void assert_layer_ops(dt_config *cfg, const char *const *ops)
+{
+    dt_report *rep = run_debug(cfg);
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(dt_report_metrics(rep), "layers"), *l;
+    for (const char *const *o = ops; *o; o++) {
+        int seen = 0;
+        cJSON_ArrayForEach(l, layers)
+            seen |= !strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(l, "op")), *o);
+        if (!seen) fail_msg("debug's layer statistics lack op %s", *o);
+    }
+    dt_report_free(rep);
+}
+
+/* The ramp's presets run clean through every debug check: gradient check,
+ * batch dependency (attention mixes steps, never samples; evaluation-mode
+ * batch-norm mixes nothing), train/eval switch, init loss; their new ops
+ * appear in the per-layer statistics. */
+static void test_clean_shapes_resnet(void **state)
+{
+    dt_config cfg;
+    synthetic_config(&cfg, "shapes", "300");
+    set(&cfg, "model.arch", "resnet");
+    set(&cfg, "train.batch_size", "16");
+    assert_clean(&cfg);
+    assert_layer_ops(&cfg, (const char *const[]){"conv2d", "batchnorm", "add", "global_avgpool", NULL});
+}
+
+static void test_clean_sequences_transformer(void **state)
+{
+    dt_config cfg;
+    synthetic_config(&cfg, "sequences", "300");
+    set(&cfg, "model.arch", "transformer");
+    set(&cfg, "model.hidden", "16");
+    set(&cfg, "train.batch_size", "16");
+    assert_clean(&cfg);
+    assert_layer_ops(&cfg, (const char *const[]){"pos_add", "attention", "gelu", "layernorm", NULL});
+}
+
 /* Dropout and batch-norm: the train/eval switch must reach them, and
  * evaluation-mode batch-norm must not mix samples. */
 static void test_clean_mlp_with_batchnorm_and_dropout(void **state)
@@ -371,6 +410,8 @@ int main(void)
         cmocka_unit_test(test_clean_blobs_mlp),
         cmocka_unit_test(test_clean_shapes_lenet),
         cmocka_unit_test(test_clean_sequences_lstm),
+        cmocka_unit_test(test_clean_shapes_resnet),
+        cmocka_unit_test(test_clean_sequences_transformer),
         cmocka_unit_test(test_clean_mlp_with_batchnorm_and_dropout),
         cmocka_unit_test(test_unnormalized_images),
         cmocka_unit_test(test_unnormalized_large_tabular),

@@ -142,6 +142,44 @@ static void test_start_simple_clean_and_departures(void **state)
     dt_report_free(rep);
 }
 
+/* start-simple names the ramp's next step in its choices: lenet -> resnet,
+ * lstm -> transformer, mlp -> a deeper mlp with batch-norm; none after a transformer. */
+static void test_start_simple_names_the_next_step(void **state)
+{
+    static const struct { const char *gen, *arch, *next; } cases[] = {
+        {"data.synthetic.generator=shapes", "model.arch=auto", "resnet"},
+        {"data.synthetic.generator=sequences", "model.arch=auto", "transformer"},
+        {"data.synthetic.generator=spirals", "model.arch=auto", "a deeper mlp with batch-norm"},
+        {"data.synthetic.generator=sequences", "model.arch=transformer", NULL},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        const char *sets[] = {cases[c].gen, cases[c].arch, NULL};
+        dt_report *rep = run_stage(dt_stage_start_simple, "start-simple", sets);
+        cJSON *j = dt_report_to_json(rep);
+        cJSON *m = cJSON_GetObjectItem(j, "metrics");
+        const char *next = cJSON_GetStringValue(cJSON_GetObjectItem(m, "next_arch"));
+        const char *reason = NULL;
+        cJSON *ch;
+        cJSON_ArrayForEach(ch, cJSON_GetObjectItem(m, "choices"))
+            if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(ch, "key")), "model.arch"))
+                reason = cJSON_GetStringValue(cJSON_GetObjectItem(ch, "reason"));
+        assert_non_null(reason);
+        print_message("%s: %s\n", cases[c].arch, reason);
+        if (cases[c].next) {
+            assert_non_null(next);
+            assert_string_equal(next, cases[c].next);
+            char want[128];
+            snprintf(want, sizeof want, "next: %s", cases[c].next);
+            assert_non_null(strstr(reason, want));
+        } else {
+            assert_null(next);
+            assert_null(strstr(reason, "next:"));
+        }
+        cJSON_Delete(j);
+        dt_report_free(rep);
+    }
+}
+
 /* The curve rules on hand-made curves. */
 static void test_curve_classifier(void **state)
 {
@@ -169,6 +207,7 @@ int main(void)
         cmocka_unit_test(test_lr_far_too_low_plateaus),
         cmocka_unit_test(test_heavy_weight_decay_plateaus),
         cmocka_unit_test(test_start_simple_clean_and_departures),
+        cmocka_unit_test(test_start_simple_names_the_next_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

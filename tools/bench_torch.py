@@ -19,6 +19,10 @@ if name == "lenet":
     r = ref.bench("lenet", ref.LeNet(), torch.randn(batch, 1, 28, 28), y, seconds)
 elif name == "mlp":
     r = ref.bench("mlp", ref.MLP(), torch.randn(batch, 1, 28, 28), y, seconds)
+elif name == "resnet":
+    r = ref.bench("resnet", ref.ResNet8(), torch.randn(batch, 1, 28, 28), y, seconds)
+elif name == "transformer":
+    r = ref.bench("transformer", ref.Transformer(), torch.randn(batch, 28, 28), y, seconds)
 else:
     r = ref.bench("lstm", ref.LSTMNet(), torch.randn(batch, 28, 28), y, seconds)
 

@@ -22,7 +22,7 @@
 
 typedef struct cJSON cJSON;
 
-typedef enum { DT_ARCH_AUTO, DT_ARCH_MLP, DT_ARCH_LENET, DT_ARCH_LSTM, DT_ARCH_CUSTOM } dt_arch;
+typedef enum { DT_ARCH_AUTO, DT_ARCH_MLP, DT_ARCH_LENET, DT_ARCH_LSTM, DT_ARCH_RESNET, DT_ARCH_TRANSFORMER, DT_ARCH_CUSTOM } dt_arch;
 typedef enum { DT_ACT_RELU, DT_ACT_TANH } dt_activation;
 typedef enum { DT_OUT_NONE, DT_OUT_SOFTMAX } dt_output_activation;
 typedef enum { DT_LOSS_CROSS_ENTROPY, DT_LOSS_MSE } dt_loss;

@@ -42,6 +42,8 @@ typedef enum dt_op {
     DT_OP_LSTM,
     /* layer-table extras (ops_reduce.c) */
     DT_OP_LEAKY_RELU, DT_OP_GLOBAL_AVGPOOL, DT_OP_SEQ_MEAN,
+    /* transformers (ops_attention.c) */
+    DT_OP_GELU, DT_OP_POS_ADD, DT_OP_ATTENTION,
     DT_OP_COUNT
 } dt_op;
 
@@ -197,6 +199,13 @@ dt_node *dt_lstm(dt_graph *g, const char *layer, dt_node *x, dt_node *w_ih, dt_n
 dt_node *dt_leaky_relu(dt_graph *g, const char *layer, dt_node *x, float slope);
 dt_node *dt_global_avgpool(dt_graph *g, const char *layer, dt_node *x);         /* [B,C,H,W] -> [B,C] */
 dt_node *dt_seq_mean(dt_graph *g, const char *layer, dt_node *x);               /* [B,T,H] -> [B,H] */
+dt_node *dt_gelu(dt_graph *g, const char *layer, dt_node *x);                   /* x·Φ(x), the erf form */
+dt_node *dt_pos_add(dt_graph *g, const char *layer, dt_node *x, dt_node *pos);  /* [B,T,D] + [1,T,D] */
+/* Multi-head self-attention over [B,T,D] with torch's nn.MultiheadAttention
+ * parameters (in_proj_weight [3D,D], in_proj_bias [3D], out_proj.weight
+ * [D,D], out_proj.bias [D]); causal: step t attends to steps <= t. */
+dt_node *dt_attention(dt_graph *g, const char *layer, dt_node *x, dt_node *w_in, dt_node *b_in, dt_node *w_out,
+                      dt_node *b_out, int heads, int causal);
 
 /* Allocates every buffer for batches up to max_batch.  Returns the first
  * build error if any op failed to build. */

@@ -9,6 +9,15 @@
  *   mlp:   f1 Linear(D,H) → act → f2 Linear(H,K)   (depth d: f1..fd hidden, f(d+1) out)
  *   lstm:  [emb Embedding(V,H) for token input →] lstm LSTM(D,H, depth layers) → last step
  *          → fc Linear(H,K)
+ *   resnet: conv1 Conv2d(C,w,3,pad 1,no bias) → bn1 → ReLU → layer1.0 BasicBlock(w→w)
+ *          → layer2.0 BasicBlock(w→2w, stride 2) → layer3.0 BasicBlock(2w→4w, stride 2)
+ *          → global average pool → fc Linear(4w,K); torchvision's names (conv1, bn1,
+ *          conv2, bn2, downsample.0/.1); w = 16, or model.hidden when given;
+ *          model.depth BasicBlocks per stage (1: ResNet-8)
+ *   transformer: embed Linear(F,d) (Embedding(V,d) for token ids) → pos [1,T,d] →
+ *          blocks.N {ln1 → attn MultiheadAttention(d, 4) → + → ln2 → mlp.0 Linear(d,4d)
+ *          → GELU → mlp.2 Linear(4d,d) → +} (2 blocks, or model.depth when given)
+ *          → ln → last step → fc Linear(d,K); d = model.hidden (64)
  *   auto on several inputs: one encoder per input, flattened, concatenated,
  *          f1 Linear(·,H) → ReLU → out Linear(H,K) (the seed's fusion network) */
 #ifndef DT_MODEL_H
@@ -66,8 +75,10 @@ dt_status dt_model_train_step(dt_model *m, dt_optimizer *o, float *loss_out);
 /* ------------------------------------------------------------ presets */
 
 typedef struct dt_preset_args {
-    dt_arch arch;                 /* MLP, LENET, LSTM, or AUTO for the multi-input fusion */
+    dt_arch arch;                 /* MLP, LENET, LSTM, RESNET, TRANSFORMER, or AUTO for the multi-input fusion */
     int hidden, depth;
+    int hidden_given, depth_given;/* set by the user: resnet's widths follow hidden only then,
+                                   * the transformer's block count depth only then */
     dt_activation act;
     int batch_norm;               /* before each hidden activation */
     double dropout;               /* after each hidden activation; 0 = none */

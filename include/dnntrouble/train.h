@@ -50,6 +50,17 @@ typedef struct dt_fit_step {
  * nonzero to stop training after this step (res->stopped_by_hook). */
 typedef int (*dt_step_fn)(void *ctx, const dt_fit_step *s);
 
+/* What the epoch hook sees at the end of each epoch that completed (the
+ * curve a report draws): validation's numbers when a validation split ran. */
+typedef struct dt_fit_epoch_info {
+    int epoch;                  /* 1-based */
+    double train_loss;          /* mean training loss over the epoch's steps */
+    int validated;              /* 0: no validation split */
+    double val_loss, val_error;
+} dt_fit_epoch_info;
+
+typedef void (*dt_epoch_fn)(void *ctx, const dt_fit_epoch_info *e);
+
 typedef struct dt_fit_opts {
     int epochs;
     long max_steps;             /* 0: epochs decide */
@@ -64,6 +75,8 @@ typedef struct dt_fit_opts {
     const size_t *fixed_rows;   /* when set: every step trains on these rows of train_split, in this
                                  * order (overfit-batch's one fixed batch); an epoch is one step */
     size_t n_fixed;
+    dt_epoch_fn on_epoch;       /* after every completed epoch, its validation included (may be NULL) */
+    void *epoch_ctx;
 } dt_fit_opts;
 
 /* One epoch of a fit, for curves (reports' `history`). */

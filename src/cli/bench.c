@@ -112,6 +112,12 @@ static int bench_model(const char *name, int batch, double seconds, int profile,
     } else if (!strcmp(name, "mlp")) {
         a.arch = DT_ARCH_MLP;
         a.hidden = 256;
+    } else if (!strcmp(name, "resnet")) {
+        a.arch = DT_ARCH_RESNET;   /* torch_ref's ResNet8(c=1, w=16) on [1,28,28] */
+    } else if (!strcmp(name, "transformer")) {
+        a.arch = DT_ARCH_TRANSFORMER;   /* torch_ref's Transformer(f=28, t=28, d=64, h=4, 2 blocks) */
+        in = (dt_input_shape){.ndim = 2, .shape = {28, 28}};
+        a.hidden = 64;
     } else {
         a.arch = DT_ARCH_LSTM;
         in = (dt_input_shape){.ndim = 2, .shape = {28, 28}};
@@ -151,8 +157,8 @@ static int bench_model(const char *name, int batch, double seconds, int profile,
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: dnntrouble bench [--model lenet|mlp|lstm] [--batch N] [--threads N] [--seconds S] [--json]\n"
-               "                        [--profile]\n"
+    fprintf(f, "usage: dnntrouble bench [--model lenet|mlp|lstm|resnet|transformer] [--batch N] [--threads N]\n"
+               "                        [--seconds S] [--json] [--profile]\n"
                "Training throughput (Adam, cross-entropy, random data) of the starter models at batch\n"
                "64 and 256, and the sgemm ceiling of this machine measured in the same run.\n"
                "--profile: then as many steps again with each op's forward and backward timed.\n");
@@ -174,9 +180,10 @@ int dt_cli_bench(int argc, char **argv)
         else if (!strcmp(a, "--seconds") && v) { seconds = atof(v); i++; }
         else { usage(stderr); fprintf(stderr, "dnntrouble: error: bench: unknown or incomplete option '%s'\n", a); return 2; }
     }
-    if ((only && strcmp(only, "lenet") && strcmp(only, "mlp") && strcmp(only, "lstm")) || batch < 0 ||
-        threads < 1 || !(seconds > 0)) {
-        fprintf(stderr, "dnntrouble: error: bench: --model must be lenet, mlp or lstm; --batch, --threads, --seconds positive\n");
+    if ((only && strcmp(only, "lenet") && strcmp(only, "mlp") && strcmp(only, "lstm") && strcmp(only, "resnet") &&
+         strcmp(only, "transformer")) || batch < 0 || threads < 1 || !(seconds > 0)) {
+        fprintf(stderr, "dnntrouble: error: bench: --model must be lenet, mlp, lstm, resnet or transformer; --batch, "
+                        "--threads, --seconds positive\n");
         return 2;
     }
     openblas_set_num_threads(threads);
@@ -189,11 +196,11 @@ int dt_cli_bench(int argc, char **argv)
         printf("BLAS: %s%s\nsgemm ceiling: %.1f GFLOP/s (%d thread%s)\n%-6s %6s %12s %10s %8s %6s\n", blas_label,
                blas.fallback ? " -- WARNING: below what this CPU supports" : "", peak, threads,
                threads == 1 ? "" : "s", "model", "batch", "samples/s", "ms/step", "GFLOP/s", "%peak");
-    const char *models[] = {"lenet", "mlp", "lstm"};
+    const char *models[] = {"lenet", "mlp", "lstm", "resnet", "transformer"};
     int batches[] = {64, 256};
     for (int bi = 0; bi < 2; bi++) {
         int b = batch ? batch : batches[bi];
-        for (int mi = 0; mi < 3; mi++) {
+        for (int mi = 0; mi < 5; mi++) {
             if (only && strcmp(only, models[mi])) continue;
             bench_result r;
             if (profile && !json) printf("%s, batch %d: per-op profile\n", models[mi], b);

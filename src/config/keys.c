@@ -9,7 +9,7 @@ static const char *const task_names[] = {"classification", "regression", NULL};
 static const char *const format_names[] = {"idx", "csv", "npy", "text", "synthetic", NULL};
 static const char *const modality_names[] = {"auto", "image", "sequence", "tabular", NULL};
 static const char *const generator_names[] = {"shapes", "blobs", "spirals", "sequences", "pairs", NULL};
-static const char *const arch_names[] = {"auto", "mlp", "lenet", "lstm", "custom", NULL};
+static const char *const arch_names[] = {"auto", "mlp", "lenet", "lstm", "resnet", "transformer", "custom", NULL};
 static const char *const act_names[] = {"relu", "tanh", NULL};
 static const char *const outact_names[] = {"none", "softmax", NULL};
 static const char *const loss_names[] = {"cross_entropy", "mse", NULL};
@@ -152,7 +152,7 @@ static const char *enum_name(const char *const *names, int count, int v)
 {
     return v >= 0 && v < count ? names[v] : "?";
 }
-const char *dt_arch_name(dt_arch a) { return enum_name(arch_names, 5, (int)a); }
+const char *dt_arch_name(dt_arch a) { return enum_name(arch_names, 7, (int)a); }
 const char *dt_optimizer_name(dt_opt_kind o) { return enum_name(opt_names, 3, (int)o); }
 const char *dt_modality_name(dt_modality m) { return enum_name(modality_names, 4, (int)m); }
 const char *dt_task_name(dt_task t) { return enum_name(task_names, 2, (int)t); }

@@ -101,3 +101,13 @@ dt_node *dt_global_avgpool(dt_graph *g, const char *layer, dt_node *x)
 
 dt_node *dt_seq_mean(dt_graph *g, const char *layer, dt_node *x)
 { return dt_apply(g, DT_OP_SEQ_MEAN, layer, 1, IN(x), 0, 0, 0, 0); }
+
+dt_node *dt_gelu(dt_graph *g, const char *layer, dt_node *x)
+{ return dt_apply(g, DT_OP_GELU, layer, 1, IN(x), 0, 0, 0, 0); }
+
+dt_node *dt_pos_add(dt_graph *g, const char *layer, dt_node *x, dt_node *pos)
+{ return dt_apply(g, DT_OP_POS_ADD, layer, 2, IN(x, pos), 0, 0, 0, 0); }
+
+dt_node *dt_attention(dt_graph *g, const char *layer, dt_node *x, dt_node *w_in, dt_node *b_in, dt_node *w_out,
+                      dt_node *b_out, int heads, int causal)
+{ return dt_apply(g, DT_OP_ATTENTION, layer, 5, IN(x, w_in, b_in, w_out, b_out), (int[]){heads, causal != 0}, 2, 0, 0); }

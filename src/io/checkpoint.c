@@ -36,8 +36,47 @@ static void item_set(ckpt_item *it, const char *name, int ndim, const int *shape
     it->t.data = data;
 }
 
-/* The model's state_dict in torch order: parameters in creation order, each
- * batch-norm layer's running statistics after its last parameter. */
+/* Number of '.'-separated parts of name before its last one (the owner module's depth). */
+static int owner_depth(const char *name)
+{
+    int k = 0;
+    for (const char *p = name; *p; p++) k += *p == '.';
+    return k;
+}
+
+/* 1 when the first `parts` parts of a and b are equal. */
+static int same_prefix(const char *a, const char *b, int parts)
+{
+    for (int seen = 0; seen < parts; a++, b++) {
+        if (*a != *b) return 0;
+        if (*a == '\0') return 0;
+        if (*a == '.') seen++;
+    }
+    return 1;
+}
+
+/* Appends to out, in torch's state_dict() order, the items under the module
+ * whose path is the first `depth` parts of in[first]'s name: that module's
+ * own tensors first (in creation order), then each child module's, children
+ * in the order they first appear.  done[] marks what is placed. */
+static void torch_order(const ckpt_item *in, int n, int first, int depth, unsigned char *done, ckpt_item *out, int *k)
+{
+    for (int i = first; i < n; i++)
+        if (!done[i] && owner_depth(in[i].name) == depth && same_prefix(in[i].name, in[first].name, depth)) {
+            out[(*k)++] = in[i];
+            done[i] = 1;
+        }
+    for (int i = first; i < n; i++)
+        if (!done[i] && owner_depth(in[i].name) > depth && same_prefix(in[i].name, in[first].name, depth))
+            torch_order(in, n, i, depth + 1, done, out, k);
+}
+
+/* The model's state_dict in torch's order.  Items are made in creation order
+ * (each batch-norm layer's running statistics after its last parameter),
+ * then ordered as torch.nn.Module.state_dict() lists the equivalent module,
+ * dotted names being nested modules: a module's own tensors before its
+ * children's (a positional layer `pos` is a tensor of the root, so it comes
+ * before `embed.weight`), children in the order they first appear. */
 static dt_status state_dict(const dt_model *m, ckpt_item **out, int *n_out)
 {
     const dt_graph *g = m->g;
@@ -60,8 +99,21 @@ static dt_status state_dict(const dt_model *m, ckpt_item **out, int *n_out)
             item_set(&it[n++], nm, 1, &c, dt_batchnorm_running_var(bn));
         }
     }
-    *out = it;
-    *n_out = n;
+    ckpt_item *sorted = calloc((size_t)n + 1, sizeof *sorted);
+    unsigned char *done = calloc((size_t)n + 1, 1);
+    if (!sorted || !done) {
+        free(it);
+        free(sorted);
+        free(done);
+        return dt_fail(DT_ENOMEM, "checkpoint: out of memory");
+    }
+    int k = 0;
+    if (n) torch_order(it, n, 0, 0, done, sorted, &k);
+    for (int i = 0; i < n; i++) sorted[i].t.name = sorted[i].name;   /* names live in the items */
+    free(it);
+    free(done);
+    *out = sorted;
+    *n_out = k;
     return DT_OK;
 }
 

@@ -160,9 +160,11 @@ int dt_desc_dropout(dt_model_desc *d, double rate, char *desc, size_t size)
             changed = 1;
         }
     if (any || rate <= 0) return changed;
-    /* None yet: one after each hidden activation (not the output). */
+    /* None yet: one after each hidden activation (not the output); GELU
+     * counts here (a transformer's MLP), though not for deeper or batch-norm. */
     for (int i = 0; i + 1 < d->n_layers; i++) {
-        if (!is_activation(d->layers[i].type) || d->layers[i + 1].n_in != 0) continue;
+        if (!(is_activation(d->layers[i].type) || d->layers[i].type == DT_LAYER_GELU) || d->layers[i + 1].n_in != 0)
+            continue;
         dt_layer_desc dr;
         dt_layer_desc_init(&dr, DT_LAYER_DROPOUT, NULL);
         unique_name(d, "dropout", dr.name);

@@ -173,6 +173,7 @@ static dt_node *build_activation(dt_layer_build *b, dt_node *const *in, int n_in
     case DT_LAYER_TANH: return dt_tanh(g, n, in[0]);
     case DT_LAYER_SIGMOID: return dt_sigmoid(g, n, in[0]);
     case DT_LAYER_SOFTMAX: return dt_softmax(g, n, in[0]);
+    case DT_LAYER_GELU: return dt_gelu(g, n, in[0]);
     default: return dt_dropout(g, n, in[0], (float)OPT(0));
     }
 }
@@ -252,6 +253,49 @@ static dt_node *build_seq_pool(dt_layer_build *b, dt_node *const *in, int n_in)
 {
     if (!need_ndim(b, in[0], 3, 3, "a sequence [B,T,F]")) return NULL;
     return OPT(0) == 0 ? dt_seq_last(b->g, b->l->name, in[0]) : dt_seq_mean(b->g, b->l->name, in[0]);
+}
+
+/* torch's nn.MultiheadAttention(D, heads, batch_first=True) as self-attention:
+ * NAME.in_proj_weight [3D,D], NAME.in_proj_bias [3D], NAME.out_proj.weight
+ * [D,D], NAME.out_proj.bias [D].  `init: default` (and torch_default) is
+ * torch's own: xavier_uniform in_proj_weight, out_proj.weight U(+-1/sqrt D),
+ * biases zero. */
+static dt_node *build_attention(dt_layer_build *b, dt_node *const *in, int n_in)
+{
+    dt_node *x = in[0];
+    char s[64];
+    if (!need_ndim(b, x, 3, 3, "a sequence [B,T,F]")) return NULL;
+    int D = x->shape[2], H = (int)OPT(0);
+    if (D % H)
+        return dt_layer_fail(b, "heads %d do not divide the %d features of its input %s: make the features a multiple "
+                             "of the heads", H, D, shape_of(x, s, sizeof s));
+    dt_node *wi = param(b, "in_proj_weight", 'w', 2, (int[]){3 * D, D}, D, 3 * D);
+    dt_node *bi = param(b, "in_proj_bias", 'b', 1, (int[]){3 * D}, D, 3 * D);
+    dt_node *wo = param(b, "out_proj.weight", 'w', 2, (int[]){D, D}, D, D);
+    dt_node *bo = param(b, "out_proj.bias", 'b', 1, (int[]){D}, D, D);
+    if (bo && (b->l->init == DT_LINIT_DEFAULT || b->l->init == DT_LINIT_TORCH_DEFAULT)) {
+        wi->init = DT_INIT_GLOROT_UNIFORM;
+        wo->init = DT_INIT_UNIFORM_FAN_IN;
+        bi->init = bo->init = DT_INIT_ZERO;
+    }
+    return dt_attention(b->g, b->l->name, x, wi, bi, wo, bo, H, OPT(1) != 0);
+}
+
+/* A learned [1,T,D] tensor added to every sample; named as the layer itself
+ * (torch: an nn.Parameter attribute, `self.pos`).  Default init N(0, 0.02^2)
+ * (GPT-2, ViT); torch_default: zeros, as torch.zeros(1, T, D) would be. */
+static dt_node *build_positional(dt_layer_build *b, dt_node *const *in, int n_in)
+{
+    dt_node *x = in[0];
+    if (!need_ndim(b, x, 3, 3, "a sequence [B,T,F]")) return NULL;
+    int T = x->shape[1], D = x->shape[2];
+    dt_node *p = dt_param(b->g, b->l->name, b->l->name, 3, (int[]){1, T, D}, DT_INIT_NORMAL, T, D);
+    if (p) {
+        p->farg[0] = 0.02f;
+        if (b->l->init == DT_LINIT_TORCH_DEFAULT) p->init = DT_INIT_ZERO;
+        else if (b->l->init != DT_LINIT_DEFAULT) p->init = weight_init(b, p);
+    }
+    return dt_pos_add(b->g, b->l->name, x, p);
 }
 
 static dt_node *build_add(dt_layer_build *b, dt_node *const *in, int n_in)
@@ -343,6 +387,15 @@ static const dt_layer_def table[DT_LAYER_TYPE_COUNT] = {
     [DT_LAYER_CONCAT] = {"concat", NOOPTS, 2, DT_MAX_LAYER_IN, 0, "joins [B,F] inputs along the features", build_concat},
     [DT_LAYER_RESHAPE] = {"reshape", 1, {{"shape", DT_LOPT_SHAPE, DT_LOPT_REQUIRED, 1, 1 << 20, 0, NULL,
         "per-sample shape, 1 to 3 sizes"}}, 1, 1, 0, "[B, ...] -> [B, shape...] (same number of values)", build_reshape},
+    [DT_LAYER_GELU] = {"gelu", NOOPTS, 1, 1, 0, "x·Φ(x), the exact (erf) form (torch nn.GELU)", build_activation},
+    [DT_LAYER_ATTENTION] = {"attention", 2, {
+        INT_OPT("heads", 4, 1, 1024, "attention heads; they divide the features"),
+        BOOL_OPT("causal", 0, "step t attends to steps <= t only")}, 1, 1, 1,
+        "multi-head self-attention over [B,T,F] with its input and output projections (torch nn.MultiheadAttention, "
+        "batch_first: in_proj_weight [3F,F], in_proj_bias, out_proj.weight [F,F], out_proj.bias)", build_attention},
+    [DT_LAYER_POSITIONAL] = {"positional", NOOPTS, 1, 1, 1,
+        "adds a learned position embedding [1,T,F] to [B,T,F]; its tensor is named as the layer (torch: an "
+        "nn.Parameter)", build_positional},
 };
 
 const dt_layer_def *dt_layer_def_get(dt_layer_type t)

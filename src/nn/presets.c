@@ -19,6 +19,8 @@ static dt_layer_desc *add(builder *b, dt_layer_type t, const char *name)
 
 static dt_layer_desc *add_in(builder *b, dt_layer_type t, const char *name, const char *in)
 {
+    /* Reading the layer just before is the default: no `in` for that. */
+    if (in && b->d->n_layers && !strcmp(b->d->layers[b->d->n_layers - 1].name, in)) in = NULL;
     dt_layer_desc *l = add(b, t, name);
     if (l && in) {
         l->n_in = 1;
@@ -105,6 +107,115 @@ static void output(builder *b, const dt_preset_args *a, const char *name)
     if (a->output_softmax) add(b, DT_LAYER_SOFTMAX, NULL);
 }
 
+static dt_layer_desc *add_ins(builder *b, dt_layer_type t, const char *name, const char *in0, const char *in1)
+{
+    dt_layer_desc *l = add(b, t, name);
+    if (l) {
+        l->n_in = 2;
+        snprintf(l->in[0], sizeof l->in[0], "%s", in0);
+        snprintf(l->in[1], sizeof l->in[1], "%s", in1);
+    }
+    return l;
+}
+
+/* prefix.part; presets keep prefixes short ("layer3.0", "blocks.15"), so it fits. */
+static void named(char *buf, const char *prefix, const char *part)
+{
+    snprintf(buf, DT_LAYER_NAME_LEN, "%.20s.%.18s", prefix, part);
+}
+
+/* torchvision's BasicBlock `prefix` (e.g. "layer2.0") reading layer `in`
+ * with cin channels: conv1 (stride s) → bn1 → relu → conv2 → bn2, plus the
+ * shortcut (downsample.0 1x1 conv stride s → downsample.1, when the shape
+ * changes), added, → relu.  Writes the name of its output into out. */
+static void basic_block(builder *b, const char *prefix, const char *in, int cin, int cout, int stride, char *out)
+{
+    char n[8][DT_LAYER_NAME_LEN];
+    const char *part[8] = {"conv1", "bn1", "relu1", "conv2", "bn2", "downsample.0", "downsample.1", "add"};
+    for (int i = 0; i < 8; i++) named(n[i], prefix, part[i]);
+    dt_layer_desc *c = conv(b, n[0], in, cout, 3, 1);
+    if (c) {
+        dt_layer_set_opt(c, "stride", stride);
+        dt_layer_set_opt(c, "bias", 0);
+    }
+    add(b, DT_LAYER_BATCHNORM, n[1]);
+    add(b, DT_LAYER_RELU, n[2]);
+    if ((c = conv(b, n[3], NULL, cout, 3, 1))) dt_layer_set_opt(c, "bias", 0);
+    add(b, DT_LAYER_BATCHNORM, n[4]);
+    const char *shortcut = in;
+    if (stride != 1 || cin != cout) {
+        if ((c = conv(b, n[5], in, cout, 1, 0))) {
+            dt_layer_set_opt(c, "stride", stride);
+            dt_layer_set_opt(c, "bias", 0);
+        }
+        add(b, DT_LAYER_BATCHNORM, n[6]);
+        shortcut = n[6];
+    }
+    add_ins(b, DT_LAYER_ADD, n[7], n[4], shortcut);
+    named(out, prefix, "relu2");
+    add(b, DT_LAYER_RELU, out);
+}
+
+/* SPEC's `resnet`: a ResNet-8 in torchvision's names.  conv1 3x3 → bn1 →
+ * relu → layer1..3 (model.depth BasicBlocks each, the first of layers 2
+ * and 3 at stride 2; widths w, 2w, 4w with w = 16, or model.hidden when
+ * given) → global average pool → fc. */
+static void resnet(builder *b, const dt_preset_args *a, int channels)
+{
+    int w = a->hidden_given && a->hidden > 0 ? a->hidden : 16, blocks = a->depth > 0 ? a->depth : 1;
+    dt_layer_desc *c = conv(b, "conv1", NULL, w, 3, 1);
+    if (c) dt_layer_set_opt(c, "bias", 0);
+    add(b, DT_LAYER_BATCHNORM, "bn1");
+    add(b, DT_LAYER_RELU, "relu");
+    char in[DT_LAYER_NAME_LEN] = "relu", out[DT_LAYER_NAME_LEN];
+    int cin = w;
+    (void)channels;
+    for (int stage = 1; stage <= 3; stage++) {
+        int cout = w << (stage - 1);
+        for (int k = 0; k < blocks; k++) {
+            char prefix[DT_LAYER_NAME_LEN];
+            snprintf(prefix, sizeof prefix, "layer%d.%d", stage, k);
+            basic_block(b, prefix, in, cin, cout, stage > 1 && k == 0 ? 2 : 1, out);
+            memcpy(in, out, sizeof in);
+            cin = cout;
+        }
+    }
+    add(b, DT_LAYER_GLOBAL_AVGPOOL, "avgpool");
+    output(b, a, "fc");
+}
+
+/* SPEC's `transformer`: a pre-LayerNorm encoder.  embed (Linear(F, d), or
+ * Embedding(V, d) for token ids) → pos → blocks.N: ln1 → attn (4 heads) →
+ * res1 = in + attn → ln2 → mlp.0 Linear(d, 4d) → mlp.1 GELU → mlp.2
+ * Linear(4d, d) → res2 = res1 + mlp.2; then ln → last step → fc.  d =
+ * model.hidden; blocks: model.depth when given, else 2. */
+static void transformer(builder *b, const dt_preset_args *a, const dt_input_shape *in)
+{
+    int d = a->hidden > 0 ? a->hidden : 64, blocks = a->depth_given && a->depth > 0 ? a->depth : 2;
+    dt_layer_desc *l = add(b, in->tokens ? DT_LAYER_EMBEDDING : DT_LAYER_LINEAR, "embed");
+    if (l) dt_layer_set_opt(l, in->tokens ? "dim" : "units", d);
+    add(b, DT_LAYER_POSITIONAL, "pos");
+    char x[DT_LAYER_NAME_LEN] = "pos";
+    for (int k = 0; k < blocks; k++) {
+        char p[DT_LAYER_NAME_LEN], n[8][DT_LAYER_NAME_LEN];
+        const char *part[8] = {"ln1", "attn", "res1", "ln2", "mlp.0", "mlp.1", "mlp.2", "res2"};
+        snprintf(p, sizeof p, "blocks.%d", k);
+        for (int i = 0; i < 8; i++) named(n[i], p, part[i]);
+        add_in(b, DT_LAYER_LAYERNORM, n[0], x);
+        if ((l = add(b, DT_LAYER_ATTENTION, n[1]))) dt_layer_set_opt(l, "heads", 4);
+        add_ins(b, DT_LAYER_ADD, n[2], x, n[1]);
+        add(b, DT_LAYER_LAYERNORM, n[3]);
+        linear(b, n[4], 4.0 * d);
+        add(b, DT_LAYER_GELU, n[5]);
+        linear(b, n[6], d);
+        add_ins(b, DT_LAYER_ADD, n[7], n[2], n[6]);
+        memcpy(x, n[7], sizeof x);
+    }
+    add(b, DT_LAYER_LAYERNORM, "ln");
+    add(b, DT_LAYER_SEQ_POOL, "last");
+    output(b, a, "fc");
+}
+
 static dt_status need(int ok, const char *arch, const dt_input_shape *in, const char *what)
 {
     if (ok) return DT_OK;
@@ -176,6 +287,13 @@ dt_status dt_preset_expand(const dt_preset_args *a, const dt_input_shape *inputs
             hidden_tail(&b, &dense, "", 0);
             output(&b, a, "f3");
         }
+    } else if (a->arch == DT_ARCH_RESNET) {
+        st = need(in->ndim == 3 && !in->tokens, arch, in, "image [C,H,W]");
+        if (!st) resnet(&b, a, in->shape[0]);
+    } else if (a->arch == DT_ARCH_TRANSFORMER) {
+        st = need((in->tokens && in->ndim == 1) || (!in->tokens && in->ndim == 2), arch, in,
+                  "sequence [T,F] or token ids [T]");
+        if (!st) transformer(&b, a, in);
     } else if (a->arch == DT_ARCH_LSTM) {
         st = need(in->tokens || in->ndim <= 2, arch, in, "sequence [T,F], token ids [T] or tabular [D]");
         if (!st) {

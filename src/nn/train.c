@@ -214,6 +214,7 @@ dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_
                           NAN, NAN};
         if (!st && (res->diverged || res->stopped_by_hook || !validate)) history_add(res, &h);
         if (st || res->diverged || res->stopped_by_hook) break;
+        dt_fit_epoch_info fe = {e, res->last_train_loss, 0, NAN, NAN};
         if (validate) {
             dt_eval ev = {0};
             st = dt_model_evaluate_with(m, d, opts->val_split, opts->transform, opts->transform_ctx, &ev,
@@ -222,6 +223,10 @@ dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_
             h.val_loss = (float)ev.loss;
             h.val_error = (float)ev.error;
             history_add(res, &h);
+            fe.validated = 1;
+            fe.val_loss = ev.loss;
+            fe.val_error = ev.error;
+            if (opts->on_epoch) opts->on_epoch(opts->epoch_ctx, &fe);
             /* Better: a lower error, or the same error at a lower loss.  The
              * loss breaks ties because error moves in steps: a model stuck
              * at one error while its loss falls (early epochs, small
@@ -236,6 +241,8 @@ dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_
                 res->stopped_early = 1;
                 break;
             }
+        } else if (opts->on_epoch) {
+            opts->on_epoch(opts->epoch_ctx, &fe);
         }
     }
     /* Parameters and batch-norm running statistics together: the

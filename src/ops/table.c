@@ -12,6 +12,7 @@ extern const dt_op_def dt_def_conv2d, dt_def_maxpool, dt_def_avgpool;
 extern const dt_op_def dt_def_batchnorm, dt_def_layernorm, dt_def_embedding;
 extern const dt_op_def dt_def_lstm;
 extern const dt_op_def dt_def_leaky_relu, dt_def_global_avgpool, dt_def_seq_mean;
+extern const dt_op_def dt_def_gelu, dt_def_pos_add, dt_def_attention;
 
 static const dt_op_def def_input = {"input", 0, 0, 0, 0, 0, 0};
 static const dt_op_def def_param = {"param", 0, 0, 0, 0, 0, 0};
@@ -47,6 +48,9 @@ static const dt_op_def *const table[DT_OP_COUNT] = {
     [DT_OP_LEAKY_RELU] = &dt_def_leaky_relu,
     [DT_OP_GLOBAL_AVGPOOL] = &dt_def_global_avgpool,
     [DT_OP_SEQ_MEAN] = &dt_def_seq_mean,
+    [DT_OP_GELU] = &dt_def_gelu,
+    [DT_OP_POS_ADD] = &dt_def_pos_add,
+    [DT_OP_ATTENTION] = &dt_def_attention,
 };
 
 const dt_op_def *dt_op_get(dt_op op) { return table[op]; }

@@ -82,6 +82,8 @@ dt_preset_args dt_stage_preset_args(const dt_config *cfg, const dt_data *d)
     if (a.arch == DT_ARCH_AUTO && dt_data_n_fields(d) == 1) a.arch = dt_stage_auto_arch(dt_data_modality(d));
     a.hidden = cfg->model.hidden;
     a.depth = cfg->model.depth;
+    a.hidden_given = dt_config_given(cfg, "model.hidden");
+    a.depth_given = dt_config_given(cfg, "model.depth");
     a.act = cfg->model.activation;
     a.batch_norm = cfg->model.batch_norm;
     a.dropout = cfg->train.dropout;

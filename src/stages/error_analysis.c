@@ -79,8 +79,21 @@ dt_status dt_ea_evaluate(dt_model *m, const dt_data *d, dt_split_id s, dt_ea_tra
     return dt_model_evaluate_with(m, d, s, tf, tctx, res, pred, row_loss);
 }
 
-dt_status dt_ea_fit(dt_stage_ctx *ctx, const dt_config *cfg, const dt_data *d, dt_model *m, dt_split_id train,
-                    dt_split_id val, dt_ea_transform tf, void *tctx, dt_fit_result *res)
+static void curve_epoch(void *ctx, const dt_fit_epoch_info *fe)
+{
+    dt_ea_curve *c = ctx;
+    if (c->n == DT_EA_CURVE_MAX) {
+        c->truncated = 1;
+        return;
+    }
+    c->train_loss[c->n] = fe->train_loss;
+    c->val_loss[c->n] = fe->val_loss;
+    c->val_error[c->n] = fe->val_error;
+    c->n++;
+}
+
+static dt_status ea_fit(dt_stage_ctx *ctx, const dt_config *cfg, const dt_data *d, dt_model *m, dt_split_id train,
+                        dt_split_id val, dt_ea_transform tf, void *tctx, dt_fit_result *res, dt_ea_curve *curve)
 {
     dt_stage_ctx c = *ctx;
     dt_config copy = *cfg;
@@ -88,7 +101,43 @@ dt_status dt_ea_fit(dt_stage_ctx *ctx, const dt_config *cfg, const dt_data *d, d
     dt_fit_opts fo = dt_stage_fit_opts(&c, train, val);
     fo.transform = tf;
     fo.transform_ctx = tctx;
+    if (curve) {
+        memset(curve, 0, sizeof *curve);
+        fo.on_epoch = curve_epoch;
+        fo.epoch_ctx = curve;
+    }
     return dt_stage_train_opts(&c, d, m, &fo, res);
+}
+
+dt_status dt_ea_fit(dt_stage_ctx *ctx, const dt_config *cfg, const dt_data *d, dt_model *m, dt_split_id train,
+                    dt_split_id val, dt_ea_transform tf, void *tctx, dt_fit_result *res)
+{
+    return ea_fit(ctx, cfg, d, m, train, val, tf, tctx, res, NULL);
+}
+
+/* JSON numbers for a curve: NaN (no validation) as null. */
+static cJSON *curve_array(const double *v, int n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; a && i < n; i++) cJSON_AddItemToArray(a, isfinite(v[i]) ? cJSON_CreateNumber(v[i]) : cJSON_CreateNull());
+    return a;
+}
+
+cJSON *dt_ea_curve_json(const dt_ea_curve *c)
+{
+    cJSON *o = cJSON_CreateObject(), *ep = cJSON_CreateArray();
+    if (!o || !ep) {
+        cJSON_Delete(o);
+        cJSON_Delete(ep);
+        return NULL;
+    }
+    for (int i = 0; i < c->n; i++) cJSON_AddItemToArray(ep, cJSON_CreateNumber(i + 1));
+    cJSON_AddItemToObject(o, "epoch", ep);
+    cJSON_AddItemToObject(o, "train_loss", curve_array(c->train_loss, c->n));
+    cJSON_AddItemToObject(o, "val_loss", curve_array(c->val_loss, c->n));
+    cJSON_AddItemToObject(o, "val_error", curve_array(c->val_error, c->n));
+    if (c->truncated) cJSON_AddBoolToObject(o, "truncated", 1);
+    return o;
 }
 
 /* Every input flattened (and joined), then one linear layer: softmax
@@ -189,12 +238,19 @@ void dt_ea_decompose(const dt_config *cfg, const dt_data *d, const dt_ea_errors 
 dt_status dt_ea_train_measure(dt_stage_ctx *ctx, const dt_config *cfg, const dt_data *d, dt_ea_transform tf,
                               void *tctx, dt_ea_errors *e, dt_model **m_out, dt_fit_result *fit_out)
 {
+    return dt_ea_train_measure_curve(ctx, cfg, d, tf, tctx, e, m_out, fit_out, NULL);
+}
+
+dt_status dt_ea_train_measure_curve(dt_stage_ctx *ctx, const dt_config *cfg, const dt_data *d, dt_ea_transform tf,
+                                    void *tctx, dt_ea_errors *e, dt_model **m_out, dt_fit_result *fit_out,
+                                    dt_ea_curve *curve)
+{
     if (m_out) *m_out = NULL;
     dt_model *m = NULL;
     dt_status st = dt_stage_build_model(cfg, d, cfg->train.batch_size, &m);
     if (st) return st;
     dt_fit_result fr;
-    st = dt_ea_fit(ctx, cfg, d, m, DT_SPLIT_TRAIN, DT_SPLIT_TRAIN_VAL, tf, tctx, &fr);
+    st = ea_fit(ctx, cfg, d, m, DT_SPLIT_TRAIN, DT_SPLIT_TRAIN_VAL, tf, tctx, &fr, curve);
     if (!st) st = dt_ea_measure(m, d, e);
     if (!st && fit_out) *fit_out = fr;
     if (st || !m_out) dt_model_free(m);
@@ -209,6 +265,7 @@ struct dt_trained {
     dt_model *m;
     dt_ea_errors e;
     dt_fit_result fr;
+    dt_ea_curve curve;
 };
 
 void dt_ea_trained_free(struct dt_trained *t)
@@ -231,7 +288,7 @@ dt_status dt_ea_trained(dt_stage_ctx *ctx, const char *stage, const dt_data *d, 
         memcpy(&t->cfg, ctx->cfg, sizeof t->cfg);
         t->data = d;
         t->stage = stage;
-        dt_status st = dt_ea_train_measure(ctx, ctx->cfg, d, NULL, NULL, &t->e, &t->m, &t->fr);
+        dt_status st = dt_ea_train_measure_curve(ctx, ctx->cfg, d, NULL, NULL, &t->e, &t->m, &t->fr, &t->curve);
         if (st) {
             free(t);
             return st;
@@ -243,6 +300,11 @@ dt_status dt_ea_trained(dt_stage_ctx *ctx, const char *stage, const dt_data *d, 
     if (fr) *fr = t->fr;
     if (by) *by = t->stage;
     return DT_OK;
+}
+
+const dt_ea_curve *dt_ea_trained_curve(const dt_stage_ctx *ctx)
+{
+    return ctx->trained ? &((const struct dt_trained *)ctx->trained)->curve : NULL;
 }
 
 /* ------------------------------------------------------------ error analysis */

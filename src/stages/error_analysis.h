@@ -84,11 +84,26 @@ typedef struct dt_ea_decomp {
  * threshold = max(ABS_MARGIN*scale, REL_IRREDUCIBLE*irreducible, Z*SE of the difference). */
 void dt_ea_decompose(const dt_config *cfg, const dt_data *d, const dt_ea_errors *e, dt_ea_decomp *out);
 
+/* Per-epoch training curve of a fit (train loss, train_val loss and error),
+ * the first DT_EA_CURVE_MAX epochs. */
+#define DT_EA_CURVE_MAX 256
+typedef struct dt_ea_curve {
+    int n;
+    int truncated;                     /* the fit ran more epochs than are kept */
+    double train_loss[DT_EA_CURVE_MAX], val_loss[DT_EA_CURVE_MAX], val_error[DT_EA_CURVE_MAX];
+} dt_ea_curve;
+/* {"epoch": [...], "train_loss": [...], "val_loss": [...], "val_error": [...]} (NULL on OOM). */
+cJSON *dt_ea_curve_json(const dt_ea_curve *c);
+
 /* Trains the configured model (cfg; dt_ea_fit with tf) on train with early
  * stopping on train_val and measures it.  *m_out (optional) keeps the model;
  * fit_out (optional) gets the fit result (epochs run, best epoch). */
 dt_status dt_ea_train_measure(dt_stage_ctx *ctx, const dt_config *cfg, const dt_data *d, dt_ea_transform tf,
                               void *tctx, dt_ea_errors *e, dt_model **m_out, dt_fit_result *fit_out);
+/* The same recording the per-epoch curve (curve may be NULL). */
+dt_status dt_ea_train_measure_curve(dt_stage_ctx *ctx, const dt_config *cfg, const dt_data *d, dt_ea_transform tf,
+                                    void *tctx, dt_ea_errors *e, dt_model **m_out, dt_fit_result *fit_out,
+                                    dt_ea_curve *curve);
 
 /* The configured model (ctx->cfg as it is now, no transform) trained on
  * train with early stopping on train_val, and its errors on the four splits.
@@ -99,6 +114,8 @@ dt_status dt_ea_train_measure(dt_stage_ctx *ctx, const dt_config *cfg, const dt_
 dt_status dt_ea_trained(dt_stage_ctx *ctx, const char *stage, const dt_data *d, dt_model **m, dt_ea_errors *e,
                         dt_fit_result *fr, const char **by);
 void dt_ea_trained_free(struct dt_trained *t);
+/* The per-epoch curve of that training (NULL before dt_ea_trained has run). */
+const dt_ea_curve *dt_ea_trained_curve(const dt_stage_ctx *ctx);
 
 /* Error analysis of a split: per-class error (classification, with class
  * names), confusion matrix, per-slice error with each slice's share of the

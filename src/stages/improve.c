@@ -2,9 +2,12 @@
  * change at a time, each trained and measured on the relevant validation
  * split, keeping a change only when it helps by a margin.
  *
- *   bias:     bigger model (wider, then deeper) → less regularization → learning rate ×3, ÷3
+ *   bias:     bigger model (wider, then deeper) → less regularization → a different
+ *             architecture → learning rate ×3, ÷3
  *   variance: more data → batch-norm → augmentation (images) → weight decay → dropout
- *             → early stopping
+ *             → a different architecture → early stopping
+ *   (a different architecture: the ramp, lenet → resnet, lstm → transformer,
+ *   mlp → a deeper MLP with batch-norm)
  *   shift:    error analysis of test_val (ranked slices, classes) → collect / synthesize data
  *   val_overfit: rebalance (resample test_val)
  *
@@ -134,23 +137,90 @@ static int r_early_stop(trial *t, const dt_data *d, char *desc, size_t size)
     return set_num(t, "train.early_stopping.patience", 3);
 }
 
+/* Hidden linear layers of a description and their widest `units`. */
+static int hidden_linears(const dt_model_desc *d, int *width)
+{
+    int n = 0;
+    *width = 0;
+    for (int i = 0; i < d->n_layers; i++) {
+        const dt_layer_desc *l = &d->layers[i];
+        if (l->type != DT_LAYER_LINEAR || dt_layer_opt(l, "units") == DT_UNITS_CLASSES) continue;
+        n++;
+        if (dt_layer_opt(l, "units") > *width) *width = (int)dt_layer_opt(l, "units");
+    }
+    return n;
+}
+
+/* Tobin's "choose a different model architecture" (on both lists): the
+ * ramp's next step, lenet -> resnet, lstm -> transformer, mlp -> a deeper
+ * MLP with batch-norm (at least 3 hidden layers, one more than now, at the
+ * widest current width, batch-norm before each activation).  The new
+ * preset's description replaces the network (layers given, arch the new
+ * family), so improved.yaml reproduces it; train.* (the budget) stays.  Not
+ * for custom networks, the multi-input fusion, or data the new preset
+ * cannot read (a transformer needs a sequence or token ids). */
+static int r_architecture(trial *t, const dt_data *d, char *desc, size_t size)
+{
+    const dt_config *c = &t->cfg;
+    dt_arch from = c->model.arch;
+    if (dt_data_n_fields(d) != 1 || c->model.desc.n_inputs > 1) return 0;
+    if (from != DT_ARCH_LENET && from != DT_ARCH_LSTM && from != DT_ARCH_MLP) return 0;
+    dt_config *nc = malloc(sizeof *nc);
+    if (!nc) return 0;
+    *nc = *c;
+    nc->model.layers_given = 0;
+    nc->model.desc.n_layers = 0;
+    int width = 0, n_hidden = hidden_linears(&c->model.desc, &width);
+    if (from == DT_ARCH_LENET) nc->model.arch = DT_ARCH_RESNET;
+    else if (from == DT_ARCH_LSTM) nc->model.arch = DT_ARCH_TRANSFORMER;
+    else {
+        nc->model.depth = n_hidden + 1 > 3 ? n_hidden + 1 : 3;
+        if (width > 0) nc->model.hidden = width;
+        nc->model.batch_norm = 1;
+        nc->train.dropout = dt_desc_max_dropout(&c->model.desc);
+    }
+    int ok = dt_stage_resolve_model(nc, d) == DT_OK;
+    if (ok) {
+        nc->model.layers_given = 1;
+        const dt_model_desc *nd = &nc->model.desc;
+        int w = nd->n_layers ? (int)dt_layer_opt(&nd->layers[0], "channels") : 0;
+        if (from == DT_ARCH_LENET)
+            snprintf(desc, size, "lenet -> resnet (ResNet-8: conv1, 3 BasicBlocks of widths %d/%d/%d, global average "
+                     "pool, fc; %d layers)", w, 2 * w, 4 * w, nd->n_layers);
+        else if (from == DT_ARCH_LSTM)
+            snprintf(desc, size, "lstm -> transformer (%d pre-LayerNorm encoder blocks, d %d, 4 heads; %d layers)",
+                     dt_desc_count(nd, DT_LAYER_ATTENTION), nc->model.hidden, nd->n_layers);
+        else
+            snprintf(desc, size, "mlp -> mlp of %d hidden layers (%d units) with batch-norm (%d hidden layers before)",
+                     nc->model.depth, nc->model.hidden, n_hidden);
+        t->cfg = *nc;
+    }
+    free(nc);
+    return ok;
+}
+
+/* Tobin's lists, in his order.  "Choose a different model architecture"
+ * is on both: after the size and regularization changes for bias, after
+ * regularization for variance (before early stopping). */
 static const remedy bias_ladder[] = {
     {"bigger model: wider", r_wider},   {"bigger model: deeper", r_deeper},
-    {"less regularization", r_less_reg}, {"learning rate x3", r_lr_up},
-    {"learning rate /3", r_lr_down},
+    {"less regularization", r_less_reg}, {"different architecture", r_architecture},
+    {"learning rate x3", r_lr_up},      {"learning rate /3", r_lr_down},
 };
 static const remedy variance_ladder[] = {
     {"more data", r_more_data},         {"batch normalization", r_batch_norm},
     {"data augmentation", r_augment},   {"weight decay", r_weight_decay},
-    {"dropout", r_dropout},             {"early stopping", r_early_stop},
+    {"dropout", r_dropout},             {"different architecture", r_architecture},
+    {"early stopping", r_early_stop},
 };
 
 /* ------------------------------------------------------------ the ladder */
 
 /* Trains and measures one trial; *d_trial is the data it used (owned when
- * it differs from base, i.e. after a data change). */
+ * it differs from base, i.e. after a data change); its per-epoch curve and
+ * parameter count. */
 static dt_status run_trial(dt_stage_ctx *ctx, const trial *t, dt_data *base, dt_data **d_trial, int *owned,
-                           dt_ea_errors *e, dt_fit_result *fr)
+                           dt_ea_errors *e, dt_fit_result *fr, dt_ea_curve *curve, double *params)
 {
     *d_trial = base;
     *owned = 0;
@@ -160,7 +230,10 @@ static dt_status run_trial(dt_stage_ctx *ctx, const trial *t, dt_data *base, dt_
         if (st) return st;
         *owned = 1;
     }
-    st = dt_ea_train_measure(ctx, &t->cfg, *d_trial, NULL, NULL, e, NULL, fr);
+    dt_model *m = NULL;
+    st = dt_ea_train_measure_curve(ctx, &t->cfg, *d_trial, NULL, NULL, e, &m, fr, curve);
+    if (!st) *params = (double)m->g->n_param_values;
+    dt_model_free(m);
     if (st && *owned) {
         dt_data_free(*d_trial);
         *d_trial = NULL;
@@ -296,6 +369,15 @@ dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
     cJSON *attempts = cJSON_CreateArray(), *kept = cJSON_CreateArray();
     char kept_text[1024] = "";
     int n_attempts = 0, max_attempts = ctx->cfg->stages.improve.max_attempts;
+    /* Curves of the current best and of the trial: the before and after of each attempt. */
+    dt_ea_curve *curves = calloc(2, sizeof *curves), *best_curve = curves, *trial_curve = curves + 1;
+    if (!curves) {
+        cJSON_Delete(attempts);
+        cJSON_Delete(kept);
+        return dt_fail(DT_ENOMEM, "improve: out of memory");
+    }
+    if (dt_ea_trained_curve(ctx)) *best_curve = *dt_ea_trained_curve(ctx);
+    double best_params = (double)m0->g->n_param_values, best_train = e.err[DT_SPLIT_TRAIN];
     for (int i = 0; i < n_ladder && n_attempts < max_attempts && !st; i++) {
         trial t = best;
         char desc[256];
@@ -306,7 +388,8 @@ dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
         int owned = 0;
         dt_ea_errors te;
         dt_fit_result tfr;
-        st = run_trial(ctx, &t, d, &td, &owned, &te, &tfr);
+        double params = 0;
+        st = run_trial(ctx, &t, d, &td, &owned, &te, &tfr, trial_curve, &params);
         if (st) break;
         double after = te.err[split];
         double margin = KEEP_ABS * scale > KEEP_Z * best_se ? KEEP_ABS * scale : KEEP_Z * best_se;
@@ -317,15 +400,46 @@ dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
         cJSON_AddNumberToObject(a, "before", best_err);
         cJSON_AddNumberToObject(a, "after", after);
         cJSON_AddNumberToObject(a, "margin", margin);
+        cJSON_AddNumberToObject(a, "train_error_before", best_train);
         cJSON_AddNumberToObject(a, "train_error", te.err[DT_SPLIT_TRAIN]);
+        cJSON_AddNumberToObject(a, "params_before", best_params);
+        cJSON_AddNumberToObject(a, "params_after", params);
+        cJSON_AddItemToObject(a, "before_curve", dt_ea_curve_json(best_curve));
+        cJSON_AddItemToObject(a, "after_curve", dt_ea_curve_json(trial_curve));
         cJSON_AddBoolToObject(a, "kept", keep);
         cJSON_AddItemToObject(a, "history", dt_stage_history_json(&tfr, DT_SPLIT_TRAIN_VAL));
         cJSON_AddItemToArray(attempts, a);
         dt_progress_end(ctx->progress, keep ? "kept" : "not kept");
+        if (ladder[i].apply == r_architecture) {
+            dt_finding *f = dt_report_finding(rep, "different-architecture", DT_SEV_INFO,
+                                              "%s on the same budget: %s error %.4f -> %.4f, train error %.4f -> "
+                                              "%.4f (%s: the margin is %.4f)",
+                                              desc, dt_split_name(split), best_err, after, best_train,
+                                              te.err[DT_SPLIT_TRAIN], keep ? "kept" : "not kept", margin);
+            dt_finding_evidence_str(f, "change", desc);
+            dt_finding_evidence(f, "before", best_err);
+            dt_finding_evidence(f, "after", after);
+            dt_finding_evidence(f, "margin", margin);
+            dt_finding_evidence(f, "train_error_before", best_train);
+            dt_finding_evidence(f, "train_error_after", te.err[DT_SPLIT_TRAIN]);
+            dt_finding_evidence(f, "epochs_before", best_curve->n);
+            dt_finding_evidence(f, "epochs_after", trial_curve->n);
+            dt_finding_evidence(f, "kept", keep);
+            if (!keep) {
+                dt_finding_suggest(f, "the new architecture may need its own learning rate or more epochs: tune "
+                                      "train.lr and train.epochs for it (dnntrouble tune)");
+                dt_finding_suggest(f, "compare the two curves in metrics.attempts (before_curve, after_curve)");
+            }
+        }
         if (keep) {
             best = t;
             best_err = after;
             best_se = te.se[split];
+            best_train = te.err[DT_SPLIT_TRAIN];
+            best_params = params;
+            dt_ea_curve *swap = best_curve;
+            best_curve = trial_curve;
+            trial_curve = swap;
             if (best_owned) dt_data_free(best_d);
             best_d = td;
             best_owned = owned;
@@ -337,6 +451,7 @@ dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep)
         }
     }
     if (best_owned) dt_data_free(best_d);
+    free(curves);
     if (st) {
         cJSON_Delete(attempts);
         cJSON_Delete(kept);

@@ -35,7 +35,21 @@ static const char *arch_reason(dt_arch a)
     switch (a) {
     case DT_ARCH_LENET: return "images: a LeNet-like convnet is the simple start (Tobin)";
     case DT_ARCH_LSTM: return "sequences: an LSTM with one hidden layer is the simple start (Tobin)";
+    case DT_ARCH_RESNET: return "images: a ResNet-8, the step after LeNet (Tobin)";
+    case DT_ARCH_TRANSFORMER: return "sequences: a small transformer encoder, the step after an LSTM (Tobin)";
     default: return "anything else: a fully-connected net with one hidden layer (Tobin)";
+    }
+}
+
+/* The ramp's next step after this architecture (improve's "different
+ * architecture"), or NULL when it is the last. */
+static const char *next_arch(dt_arch a)
+{
+    switch (a) {
+    case DT_ARCH_LENET: return "resnet";
+    case DT_ARCH_LSTM: return "transformer";
+    case DT_ARCH_MLP: return "a deeper mlp with batch-norm";
+    default: return NULL;
     }
 }
 
@@ -124,16 +138,25 @@ dt_status dt_stage_start_simple(dt_stage_ctx *ctx, dt_report *rep)
     char buf[64];
     cJSON *choices = cJSON_CreateArray();
     choice(choices, "data.modality", dt_modality_name(d->modality), modality_reason(d));
-    choice(choices, "model.arch", dt_arch_name(cfg->model.arch),
-           arch_was_auto ? arch_reason(cfg->model.arch) : "set in the config");
+    const char *next = next_arch(cfg->model.arch);
+    char reason[320];
+    snprintf(reason, sizeof reason, "%s%s%s%s", arch_was_auto ? arch_reason(cfg->model.arch) : "set in the config",
+             next ? "; next: " : "", next ? next : "",
+             next ? " (improve's \"different architecture\", once this one is debugged and still underfits or overfits)"
+                  : "");
+    choice(choices, "model.arch", dt_arch_name(cfg->model.arch), reason);
     choice(choices, "train.optimizer", dt_optimizer_name(cfg->train.optimizer),
            dt_config_given(cfg, "train.optimizer") ? "set in the config" : "Adam is safe (Tobin, Karpathy)");
     snprintf(buf, sizeof buf, "%g", cfg->train.lr);
     choice(choices, "train.lr", buf, dt_config_given(cfg, "train.lr") ? "set in the config" : "3e-4 with Adam (Tobin)");
-    const char *act = cfg->model.arch == DT_ARCH_LSTM ? "tanh" : cfg->model.activation == DT_ACT_RELU ? "relu" : "tanh";
+    const char *act = cfg->model.arch == DT_ARCH_LSTM ? "tanh"
+                      : cfg->model.arch == DT_ARCH_TRANSFORMER ? "gelu"
+                      : cfg->model.activation == DT_ACT_RELU || cfg->model.arch == DT_ARCH_RESNET ? "relu" : "tanh";
     choice(choices, "model.activation", act,
-           cfg->model.arch == DT_ARCH_LSTM ? "LSTMs use tanh (Tobin)" : "ReLU for fully-connected and conv models (Tobin)");
-    choice(choices, "init", strcmp(act, "relu") == 0 ? "he" : "glorot",
+           cfg->model.arch == DT_ARCH_LSTM ? "LSTMs use tanh (Tobin)"
+           : cfg->model.arch == DT_ARCH_TRANSFORMER ? "GELU in the transformer's MLPs (GPT, BERT, ViT)"
+                                                    : "ReLU for fully-connected and conv models (Tobin)");
+    choice(choices, "init", strcmp(act, "tanh") != 0 ? "he" : "glorot",
            "He init with ReLU, Glorot with tanh; LSTM forget-gate bias 1 (Tobin)");
     choice(choices, "regularization", "none", "no regularization until the model fits (Tobin)");
     choice(choices, "data.normalize", cfg->data.normalize ? "true" : "false",
@@ -141,6 +164,7 @@ dt_status dt_stage_start_simple(dt_stage_ctx *ctx, dt_report *rep)
     dt_report_metric_json(rep, "choices", choices);
     dt_report_metric_str(rep, "modality", dt_modality_name(d->modality));
     dt_report_metric_str(rep, "arch", dt_arch_name(cfg->model.arch));
+    if (next) dt_report_metric_str(rep, "next_arch", next);
     dt_report_metric(rep, "classes", dt_stage_classes(d));
     dt_report_metric(rep, "train_size", (double)dt_data_split_size(d, DT_SPLIT_TRAIN));
 

@@ -13,10 +13,12 @@ __metadata__ lists its cases ("cases": "a,b,c") and each case's arguments
 Gradients come from loss = sum(out * R) with a fixed random R of out's shape,
 so every output element gets a distinct weight (cross-entropy: the loss itself).
 """
+import importlib.util
 import os
 
 import numpy as np
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 import st
@@ -147,9 +149,170 @@ def optim():
     fx.save()
 
 
+# ---------------------------------------------------------------- the ramp's presets
+# The modules of ../shared/bench/torch_ref.py (the reference SPEC's presets mirror), copied so that
+# this script runs without it; ref_check() compares the two when torch_ref.py is present.
+
+class BasicBlock(nn.Module):
+    def __init__(s, cin, cout, stride):
+        super().__init__()
+        s.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False); s.bn1 = nn.BatchNorm2d(cout)
+        s.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False); s.bn2 = nn.BatchNorm2d(cout)
+        s.downsample = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+                        if stride != 1 or cin != cout else None)
+
+    def forward(s, x):
+        o = s.bn2(s.conv2(F.relu(s.bn1(s.conv1(x)))))
+        return F.relu(o + (x if s.downsample is None else s.downsample(x)))
+
+
+class ResNet8(nn.Module):
+    def __init__(s, c=1, n=10, w=16):
+        super().__init__()
+        s.conv1 = nn.Conv2d(c, w, 3, 1, 1, bias=False); s.bn1 = nn.BatchNorm2d(w)
+        s.layer1 = nn.Sequential(BasicBlock(w, w, 1)); s.layer2 = nn.Sequential(BasicBlock(w, 2*w, 2))
+        s.layer3 = nn.Sequential(BasicBlock(2*w, 4*w, 2)); s.fc = nn.Linear(4*w, n)
+
+    def forward(s, x):
+        x = s.layer3(s.layer2(s.layer1(F.relu(s.bn1(s.conv1(x))))))
+        return s.fc(x.mean((2, 3)))
+
+
+class EncoderBlock(nn.Module):
+    def __init__(s, d, h):
+        super().__init__()
+        s.ln1 = nn.LayerNorm(d); s.attn = nn.MultiheadAttention(d, h, batch_first=True)
+        s.ln2 = nn.LayerNorm(d); s.mlp = nn.Sequential(nn.Linear(d, 4*d), nn.GELU(), nn.Linear(4*d, d))
+
+    def forward(s, x):
+        y = s.ln1(x); x = x + s.attn(y, y, y, need_weights=False)[0]
+        return x + s.mlp(s.ln2(x))
+
+
+class Transformer(nn.Module):
+    def __init__(s, f=28, t=28, n=10, d=64, h=4, blocks=2):
+        super().__init__()
+        s.embed = nn.Linear(f, d); s.pos = nn.Parameter(torch.zeros(1, t, d))
+        s.blocks = nn.Sequential(*[EncoderBlock(d, h) for _ in range(blocks)])
+        s.ln = nn.LayerNorm(d); s.fc = nn.Linear(d, n)
+
+    def forward(s, x):
+        return s.fc(s.ln(s.blocks(s.embed(x) + s.pos))[:, -1])
+
+
+def ref_check():
+    """Our copies name and shape every tensor as ../shared/bench/torch_ref.py's modules do."""
+    path = os.path.join(HERE, "..", "..", "..", "shared", "bench", "torch_ref.py")
+    if not os.path.exists(path):
+        print(f"note: {path} not found; the copies above were not compared with it")
+        return
+    spec = importlib.util.spec_from_file_location("torch_ref", path)
+    ref = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ref)
+    for ours, theirs in [(ResNet8(), ref.ResNet8()), (Transformer(), ref.Transformer())]:
+        a = {k: tuple(v.shape) for k, v in ours.state_dict().items()}
+        b = {k: tuple(v.shape) for k, v in theirs.state_dict().items()}
+        assert list(a.items()) == list(b.items()), f"{type(ours).__name__} differs from torch_ref.py"
+
+
+def randomize(module):
+    """float32-representable parameters: torch's init, batch-norm and layer-norm affine terms and the
+    position embedding drawn away from their 1 / 0 defaults, running statistics non-trivial."""
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            leafname = name.rsplit(".", 1)[-1]
+            if leafname == "pos" or (p.dim() == 1 and name.endswith("bias")):
+                p.copy_(f32(*p.shape, scale=0.2))
+            elif p.dim() == 1:  # norm scales
+                p.copy_(1.0 + f32(*p.shape, scale=0.2))
+            else:
+                p.copy_(p.float().double())
+        for name, b in module.named_buffers():
+            if name.endswith("running_mean"):
+                b.copy_(f32(*b.shape, scale=0.3))
+            elif name.endswith("running_var"):
+                b.copy_(0.5 + f32(*b.shape).abs())
+
+
+def state_names(module):
+    """state_dict order without num_batches_tracked (dnntrouble does not write it)."""
+    return [k for k in module.state_dict() if not k.endswith("num_batches_tracked")]
+
+
+def attention():
+    """nn.MultiheadAttention as self-attention, and one pre-LN encoder block (EncoderBlock)."""
+    fx = Fixture("attention")
+    for case, B, T, D, H, causal in [("d8h2", 2, 5, 8, 2, 0), ("d16h4causal", 3, 6, 16, 4, 1), ("d4h1", 2, 3, 4, 1, 0)]:
+        m = nn.MultiheadAttention(D, H, batch_first=True)
+        randomize(m)
+        x = leaf(f32(B, T, D))
+        mask = torch.ones(T, T, dtype=torch.bool).triu(1) if causal else None
+        y = m(x, x, x, need_weights=False, attn_mask=mask)[0]
+        r = f32(*y.shape)
+        (y * r).sum().backward()
+        fx.case(case, {"heads": H, "causal": causal}, x=x, w_in=m.in_proj_weight, b_in=m.in_proj_bias,
+                w_out=m.out_proj.weight, b_out=m.out_proj.bias, y=y, R=r, dx=x.grad, dw_in=m.in_proj_weight.grad,
+                db_in=m.in_proj_bias.grad, dw_out=m.out_proj.weight.grad, db_out=m.out_proj.bias.grad)
+    blk = EncoderBlock(16, 4)
+    randomize(blk)
+    x = leaf(f32(2, 7, 16))
+    y = blk(x)
+    r = f32(*y.shape)
+    (y * r).sum().backward()
+    sd = dict(blk.named_parameters())
+    fx.case("block", {"heads": 4, "names": ",".join(sd)}, x=x, y=y, R=r, dx=x.grad,
+            **{f"p.{k}": v for k, v in sd.items()}, **{f"g.{k}": v.grad for k, v in sd.items()})
+    fx.save()
+
+
+def resblock():
+    """One BasicBlock with a downsample (stride 2, 4 -> 8 channels), training mode (batch statistics)."""
+    fx = Fixture("resblock")
+    blk = BasicBlock(4, 8, 2)
+    randomize(blk)
+    before = {k: v.clone() for k, v in blk.state_dict().items() if "running" in k}
+    x = leaf(f32(2, 4, 9, 9))
+    y = blk(x)
+    r = f32(*y.shape)
+    (y * r).sum().backward()
+    params = dict(blk.named_parameters())
+    after = {k: v for k, v in blk.state_dict().items() if "running" in k}
+    fx.case("s2", {"names": ",".join(params)}, x=x, y=y, R=r, dx=x.grad,
+            **{f"p.{k}": v for k, v in params.items()}, **{f"g.{k}": v.grad for k, v in params.items()},
+            **{f"after.{k}": v for k, v in after.items()}, **{f"before.{k}": v for k, v in before.items()})
+    fx.save()
+
+
+def presets():
+    """The whole resnet and transformer presets, forward (logits, cross-entropy) and backward (every
+    parameter's gradient), training mode; tensors named p.<state_dict name> (values before),
+    g.<name> (gradients), after.<name> (running statistics after the forward)."""
+    fx = Fixture("presets")
+    cases = [("resnet", ResNet8(c=2, n=5, w=4), (3, 2, 12, 10), 5, {"c": 2, "w": 4, "n": 5}),
+             ("transformer", Transformer(f=5, t=7, n=4, d=16, h=4), (3, 7, 5), 4, {"f": 5, "t": 7, "n": 4, "d": 16})]
+    for case, m, xs, n, args in cases:
+        randomize(m)
+        before = {k: v.clone() for k, v in m.state_dict().items() if not k.endswith("num_batches_tracked")}
+        x = f32(*xs)
+        labels = torch.randint(0, n, (xs[0],))
+        logits = m(x)
+        loss = F.cross_entropy(logits, labels)
+        loss.backward()
+        params = dict(m.named_parameters())
+        after = {k: v for k, v in m.state_dict().items() if "running" in k}
+        fx.case(case, {**args, "names": ",".join(state_names(m))}, x=x, labels=labels.double(),
+                logits=logits, loss=loss.reshape(1), **{f"p.{k}": v for k, v in before.items()},
+                **{f"g.{k}": v.grad for k, v in params.items()}, **{f"after.{k}": v for k, v in after.items()})
+    fx.save()
+
+
 if __name__ == "__main__":
     conv2d()
     pool()
     lstm()
     cross_entropy()
     optim()
+    ref_check()
+    attention()
+    resblock()
+    presets()
