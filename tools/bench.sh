@@ -19,12 +19,12 @@
 #   BENCH_THREADS (1)  threads on both sides
 #   BENCH_REPEAT  (1)  measurements per (model, batch), alternating ours and
 #                      torch; the table shows medians and the ratio range
-#   BENCH_MODELS  ("lenet mlp lstm"), BENCH_BATCHES ("64 256")
+#   BENCH_MODELS  ("lenet mlp lstm resnet transformer"), BENCH_BATCHES ("64 256")
 bin=$1
 seconds=${BENCH_SECONDS:-3}
 threads=${BENCH_THREADS:-1}
 repeat=${BENCH_REPEAT:-1}
-models=${BENCH_MODELS:-lenet mlp lstm}
+models=${BENCH_MODELS:-lenet mlp lstm resnet transformer}
 batches=${BENCH_BATCHES:-64 256}
 py=/usr/bin/python3
 here=$(dirname "$0")
