@@ -1,7 +1,8 @@
 /* Trajectory tests against PyTorch: the same initial weights (drawn by torch, loaded through
  * safetensors with dt_checkpoint_load) and the same batch order give the same loss at every one
  * of 240 Adam steps and the same final state (weights and batch-norm running statistics), for
- * LeNet, the MLP, the LSTM and the MLP with batch-norm.  One step (test_golden.c) cannot show a
+ * LeNet, the MLP, the LSTM, the MLP with batch-norm and the ramp's presets (ResNet-8 and the
+ * pre-LN transformer, small).  One step (test_golden.c) cannot show a
  * slow drift; 240 steps, 2-40 epochs with a partial last batch in each, can.
  *
  * The torch side is computed at test time by tests/golden/trajectory.py (Debian's python3-torch;
@@ -337,6 +338,7 @@ static void run_net(const char *net, dt_arch arch, int batch_norm)
     for (int i = 0; i < s.in_ndim; i++) s.in_shape[i] = (int)t.x->shape[i + 1];
     s.outputs = (int)meta_num(t.f, "classes");
     s.hidden = (int)meta_num(t.f, "hidden");
+    s.hidden_given = 1;
     s.depth = 1;
     s.act = DT_ACT_RELU;
     s.batch_norm = batch_norm;
@@ -359,6 +361,8 @@ static void test_lenet_trajectory(void **state) { run_net("lenet", DT_ARCH_LENET
 static void test_mlp_trajectory(void **state) { run_net("mlp", DT_ARCH_MLP, 0); }
 static void test_mlp_batchnorm_trajectory(void **state) { run_net("mlp_bn", DT_ARCH_MLP, 1); }
 static void test_lstm_trajectory(void **state) { run_net("lstm", DT_ARCH_LSTM, 0); }
+static void test_resnet_trajectory(void **state) { run_net("resnet", DT_ARCH_RESNET, 0); }
+static void test_transformer_trajectory(void **state) { run_net("transformer", DT_ARCH_TRANSFORMER, 0); }
 
 int main(void)
 {
@@ -367,6 +371,8 @@ int main(void)
         cmocka_unit_test(test_mlp_trajectory),
         cmocka_unit_test(test_mlp_batchnorm_trajectory),
         cmocka_unit_test(test_lstm_trajectory),
+        cmocka_unit_test(test_resnet_trajectory),
+        cmocka_unit_test(test_transformer_trajectory),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -10,7 +10,7 @@
 
 void dt_test_preset_spec(const dt_test_model *t, dt_model_spec *s)
 {
-    dt_preset_args a = {.arch = t->arch, .hidden = t->hidden, .depth = t->depth > 0 ? t->depth : 1, .act = t->act,
+    dt_preset_args a = {.arch = t->arch, .hidden = t->hidden, .hidden_given = t->hidden_given, .depth = t->depth > 0 ? t->depth : 1, .act = t->act,
                         .batch_norm = t->batch_norm, .dropout = t->dropout, .output_softmax = t->output_softmax};
     dt_input_shape in = {.ndim = t->in_ndim, .tokens = t->tokens, .vocab = t->vocab};
     memcpy(in.shape, t->in_shape, sizeof in.shape);

@@ -11,6 +11,7 @@ typedef struct dt_test_model {
     int in_ndim, in_shape[3];
     int tokens, vocab;
     int outputs, hidden, depth;
+    int hidden_given;                /* resnet: widths follow hidden only when set (dt_preset_args) */
     dt_activation act;
     int batch_norm, output_softmax;
     float dropout;
