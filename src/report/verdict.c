@@ -60,7 +60,8 @@ static const phrase phrases[] = {
     {"train-eval-mismatch", "training and evaluation mode disagree"},
     {"update-ratio-off", "updates of {param:s} are off scale: log10(update/weight) = {log10_ratio:n}"},
     {"dead-relu", "dead ReLUs: {dead_fraction:p} of the units of layer {layer:s} never activate"},
-    /* improve, tune */
+    /* improve, lr-find, tune */
+    {"lr-find-no-suggestion", "the lr range test gives no learning rate to suggest ({points:i} points on its curve)"},
     {"no-remedy-helped", "none of the {attempts:i} remedies tried lowered the error {start_error:e}"},
     {"tune-no-healthy-trial", "every one of the {trials:i} tuning trials was sick or failed"},
     {"tune-failed-trials", "{failed:i} tuning trials failed"},

@@ -307,16 +307,22 @@ dt_status dt_stage_lr_find(dt_stage_ctx *ctx, dt_report *rep)
         else cJSON_AddNullToObject(rules, rule_names[r]);
     }
     dt_report_metric_json(rep, "rules", rules);
-    dt_report_metric(rep, "train_lr", cfg->train.lr);
-    dt_report_metric(rep, "batch_size", B);
-    dt_report_metric(rep, "points", c.n);
-    dt_report_metric(rep, "sweeps", c.sweeps);
-    dt_report_metric(rep, "sweep_steps", (double)c.steps);
-    dt_report_metric_json(rep, "diverged", cJSON_CreateBool(c.diverged));
-    if (c.n > 0) {
-        dt_report_metric(rep, "min_smoothed_loss", c.smoothed[at_min]);
-        dt_report_metric(rep, "min_smoothed_loss_lr", c.lr[at_min]);
+    /* In an object, not headline metrics: summary.json, gates and diff
+     * would otherwise mix them with other stages' batch_size or losses. */
+    cJSON *sw = cJSON_CreateObject();
+    if (sw) {
+        cJSON_AddNumberToObject(sw, "train_lr", cfg->train.lr);
+        cJSON_AddNumberToObject(sw, "batch_size", B);
+        cJSON_AddNumberToObject(sw, "points", c.n);
+        cJSON_AddNumberToObject(sw, "sweeps", c.sweeps);
+        cJSON_AddNumberToObject(sw, "steps", (double)c.steps);
+        cJSON_AddBoolToObject(sw, "diverged", c.diverged);
+        if (c.n > 0) {
+            cJSON_AddNumberToObject(sw, "min_smoothed_loss", c.smoothed[at_min]);
+            cJSON_AddNumberToObject(sw, "min_smoothed_loss_lr", c.lr[at_min]);
+        }
     }
+    dt_report_metric_json(rep, "sweep", sw);
     report_curve(rep, &c);
     if (k >= 0) {
         char tail[160] = "";
