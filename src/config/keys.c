@@ -105,7 +105,7 @@ const dt_key dt_keys[] = {
     KEY("stages.lr-find.min_lr", DT_KT_DOUBLE, stages.lr_find.min_lr, DT_R_POS, "1e-07", 0),
     KEY("stages.lr-find.max_lr", DT_KT_DOUBLE, stages.lr_find.max_lr, DT_R_POS, "10", 0),
     KEY("stages.lr-find.diverge", DT_KT_DOUBLE, stages.lr_find.diverge, DT_R_POS, "4", 0),
-    KEY("stages.lr-find.smoothing", DT_KT_DOUBLE, stages.lr_find.smoothing, DT_R_HALFOPEN01, "0.98", 0),
+    KEY("stages.lr-find.smoothing", DT_KT_DOUBLE, stages.lr_find.smoothing, DT_R_HALFOPEN01, "0.9", 0),
     KEY("stages.lr-find.restarts", DT_KT_INT, stages.lr_find.restarts, DT_R_ATLEAST1, "1", 0),
     KEY("stages.tune.trials", DT_KT_INT, stages.tune.trials, DT_R_ATLEAST1, "20", 0),
     KEY("stages.tune.rounds", DT_KT_INT, stages.tune.rounds, DT_R_ATLEAST1, "2", 0),

@@ -6,7 +6,7 @@
 
 #include "common.h"
 
-/* The rules compared in docs/tune.md; dt_lr_find_rule is the one the stage uses. */
+/* The rules compared in docs/tune.md; dt_lr_find_rule (min/10) is the one the stage uses. */
 typedef enum {
     DT_LR_RULE_STEEPEST,   /* steepest descent of the smoothed loss against log lr */
     DT_LR_RULE_MIN10,      /* the lr of the smoothed minimum, divided by 10 */
