@@ -21,7 +21,7 @@ SEEDS=${SEEDS:-"0 1 2 3 4"}
 TASKS=${TASKS:-"mnist fashion digits"}
 GRID=${GRID:-"0.0001 0.00017783 0.00031623 0.00056234 0.001 0.0017783 0.0031623 0.0056234 0.01 0.017783 0.031623 0.056234 0.1"}
 # name:steps:smoothing:restarts
-VARIANTS=${VARIANTS:-"s100b98:100:0.98:1 s100b90:100:0.9:1 s200b95:200:0.95:1 s200b90:200:0.9:1 s200b95r3:200:0.95:3"}
+VARIANTS=${VARIANTS:-"s100b98:100:0.98:1 s100b90:100:0.9:1 s100b90r3:100:0.9:3 s200b95:200:0.95:1 s200b90:200:0.9:1 s200b95r3:200:0.95:3"}
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 for f in mnist/train-images-idx3-ubyte.gz fashion-mnist/train-images-idx3-ubyte.gz tabular/digits.csv.gz; do
     [ -f "$DATA/$f" ] || { echo "lr_find_bench: $DATA/$f missing (set DNNTROUBLE_DATA)" >&2; exit 3; }
