@@ -76,7 +76,25 @@ for t in $TASKS; do
     done
 done
 
-python3 - "$OUT" "$TASKS" "$SEEDS" "$GRID" "$VARIANTS" <<'EOF'
+# TUNE_TRIALS=N: also what tune picks in `run` after lr-find (the default variant's sweep):
+# N trials in 2 rounds over train.lr log-uniform a decade each side of the suggestion.
+TUNE_TRIALS=${TUNE_TRIALS:-0}
+TUNE_VARIANT=${TUNE_VARIANT:-s100b90}
+if [ "$TUNE_TRIALS" -gt 0 ]; then
+    for t in $TASKS; do
+        for s in $SEEDS; do
+            lr=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['metrics']['suggested_lr'] or '')" \
+                "$OUT/find-$t-$TUNE_VARIANT-$s/lr-find.json" 2>/dev/null || true)
+            dir="$OUT/tune-$t-$s"
+            [ -n "$lr" ] && [ ! -f "$dir/tune.json" ] && nice -n 5 "$BIN" tune "$OUT/$t.yaml" --seed "$s" \
+                --set "stages.tune.trials=$TUNE_TRIALS" --set stages.tune.rounds=2 \
+                --set "stages.tune.space.train.lr={log_uniform: [$(python3 -c "print($lr/10)"), $(python3 -c "print($lr*10)")]}" \
+                --out "$dir" --quiet || true
+        done
+    done
+fi
+
+python3 - "$OUT" "$TASKS" "$SEEDS" "$GRID" "$VARIANTS" "$TUNE_VARIANT" <<'EOF'
 import json, math, os, sys
 out, tasks, seeds, grid, variants = sys.argv[1], sys.argv[2].split(), sys.argv[3].split(), sys.argv[4].split(), \
     [v.split(':')[0] for v in sys.argv[5].split()]
@@ -120,6 +138,18 @@ for t in tasks:
             summary.setdefault((v, r), []).append((within, len(seeds), worst))
             print(f'| {v} | {r} | {" ".join("%.2g" % x if x else "none" for x in sug)} | {spread:.2f} | '
                   f'{worst:.2f} | {within}/{len(seeds)} | {err:.4f} |')
+    tuned = []
+    for s in seeds:
+        j = load(f'{out}/tune-{t}-{s}/tune.json')
+        f = load(f'{out}/find-{t}-{sys.argv[6]}-{s}/lr-find.json')
+        if j and f and j['metrics'].get('best'):
+            tuned.append((f['metrics']['suggested_lr'], j['metrics']['best']['params']['train.lr'],
+                          j['metrics']['best']['train_val_error']))
+    if tuned:
+        print(f'\n## {t}: tune after lr-find ({sys.argv[6]}): suggestion, tuned lr, its train_val error')
+        for sug, lr, err in tuned:
+            print(f'  suggested {sug:.3g}  tuned {lr:.3g} ({lr / sug:.2f}x the suggestion, {lr / best:.2f}x the grid best)'
+                  f'  error {err:.4f}')
 print('\n## all tasks: seeds within 3x of the grid best, and the worst ratio')
 print('| variant | rule | within 3x | worst ratio |')
 print('|---|---|---|---|')
