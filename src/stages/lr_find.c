@@ -3,41 +3,13 @@
  * the loss diverges; a suggestion is read off the smoothed curve by the
  * rule that measured most stable against the best lr of a dense grid
  * (docs/tune.md "lr-find").  `run` passes the suggestion to tune, whose
- * default lr range centres on it. */
+ * default lr range centres on it.  The rules: lr_rules.c. */
 #include "lr_find.h"
 
 #include <cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Chosen by measurement (docs/tune.md "lr-find"; tools/lr_find_bench.sh):
- * of the four rules, min/10 is the only one within 3x of a dense grid's
- * best lr on MNIST/LeNet, Fashion-MNIST/LeNet and the digits MLP for every
- * seed and every sweep setting tried; steepest and window jump by decades
- * between seeds when the curve is noisy or falls again after blowing up,
- * and valley starts in the flat noise at tiny lrs and lands 70-190x low. */
-const dt_lr_rule dt_lr_find_rule = DT_LR_RULE_MIN10;
-
-/* No suggestion unless the smoothed loss fell below this share of its
- * first value: a curve that never falls says nothing about a good lr. */
-#define LR_FIND_FALL 0.9
-/* Fewest points a curve needs (a sweep that diverges at once has none). */
-#define LR_FIND_MIN_POINTS 5
-
-static const char *const rule_names[DT_LR_RULE_COUNT] = {"steepest", "min/10", "valley", "window"};
-
-const char *dt_lr_rule_name(dt_lr_rule r) { return r >= 0 && r < DT_LR_RULE_COUNT ? rule_names[r] : "?"; }
-
-void dt_lr_smooth(const double *loss, int n, double beta, double *out)
-{
-    double avg = 0.0, corr = 1.0;
-    for (int i = 0; i < n; i++) {
-        avg = beta * avg + (1.0 - beta) * loss[i];
-        corr *= beta;
-        out[i] = avg / (1.0 - corr);
-    }
-}
 
 /* ------------------------------------------------------------ the sweep */
 
@@ -154,108 +126,6 @@ dt_status dt_lr_find_sweep(const dt_config *cfg, const dt_data *d, dt_model *m, 
     return DT_OK;
 }
 
-/* ------------------------------------------------------------ the rules */
-
-static int argmin(const double *v, int n)
-{
-    int k = 0;
-    for (int i = 1; i < n; i++)
-        if (v[i] < v[k]) k = i;
-    return k;
-}
-
-const char *dt_lr_curve_unusable(const dt_lr_curve *c)
-{
-    if (c->n < LR_FIND_MIN_POINTS) return "the loss diverged within the first steps of the sweep";
-    if (c->smoothed[argmin(c->smoothed, c->n)] >= LR_FIND_FALL * c->smoothed[0])
-        return "the smoothed loss never fell below 90% of its first value";
-    return NULL;
-}
-
-/* Steepest: the most negative central difference of the smoothed loss
- * against log lr, skipping the first tenth of the curve (where the
- * average is young), as Lightning skips its first 10 points. */
-static int rule_steepest(const dt_lr_curve *c)
-{
-    int best = -1;
-    double slope = 0.0;
-    for (int i = c->n / 10 > 1 ? c->n / 10 : 1; i + 1 < c->n; i++) {
-        double g = (c->smoothed[i + 1] - c->smoothed[i - 1]) / (log(c->lr[i + 1]) - log(c->lr[i - 1]));
-        if (g < slope) {
-            slope = g;
-            best = i;
-        }
-    }
-    return best;
-}
-
-/* The longest strictly decreasing subsequence of the smoothed loss (the
- * "valley", fastai's rule); the suggestion is the point halfway along it. */
-static int rule_valley(const dt_lr_curve *c)
-{
-    int n = c->n, *len = malloc((size_t)n * sizeof *len), *start = malloc((size_t)n * sizeof *start);
-    if (!len || !start) {
-        free(len);
-        free(start);
-        return -1;
-    }
-    int end = 0;
-    for (int i = 0; i < n; i++) {
-        len[i] = 1;
-        start[i] = i;
-        for (int j = 0; j < i; j++)
-            if (c->smoothed[j] > c->smoothed[i] && len[j] + 1 > len[i]) {
-                len[i] = len[j] + 1;
-                start[i] = start[j];
-            }
-        if (len[i] > len[end]) end = i;
-    }
-    int s = start[end];
-    free(len);
-    free(start);
-    return end > s ? s + (end - s) / 2 : -1;
-}
-
-/* The window one decade wide over which the smoothed loss falls most; its centre. */
-static int rule_window(const dt_lr_curve *c)
-{
-    int best = -1;
-    double fall = 0.0;
-    for (int i = 0, j = 0; i < c->n; i++) {
-        if (j < i) j = i;
-        while (j + 1 < c->n && c->lr[j] < 10.0 * c->lr[i]) j++;
-        if (c->lr[j] < 10.0 * c->lr[i]) break;   /* no full decade left */
-        double f = c->smoothed[i] - c->smoothed[j];
-        if (f > fall) {
-            fall = f;
-            best = (i + j) / 2;
-        }
-    }
-    return best;
-}
-
-int dt_lr_suggest(const dt_lr_curve *c, dt_lr_rule rule, double *lr)
-{
-    *lr = NAN;
-    if (dt_lr_curve_unusable(c)) return -1;
-    int k = -1;
-    switch (rule) {
-    case DT_LR_RULE_STEEPEST: k = rule_steepest(c); break;
-    case DT_LR_RULE_VALLEY: k = rule_valley(c); break;
-    case DT_LR_RULE_WINDOW: k = rule_window(c); break;
-    case DT_LR_RULE_MIN10: {
-        *lr = c->lr[argmin(c->smoothed, c->n)] / 10.0;
-        k = 0;
-        for (int i = 1; i < c->n; i++)
-            if (fabs(log(c->lr[i] / *lr)) < fabs(log(c->lr[k] / *lr))) k = i;
-        return k;
-    }
-    default: return -1;
-    }
-    if (k >= 0) *lr = c->lr[k];
-    return k;
-}
-
 /* ------------------------------------------------------------ the stage */
 
 static cJSON *curve_array(const double *v, int n)
@@ -301,15 +171,15 @@ dt_status dt_stage_lr_find(dt_stage_ctx *ctx, dt_report *rep)
     int k = dt_lr_suggest(&c, dt_lr_find_rule, &lr);
     dt_progress_end(ctx->progress, k >= 0 ? "suggested" : "no suggestion");
     const struct dt_lr_find_cfg *lf = &cfg->stages.lr_find;
-    int at_min = c.n > 0 ? argmin(c.smoothed, c.n) : 0;
+    int at_min = c.n > 0 ? dt_lr_curve_min(&c) : 0;
     if (k >= 0) dt_report_metric(rep, "suggested_lr", lr);
     else dt_report_metric_json(rep, "suggested_lr", cJSON_CreateNull());
     dt_report_metric_str(rep, "rule", dt_lr_rule_name(dt_lr_find_rule));
     cJSON *rules = cJSON_CreateObject();
     for (int r = 0; rules && r < DT_LR_RULE_COUNT; r++) {
         double v;
-        if (dt_lr_suggest(&c, (dt_lr_rule)r, &v) >= 0) cJSON_AddNumberToObject(rules, rule_names[r], v);
-        else cJSON_AddNullToObject(rules, rule_names[r]);
+        if (dt_lr_suggest(&c, (dt_lr_rule)r, &v) >= 0) cJSON_AddNumberToObject(rules, dt_lr_rule_name((dt_lr_rule)r), v);
+        else cJSON_AddNullToObject(rules, dt_lr_rule_name((dt_lr_rule)r));
     }
     dt_report_metric_json(rep, "rules", rules);
     /* In an object, not headline metrics: summary.json, gates and diff
@@ -359,7 +229,7 @@ dt_status dt_stage_lr_find(dt_stage_ctx *ctx, dt_report *rep)
             dt_finding_evidence(f, "first_smoothed_loss", c.smoothed[0]);
             dt_finding_evidence(f, "min_smoothed_loss", c.smoothed[at_min]);
         }
-        if (c.n < LR_FIND_MIN_POINTS)
+        if (c.n < DT_LR_FIND_MIN_POINTS)
             dt_finding_suggest(f, "lower stages.lr-find.min_lr (%g): the loss diverges already there", lf->min_lr);
         else
             dt_finding_suggest(f, "run overfit-batch and debug: a model whose loss does not fall at any lr is "

@@ -37,10 +37,16 @@ dt_status dt_lr_find_sweep(const dt_config *cfg, const dt_data *d, dt_model *m, 
                            dt_lr_curve *c);
 void dt_lr_curve_free(dt_lr_curve *c);
 
+/* In src/stages/lr_rules.c: */
 /* out[i] = the exponential average of loss[0..i] with factor beta, divided
  * by 1 - beta^(i+1) (bias correction, as Adam's moments). */
 void dt_lr_smooth(const double *loss, int n, double beta, double *out);
 
+/* Fewest points a curve needs for a suggestion. */
+#define DT_LR_FIND_MIN_POINTS 5
+
+/* Index of the smoothed minimum (c->n > 0). */
+int dt_lr_curve_min(const dt_lr_curve *c);
 /* Why a curve gives no suggestion: NULL when it gives one. */
 const char *dt_lr_curve_unusable(const dt_lr_curve *c);
 /* The rule's suggestion in *lr and the index of the nearest curve point;
