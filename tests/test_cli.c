@@ -64,7 +64,7 @@ static void test_version_and_help(void **state)
     expect(dnn("--help"), 0, NULL);
     assert_non_null(strstr(out_text, "exit codes"));
     const char *cmds[] = {"predict", "export", "run", "start-simple", "debug", "overfit-batch", "compare", "decompose",
-                          "improve", "tune", "validate", "diff"};
+                          "improve", "lr-find", "tune", "validate", "diff"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         char want[64];
         expect(dnn("%s --help", cmds[i]), 0, NULL);

@@ -74,6 +74,7 @@ static const char every_key[] =
     "  compare: {}\n"
     "  decompose: {}\n"
     "  improve: {max_attempts: 6}\n"
+    "  lr-find: {steps: 50, min_lr: 1.0e-6, max_lr: 1, diverge: 5, smoothing: 0.9, restarts: 2}\n"
     "  tune:\n"
     "    trials: 8\n"
     "    rounds: 3\n"
@@ -137,6 +138,10 @@ static void test_every_key(void **state)
     assert_int_equal(c->stages.overfit_batch.max_steps, 200);
     assert_int_equal(c->stages.debug.gradcheck_params, 10);
     assert_int_equal(c->stages.improve.max_attempts, 6);
+    assert_int_equal(c->stages.lr_find.steps, 50);
+    assert_int_equal(c->stages.lr_find.restarts, 2);
+    assert_true(c->stages.lr_find.min_lr == 1e-6 && c->stages.lr_find.max_lr == 1);
+    assert_true(c->stages.lr_find.diverge == 5 && c->stages.lr_find.smoothing == 0.9);
     assert_int_equal(c->stages.tune.trials, 8);
     assert_int_equal(c->stages.tune.rounds, 3);
     assert_int_equal(c->stages.tune.jobs, 2);

@@ -68,13 +68,13 @@ static const char hv_yaml[] =
     "  tune: {trials: 2, rounds: 1, epochs: 5, space: {train.lr: {log_uniform: [1.0e-4, 1.0e-2]}}}\n"
     "gates: {overfit-batch: pass, test_error: {max: 0.05}}\n";
 
-/* The plots SPEC lists, as each page must show them (lr-find is not a stage yet). */
+/* The plots SPEC lists, as each page must show them. */
 static const char *const common_plots[] = {
     "plot-debug-grad-norms", "plot-debug-activations", "plot-overfit-curve", "plot-compare-baselines",
     "plot-compare-history", "plot-decompose-terms", "plot-decompose-loss", "plot-decompose-error",
     "plot-decompose-confusion-train_val", "plot-decompose-confusion-test_val", "plot-decompose-per-class",
-    "plot-decompose-top-losses-test_val", "plot-decompose-top-losses-train_val", "plot-tune-train.lr",
-    "plot-tune-importance", "plot-tune-best-history", NULL};
+    "plot-decompose-top-losses-test_val", "plot-decompose-top-losses-train_val", "plot-lr-find-curve",
+    "plot-tune-train.lr", "plot-tune-importance", "plot-tune-best-history", NULL};
 static const char *const qs_plots[] = {"plot-tune-model.hidden", NULL};
 static const char *const hv_plots[] = {"plot-improve-attempts", "plot-improve-history", NULL};
 
@@ -335,7 +335,7 @@ static void test_junit_with_a_tripped_gate(void **state)
     assert_non_null(strstr(xml, "name=\"gate overfit-batch (at worst pass)\" time=\"0.000\"/>"));
     free(xml);
     parse_junit(file);
-    assert_non_null(strstr(out_text, "cases 9 failures 1\n"));
+    assert_non_null(strstr(out_text, "cases 10 failures 1\n"));   /* 8 stages, 2 gates */
     assert_non_null(strstr(out_text, "FAILURE gate test_error (max 0.05) | gate test_error tripped"));
 }
 
@@ -351,7 +351,7 @@ static void test_junit_without_failures(void **state)
     assert_non_null(strstr(xml, "failures=\"0\""));
     free(xml);
     parse_junit(file);
-    assert_non_null(strstr(out_text, "cases 8 failures 0\n"));
+    assert_non_null(strstr(out_text, "cases 9 failures 0\n"));   /* 8 stages, 1 gate */
 }
 
 /* A failing single stage: its testcase fails with its findings. */

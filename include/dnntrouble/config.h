@@ -59,6 +59,8 @@ typedef struct dt_gate {
 } dt_gate;
 
 #define DT_CONFIG_MAX_KEYS 128
+/* Fewest steps stages.lr-find.steps accepts. */
+#define DT_LR_FIND_MIN_STEPS 10
 
 typedef struct dt_config {
     char name[128];
@@ -103,6 +105,12 @@ typedef struct dt_config {
         struct { int batch_size, max_steps; } overfit_batch;
         struct { int gradcheck_params; } debug;
         struct { int max_attempts; } improve;
+        struct dt_lr_find_cfg {
+            int steps, restarts;          /* sweep length; sweeps averaged */
+            double min_lr, max_lr;        /* the sweep's first and last lr */
+            double diverge;               /* stop when the smoothed loss > diverge x its minimum */
+            double smoothing;             /* beta of the bias-corrected exponential average */
+        } lr_find;
         struct {
             int trials, rounds, jobs, top_k, epochs;   /* epochs 0: train.epochs */
             int n_space;
@@ -194,7 +202,7 @@ int dt_verdict_parse(const char *s);
 
 const char *dt_space_kind_name(dt_space_kind k);   /* "log_uniform", ... */
 
-/* Stage names in run order (start-simple ... tune), for gates and the CLI. */
+/* Stage names in run order (start-simple ... lr-find, tune), for gates and the CLI. */
 extern const char *const dt_stage_names[];
 extern const int dt_n_stage_names;
 

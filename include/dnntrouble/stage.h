@@ -23,6 +23,8 @@ typedef struct dt_stage_ctx {
                                    decompose and improve share it): stages/error_analysis.h */
     int quiet;
     int resume;              /* tune --resume: continue from out_dir/trials.jsonl */
+    double lr_suggested;     /* lr-find's suggestion in this run (0: none); tune's default lr
+                                range centres on it */
 } dt_stage_ctx;
 
 /* Loads cfg->data on first call (dt_data_load(&cfg->data, cfg->base_dir, ...))
@@ -51,7 +53,7 @@ typedef struct dt_stage_def {
 } dt_stage_def;
 
 /* The stages in run order: start-simple, debug, overfit-batch, compare,
- * decompose, improve, tune. */
+ * decompose, improve, lr-find, tune. */
 extern const dt_stage_def dt_stages[];
 extern const int dt_n_stages;
 /* NULL when there is no stage of that name. */
@@ -64,6 +66,7 @@ dt_status dt_stage_overfit_batch(dt_stage_ctx *ctx, dt_report *rep);
 dt_status dt_stage_compare(dt_stage_ctx *ctx, dt_report *rep);
 dt_status dt_stage_decompose(dt_stage_ctx *ctx, dt_report *rep);
 dt_status dt_stage_improve(dt_stage_ctx *ctx, dt_report *rep);
+dt_status dt_stage_lr_find(dt_stage_ctx *ctx, dt_report *rep);
 dt_status dt_stage_tune(dt_stage_ctx *ctx, dt_report *rep);
 
 #endif

@@ -39,7 +39,7 @@ long dt_fit_steps(size_t n, size_t batch, int epochs, long max_steps);
 typedef struct dt_fit_step {
     dt_model *m;                /* after the update; m->out and m->loss still hold this step's forward
                                  * pass and g->param_grad its (clipped) gradient */
-    const dt_optimizer *o;
+    dt_optimizer *o;            /* the hook may set o->cfg.lr: the lr of the next step (lr-find's sweep) */
     int epoch, epochs;          /* 1-based epoch; epochs planned */
     long step, steps;           /* 1-based step; steps planned */
     float loss;                 /* this step's training loss (may be NaN/Inf: the fit stops after the hook) */

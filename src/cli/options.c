@@ -123,6 +123,12 @@ void dt_cli_print_help(const char *cmd, FILE *out)
     if (strcmp(cmd, "tune") == 0)
         fprintf(out, "  --jobs N          trials trained in parallel (override stages.tune.jobs)\n"
                      "  --resume          continue from OUT/trials.jsonl\n");
+    if (strcmp(cmd, "lr-find") == 0)
+        fprintf(out, "\nOne sweep of stages.lr-find.steps train batches, the lr growing exponentially from\n"
+                     "stages.lr-find.min_lr to max_lr, stopped when the smoothed loss exceeds diverge x its\n"
+                     "minimum; suggested lr: the lr of the smoothed minimum / 10.  Leaves the model as it\n"
+                     "was.  Writes OUT/lr-find.json (suggested_lr, curve); in 'run', tune's default lr\n"
+                     "range centres on the suggestion (docs/tune.md \"lr-find\").\n");
     if (strcmp(cmd, "run") == 0)
         fprintf(out, "\nWrites OUT/STAGE.json per stage and OUT/summary.json; applies gates.\n");
 }

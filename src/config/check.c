@@ -161,6 +161,26 @@ static dt_status check_model(const dt_config *cfg)
     return dt_model_desc_check(&copy, in, n, cfg->path[0] ? cfg->path : "config");
 }
 
+/* The lr-find sweep needs an increasing range, a divergence factor above 1
+ * and enough steps for a curve (src/stages/lr_find.c). */
+static dt_status check_lr_find(const dt_config *cfg)
+{
+    const char *k_min = "stages.lr-find.min_lr", *k_max = "stages.lr-find.max_lr";
+    if (cfg->stages.lr_find.min_lr >= cfg->stages.lr_find.max_lr)
+        return fail_at(cfg, key_line(cfg, dt_config_given(cfg, k_max) ? k_max : k_min),
+                       "%s (%g) must be below %s (%g)", k_min, cfg->stages.lr_find.min_lr, k_max,
+                       cfg->stages.lr_find.max_lr);
+    if (cfg->stages.lr_find.diverge <= 1)
+        return fail_at(cfg, key_line(cfg, "stages.lr-find.diverge"),
+                       "stages.lr-find.diverge must be > 1 (the sweep stops when the smoothed loss exceeds this "
+                       "many times its minimum), got %g", cfg->stages.lr_find.diverge);
+    if (cfg->stages.lr_find.steps < DT_LR_FIND_MIN_STEPS)
+        return fail_at(cfg, key_line(cfg, "stages.lr-find.steps"),
+                       "stages.lr-find.steps must be >= %d (a curve to read a suggestion from), got %d",
+                       DT_LR_FIND_MIN_STEPS, cfg->stages.lr_find.steps);
+    return DT_OK;
+}
+
 dt_status dt_config_check(const dt_config *cfg)
 {
     if (!dt_config_given(cfg, "data.format"))
@@ -179,6 +199,7 @@ dt_status dt_config_check(const dt_config *cfg)
     if (st != DT_OK) return st;
     if (cfg->train.nesterov && cfg->train.momentum == 0 && cfg->train.optimizer == DT_OPT_SGD)
         return fail_at(cfg, key_line(cfg, "train.nesterov"), "train.nesterov needs train.momentum > 0");
+    if ((st = check_lr_find(cfg)) != DT_OK) return st;
     return check_space(cfg);
 }
 

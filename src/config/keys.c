@@ -19,7 +19,7 @@ static const char *const metric_names[] = {"error", "accuracy", NULL};
 static const char *const verdict_names[] = {"pass", "warn", "fail", "skipped", NULL};
 
 const char *const dt_stage_names[] = {"start-simple", "debug", "overfit-batch", "compare",
-                                      "decompose", "improve", "tune"};
+                                      "decompose", "improve", "lr-find", "tune"};
 const int dt_n_stage_names = (int)(sizeof dt_stage_names / sizeof dt_stage_names[0]);
 
 /* Enums are stored through an int pointer; make sure that is their size. */
@@ -101,6 +101,12 @@ const dt_key dt_keys[] = {
     KEY("stages.overfit-batch.max_steps", DT_KT_INT, stages.overfit_batch.max_steps, DT_R_ATLEAST1, "500", 0),
     KEY("stages.debug.gradcheck_params", DT_KT_INT, stages.debug.gradcheck_params, DT_R_ATLEAST1, "50", 0),
     KEY("stages.improve.max_attempts", DT_KT_INT, stages.improve.max_attempts, DT_R_NONNEG, "4", 0),
+    KEY("stages.lr-find.steps", DT_KT_INT, stages.lr_find.steps, DT_R_ATLEAST1, "100", 0),
+    KEY("stages.lr-find.min_lr", DT_KT_DOUBLE, stages.lr_find.min_lr, DT_R_POS, "1e-07", 0),
+    KEY("stages.lr-find.max_lr", DT_KT_DOUBLE, stages.lr_find.max_lr, DT_R_POS, "10", 0),
+    KEY("stages.lr-find.diverge", DT_KT_DOUBLE, stages.lr_find.diverge, DT_R_POS, "4", 0),
+    KEY("stages.lr-find.smoothing", DT_KT_DOUBLE, stages.lr_find.smoothing, DT_R_HALFOPEN01, "0.9", 0),
+    KEY("stages.lr-find.restarts", DT_KT_INT, stages.lr_find.restarts, DT_R_ATLEAST1, "1", 0),
     KEY("stages.tune.trials", DT_KT_INT, stages.tune.trials, DT_R_ATLEAST1, "20", 0),
     KEY("stages.tune.rounds", DT_KT_INT, stages.tune.rounds, DT_R_ATLEAST1, "2", 0),
     KEY("stages.tune.jobs", DT_KT_INT, stages.tune.jobs, DT_R_ATLEAST1, "1", 0),

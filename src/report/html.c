@@ -375,6 +375,30 @@ static void overfit_plots(page *p, const cJSON *rep)
     free(y);
 }
 
+/* The lr-find curve: raw and smoothed loss against lr, the suggestion marked. */
+static void lr_find_plots(page *p, const cJSON *rep)
+{
+    double *x = NULL, *raw = NULL, *sm = NULL;
+    int n = doubles(dt_rj_get(rep, "metrics.curve.lr"), &x);
+    int nr = doubles(dt_rj_get(rep, "metrics.curve.loss"), &raw), ns = doubles(dt_rj_get(rep, "metrics.curve.smoothed"), &sm);
+    if (n > 0 && nr == n && ns == n) {
+        dt_svg_series s[2] = {{x, raw, n, "loss per step", dt_svg_palette[7], 0, 0, -1},
+                              {x, sm, n, "smoothed (bias-corrected exponential average)", dt_svg_palette[0], 0, 0, -1}};
+        double lr = dt_rj_num(rep, "metrics.suggested_lr", NAN);
+        char label[64], note[200];
+        snprintf(label, sizeof label, "suggested %.3g", lr);
+        snprintf(note, sizeof note, "one train batch per lr; rule: %s; train.lr %.3g%s", dt_rj_str(rep, "metrics.rule", "?"),
+                 dt_rj_num(rep, "metrics.sweep.train_lr", NAN), isfinite(lr) ? "" : "; no suggestion");
+        dt_svg_chart c = {.id = "plot-lr-find-curve", .title = "lr-find: training loss against the learning rate",
+                          .xlabel = "learning rate (log scale)", .logx = 1, .ylabel = "loss (log scale)", .logy = 1,
+                          .note = note, .n_vlines = isfinite(lr), .vline = {lr}, .vline_label = {label}};
+        dt_svg_lines(&p->b, &c, s, 2);
+    }
+    free(x);
+    free(raw);
+    free(sm);
+}
+
 static void compare_plots(page *p, const cJSON *rep)
 {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(rep, "metrics");
@@ -844,6 +868,7 @@ static void stage_section(page *p, const cJSON *rep)
     else if (!strcmp(stage, "compare")) compare_plots(p, rep);
     else if (!strcmp(stage, "decompose")) decompose_plots(p, rep);
     else if (!strcmp(stage, "improve")) improve_plots(p, rep);
+    else if (!strcmp(stage, "lr-find")) lr_find_plots(p, rep);
     else if (!strcmp(stage, "tune")) tune_plots(p, rep);
     dt_sb_puts(&p->b, "</div>");
     headline_table(p, rep);

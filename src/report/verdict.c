@@ -60,7 +60,8 @@ static const phrase phrases[] = {
     {"train-eval-mismatch", "training and evaluation mode disagree"},
     {"update-ratio-off", "updates of {param:s} are off scale: log10(update/weight) = {log10_ratio:n}"},
     {"dead-relu", "dead ReLUs: {dead_fraction:p} of the units of layer {layer:s} never activate"},
-    /* improve, tune */
+    /* improve, lr-find, tune */
+    {"lr-find-no-suggestion", "the lr range test gives no learning rate to suggest ({points:i} points on its curve)"},
     {"no-remedy-helped", "none of the {attempts:i} remedies tried lowered the error {start_error:e}"},
     {"tune-no-healthy-trial", "every one of the {trials:i} tuning trials was sick or failed"},
     {"tune-failed-trials", "{failed:i} tuning trials failed"},
@@ -83,6 +84,7 @@ static const phrase phrases[] = {
     {"@shift-only", "distribution shift dominates: no training change fixes it (see the test-val error analysis)"},
     {"@tuned", "{params:s}: {metric:s} {score:s} (best of {trials:i} trials); config {file:s}"},
     {"@tuned-nofile", "{params:s}: {metric:s} {score:s} (best of {trials:i} trials)"},
+    {"@lr-found", "lr-find suggests {suggested_lr:n} (train.lr {train_lr:n}; range test, {rule:s} rule)"},
     {"@gate", "{name:s} ({rule:s}) tripped: {actual:s}"},
     {"@report", "{file:s}"},
 };
@@ -359,6 +361,19 @@ static void add_tune(dt_run_verdict *v, const cJSON *tune, const char *out_dir, 
     cJSON_Delete(vars);
 }
 
+/* lr-find's suggestion (its absence is a warning finding, said elsewhere). */
+static void add_lr_find(dt_run_verdict *v, const cJSON *lf, const fill_ctx *fc)
+{
+    double lr = dt_rj_num(lf, "metrics.suggested_lr", NAN);
+    if (!isfinite(lr)) return;
+    cJSON *vars = cJSON_CreateObject();
+    cJSON_AddNumberToObject(vars, "suggested_lr", lr);
+    cJSON_AddNumberToObject(vars, "train_lr", dt_rj_num(lf, "metrics.sweep.train_lr", NAN));
+    cJSON_AddStringToObject(vars, "rule", dt_rj_str(lf, "metrics.rule", "?"));
+    situation(v, "Learning rate", "@lr-found", vars, fc);
+    cJSON_Delete(vars);
+}
+
 static void add_summary(dt_run_verdict *v, const cJSON *summary, const fill_ctx *fc)
 {
     const cJSON *g, *e;
@@ -487,6 +502,7 @@ void dt_verdict_build(const cJSON *const *reports, int n, const cJSON *summary, 
     const cJSON *dec = dt_rj_stage(reports, n, "decompose");
     if (dec && !fc.regression) add_hardest_class(v, dec, &fc);
     add_improve(v, dt_rj_stage(reports, n, "improve"), out_dir, &fc);
+    add_lr_find(v, dt_rj_stage(reports, n, "lr-find"), &fc);
     add_tune(v, dt_rj_stage(reports, n, "tune"), out_dir, &fc);
     if (out_dir) {
         cJSON *vars = cJSON_CreateObject();

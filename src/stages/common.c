@@ -285,13 +285,11 @@ dt_status dt_stage_preflight(dt_stage_ctx *ctx, dt_preflight *pf)
     return DT_OK;
 }
 
-/* A float curve value rounded to 6 significant digits: what a plot needs,
- * and short in JSON (cJSON prints a float's double with 15-17 digits). */
-static cJSON *curve_number(float v)
+cJSON *dt_stage_curve_number(double v)
 {
     char buf[32];
     if (!isfinite(v)) return cJSON_CreateNull();
-    snprintf(buf, sizeof buf, "%.6g", (double)v);
+    snprintf(buf, sizeof buf, "%.6g", v);
     return cJSON_CreateNumber(strtod(buf, NULL));
 }
 
@@ -308,10 +306,10 @@ cJSON *dt_stage_history_json(const dt_fit_result *fr, dt_split_id val)
     for (int i = 0; i < n; i++) {
         const dt_fit_epoch *h = &fr->history[i];
         cJSON_AddItemToArray(ep, cJSON_CreateNumber(h->epoch));
-        cJSON_AddItemToArray(tl, curve_number(h->train_loss));   /* NaN/Inf: null */
-        cJSON_AddItemToArray(te, curve_number(h->train_error));
-        if (vl) cJSON_AddItemToArray(vl, curve_number(h->val_loss));
-        if (ve) cJSON_AddItemToArray(ve, curve_number(h->val_error));
+        cJSON_AddItemToArray(tl, dt_stage_curve_number(h->train_loss));   /* NaN/Inf: null */
+        cJSON_AddItemToArray(te, dt_stage_curve_number(h->train_error));
+        if (vl) cJSON_AddItemToArray(vl, dt_stage_curve_number(h->val_loss));
+        if (ve) cJSON_AddItemToArray(ve, dt_stage_curve_number(h->val_error));
     }
     if (with_val) cJSON_AddStringToObject(o, "val_split", dt_split_name(val));
     cJSON_AddNumberToObject(o, "best_epoch", fr->best_epoch);

@@ -52,6 +52,9 @@ dt_status dt_stage_train_opts(dt_stage_ctx *ctx, const dt_data *d, dt_model *m, 
  * val_loss, val_error (with validation), val_split, best_epoch, epochs_run,
  * stride} with one array entry per recorded epoch (NULL when out of memory). */
 cJSON *dt_stage_history_json(const dt_fit_result *fr, dt_split_id val);
+/* A curve value rounded to 6 significant digits (what a plot needs, and
+ * short in JSON: cJSON prints 15-17); NaN/Inf as null. */
+cJSON *dt_stage_curve_number(double v);
 
 /* 1 when some input field is an image (augmentation applies). */
 int dt_stage_has_images(const dt_data *d);

@@ -13,6 +13,7 @@ const dt_stage_def dt_stages[] = {
     {"decompose", dt_stage_decompose,
      "train, then irreducible/bias/variance/shift/val-overfit + error analysis"},
     {"improve", dt_stage_improve, "try the ranked remedies for the dominant term; keep what helps"},
+    {"lr-find", dt_stage_lr_find, "learning-rate range test: loss against lr, with a suggested lr"},
     {"tune", dt_stage_tune, "coarse-to-fine random search"},
 };
 const int dt_n_stages = (int)(sizeof dt_stages / sizeof dt_stages[0]);

@@ -465,12 +465,13 @@ static void report_edges(dt_report *rep, const dt_config *cfg, const dt_trial *b
 
 /* Tobin: "start with the ones you know matter, batch size and learning
  * rate": with no space given, the learning rate over a decade each side of
- * the configured one and half / the same / double the batch size.  Written
- * into the config, so the resolved config in the report shows it. */
-static dt_status default_search_space(dt_config *cfg)
+ * lr-find's suggestion in this run (else of the configured lr) and half /
+ * the same / double the batch size.  Written into the config, so the
+ * resolved config in the report shows it. */
+static dt_status default_search_space(dt_config *cfg, double lr_suggested)
 {
     char v[160];
-    double lr = cfg->train.lr;
+    double lr = lr_suggested > 0 ? lr_suggested : cfg->train.lr;
     int b = cfg->train.batch_size;
     snprintf(v, sizeof v, "{log_uniform: [%.17g, %.17g]}", lr / 10, lr * 10);
     dt_status st = dt_config_set(cfg, "stages.tune.space.train.lr", v);
@@ -548,7 +549,7 @@ dt_status dt_stage_tune(dt_stage_ctx *ctx, dt_report *rep)
     if (st) return st;
     dt_config *cfg = ctx->cfg;
     int default_space = cfg->stages.tune.n_space == 0;
-    if (default_space && (st = default_search_space(cfg))) return st;
+    if (default_space && (st = default_search_space(cfg, ctx->lr_suggested))) return st;
     if (dt_data_split_size(d, DT_SPLIT_TRAIN_VAL) == 0)
         return dt_fail(DT_ECONFIG, "tune scores trials on the train_val split, which is empty: set "
                                    "data.splits.train_val > 0");
@@ -600,7 +601,10 @@ dt_status dt_stage_tune(dt_stage_ctx *ctx, dt_report *rep)
         if (s.r[id].status == DT_TRIAL_OK && (best < 0 || dt_trial_result_cmp(&s.r[id], &s.r[best]) < 0)) best = id;
     }
     dt_report_metric(rep, "trials", finished);
-    dt_report_metric_str(rep, "space", default_space ? "default (train.lr and train.batch_size around the configured values)" : "stages.tune.space");
+    dt_report_metric_str(rep, "space", !default_space ? "stages.tune.space"
+                                       : ctx->lr_suggested > 0 ? "default (train.lr around lr-find's suggestion, "
+                                                                 "train.batch_size around the configured value)"
+                                       : "default (train.lr and train.batch_size around the configured values)");
     dt_report_metric(rep, "trials_ok", ok);
     dt_report_metric(rep, "trials_sick", sick);
     dt_report_metric(rep, "trials_failed", finished - ok - sick);
