@@ -493,6 +493,52 @@ static void test_loss_task_mismatch(void **state)
     dt_report_free(rep);
 }
 
+/* tanh after a linear layer with N(0,1) weights on 784 pixels: |z| ~ 28;
+ * the default (fan-in scaled) init keeps the same network unsaturated. */
+static void test_tanh_saturation(void **state)
+{
+    dt_config cfg;
+    char buf[64];
+    synthetic_config(&cfg, "shapes", "300");
+    set(&cfg, "model.arch", "custom");
+    set(&cfg, "model.layers", "[{type: flatten}, {name: f1, type: linear, units: 64, init: {normal: 1.0}},"
+                              " {name: act, type: tanh}, {name: out, type: linear, units: classes}]");
+    dt_report *rep = run_debug(&cfg);
+    assert_true(dt_report_has_finding(rep, "saturated-activations"));
+    assert_string_equal(evidence_str(rep, "saturated-activations", "layer", buf, sizeof buf), "act");
+    assert_true(evidence_num(rep, "saturated-activations", "saturated_fraction") > 0.5);
+    assert_int_equal(other_errors(rep, NULL), 0);
+    dt_report_free(rep);
+
+    set(&cfg, "model.layers", "[{type: flatten}, {name: f1, type: linear, units: 64},"
+                              " {name: act, type: tanh}, {name: out, type: linear, units: classes}]");
+    rep = run_debug(&cfg);
+    assert_no_zoo_findings(rep);
+    dt_report_free(rep);
+}
+
+/* Every layer at {constant: 0.1}: the hidden units get the same gradient
+ * and stay copies of each other.  A constant output layer alone is fine:
+ * its units see different labels, so the first step tells them apart. */
+static void test_constant_init_stays_symmetric(void **state)
+{
+    dt_config cfg;
+    char buf[64];
+    custom_config(&cfg, "[{name: f1, type: linear, units: 32, init: {constant: 0.1}}, {type: relu},"
+                        " {name: out, type: linear, units: classes, init: {constant: 0.1}}]");
+    dt_report *rep = run_debug(&cfg);
+    assert_true(dt_report_has_finding(rep, "symmetric-init"));
+    assert_string_equal(evidence_str(rep, "symmetric-init", "layer", buf, sizeof buf), "f1");
+    assert_true(evidence_num(rep, "symmetric-init", "identical_units") == 32);
+    dt_report_free(rep);
+
+    custom_config(&cfg, "[{name: f1, type: linear, units: 32}, {type: relu},"
+                        " {name: out, type: linear, units: classes, init: {constant: 0.1}}]");
+    rep = run_debug(&cfg);
+    assert_no_zoo_findings(rep);
+    dt_report_free(rep);
+}
+
 /* ---------------------------------------------------- the gradient check */
 
 static void scale_first_weight_grad(dt_graph *g, void *ctx)
@@ -564,6 +610,8 @@ int main(void)
         cmocka_unit_test(test_linear_stack_has_no_nonlinearity),
         cmocka_unit_test(test_activation_on_logits),
         cmocka_unit_test(test_loss_task_mismatch),
+        cmocka_unit_test(test_tanh_saturation),
+        cmocka_unit_test(test_constant_init_stays_symmetric),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
