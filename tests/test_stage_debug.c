@@ -539,6 +539,64 @@ static void test_constant_init_stays_symmetric(void **state)
     dt_report_free(rep);
 }
 
+/* ------------------------- gradient-flow and dead-unit thresholds (anchors) */
+
+/* Adam at lr 0.1 on 784 pixels: 96% of the hidden outputs end at zero, yet
+ * few units are silent on every sample.  AUTOTRAINER/DeepDiagnosis count
+ * outputs (>= 70% zero); the unit rule alone would miss it. */
+static void test_dead_relu_by_zero_outputs(void **state)
+{
+    dt_config cfg;
+    synthetic_config(&cfg, "shapes", "300");
+    set(&cfg, "model.arch", "custom");
+    set(&cfg, "model.layers", "[{type: flatten}, {name: f1, type: linear, units: 64}, {name: r1, type: relu},"
+                              " {name: out, type: linear, units: classes}]");
+    set(&cfg, "train.lr", "0.1");
+    dt_report *rep = run_debug(&cfg);
+    assert_true(dt_report_has_finding(rep, "dead-relu"));
+    assert_true(evidence_num(rep, "dead-relu", "zero_fraction") >= 0.7);
+    assert_true(evidence_num(rep, "dead-relu", "dead_fraction") < 0.7);
+    dt_report_free(rep);
+    set(&cfg, "train.lr", "3e-4");
+    rep = run_debug(&cfg);
+    assert_false(dt_report_has_finding(rep, "dead-relu"));
+    dt_report_free(rep);
+}
+
+#define THREE_LAYERS(std)                                                                                     \
+    "[{name: f1, type: linear, units: 32, init: {normal: " std "}}, {type: relu},"                         \
+    " {name: f2, type: linear, units: 32, init: {normal: " std "}}, {type: relu},"                         \
+    " {name: out, type: linear, units: classes, init: {normal: " std "}}]"
+
+/* Weights of std 1e-4 everywhere: every layer's gradient is ~1e-8 while the
+ * first/last ratio stays near 1, so only BTTackler's median rule (median
+ * mean |g| < 1e-5) sees it.  Std 300: the median exceeds 1e4 (exploding)
+ * with the ratio near 1 again. */
+static void test_gradient_median_rules(void **state)
+{
+    dt_config cfg;
+    custom_config(&cfg, THREE_LAYERS("1.0e-4"));
+    dt_report *rep = run_debug(&cfg);
+    assert_true(dt_report_has_finding(rep, "vanishing-gradients"));
+    assert_true(evidence_num(rep, "vanishing-gradients", "median_mean_abs") < 1e-5);
+    assert_true(evidence_num(rep, "vanishing-gradients", "ratio") > 1e-3);
+    assert_false(dt_report_has_finding(rep, "exploding-gradients"));
+    dt_report_free(rep);
+    custom_config(&cfg, THREE_LAYERS("300"));
+    rep = run_debug(&cfg);
+    assert_true(dt_report_has_finding(rep, "exploding-gradients"));
+    assert_true(evidence_num(rep, "exploding-gradients", "median_mean_abs") > 1e4);
+    assert_true(evidence_num(rep, "exploding-gradients", "ratio") < 70);
+    assert_false(dt_report_has_finding(rep, "vanishing-gradients"));
+    dt_report_free(rep);
+    custom_config(&cfg, "[{name: f1, type: linear, units: 32}, {type: relu}, {name: f2, type: linear, units: 32},"
+                        " {type: relu}, {name: out, type: linear, units: classes}]");
+    rep = run_debug(&cfg);
+    assert_false(dt_report_has_finding(rep, "vanishing-gradients"));
+    assert_false(dt_report_has_finding(rep, "exploding-gradients"));
+    dt_report_free(rep);
+}
+
 /* ---------------------------------------------------- the gradient check */
 
 static void scale_first_weight_grad(dt_graph *g, void *ctx)
@@ -612,6 +670,8 @@ int main(void)
         cmocka_unit_test(test_loss_task_mismatch),
         cmocka_unit_test(test_tanh_saturation),
         cmocka_unit_test(test_constant_init_stays_symmetric),
+        cmocka_unit_test(test_dead_relu_by_zero_outputs),
+        cmocka_unit_test(test_gradient_median_rules),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -16,7 +16,9 @@
 #define VANISH_FIRST 1e-4           /* AUTOTRAINER beta2 */
 #define EXPLODE_RATIO 70.0          /* AUTOTRAINER beta3 */
 #define EXPLODE_MEAN_ABS 1e6        /* TheDeepChecker / SageMaker: mean |g| */
-#define DEAD_RELU_SHARE 0.7         /* DeepDiagnosis / AUTOTRAINER gamma */
+#define VANISH_MEDIAN 1e-5          /* BTTackler: median over layers of mean |g| */
+#define EXPLODE_MEDIAN 1e4          /* BTTackler */
+#define DEAD_RELU_SHARE 0.7         /* DeepDiagnosis / AUTOTRAINER gamma: units, or outputs <= 0 */
 #define GRADCHECK_FAIL_SHARE 0.1    /* more than 10% of the checked elements */
 #define UPDATE_LOG10_MIN (-4.0)     /* TheDeepChecker update/weight ratio range */
 #define UPDATE_LOG10_MAX (-1.0)
@@ -253,6 +255,29 @@ done:
     free(nr);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median over the weight tensors of their mean |g| (1 when none: neutral). */
+static double median_mean_abs(const dt_graph *g, const double *mean_abs)
+{
+    double *v = malloc((size_t)(g->n_params ? g->n_params : 1) * sizeof *v);
+    int n = 0;
+    if (!v) return 1.0;
+    for (int i = 0; i < g->n_params; i++)
+        if (is_weight(g->params[i]) && isfinite(mean_abs[i])) v[n++] = mean_abs[i];
+    double med = 1.0;
+    if (n) {
+        qsort(v, (size_t)n, sizeof *v, cmp_double);
+        med = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    }
+    free(v);
+    return med;
+}
+
 static void check_gradient_flow(dbg_state *s, const double *norm, const double *mean_abs, const char *phase)
 {
     const dt_graph *g = s->m->g;
@@ -292,16 +317,31 @@ static void check_gradient_flow(dbg_state *s, const double *norm, const double *
     if (first < 0) return;
     double gf = norm[first], gl = norm[last];
     char key[64];
-    int vanish = first != last && ratio < VANISH_RATIO && gf < VANISH_FIRST;
-    int explode = worst >= 0 || (first != last && ratio > EXPLODE_RATIO);
+    /* BTTackler's layer-wide view: the median over weight tensors of the
+     * mean |g| (a whole network gone quiet or loud, not only its ends). */
+    double med = median_mean_abs(g, mean_abs);
+    int med_vanish = med < VANISH_MEDIAN, med_explode = med > EXPLODE_MEDIAN;
+    int vanish = (first != last && ratio < VANISH_RATIO && gf < VANISH_FIRST) || med_vanish;
+    int explode = worst >= 0 || (first != last && ratio > EXPLODE_RATIO) || med_explode;
     snprintf(key, sizeof key, "grad_ratio_first_last_%s", phase);
-    dbg_check(s, key, ratio, explode ? EXPLODE_RATIO : VANISH_RATIO, !vanish && !explode);
+    dbg_check(s, key, ratio, explode ? EXPLODE_RATIO : VANISH_RATIO,
+              !(first != last && ratio < VANISH_RATIO && gf < VANISH_FIRST) && !(first != last && ratio > EXPLODE_RATIO));
+    snprintf(key, sizeof key, "grad_median_mean_abs_%s", phase);
+    dbg_check(s, key, med, med_explode ? EXPLODE_MEDIAN : VANISH_MEDIAN, !med_vanish && !med_explode);
     const char *fn = g->params[first]->name, *ln = g->params[last]->name;
     if (vanish && !dt_report_has_finding(s->rep, "vanishing-gradients")) {
-        dt_finding *f = dt_report_finding(s->rep, "vanishing-gradients", DT_SEV_WARNING,
-                                          "gradients vanish towards the input (%s): |g(%s)| = %.3g is %.3g times "
-                                          "|g(%s)| = %.3g",
-                                          phase, fn, gf, ratio, ln, gl);
+        dt_finding *f;
+        if (!med_vanish)
+            f = dt_report_finding(s->rep, "vanishing-gradients", DT_SEV_WARNING,
+                                  "gradients vanish towards the input (%s): |g(%s)| = %.3g is %.3g times |g(%s)| = %.3g",
+                                  phase, fn, gf, ratio, ln, gl);
+        else
+            f = dt_report_finding(s->rep, "vanishing-gradients", DT_SEV_WARNING,
+                                  "gradients vanish across the network (%s): the median over weight tensors of the "
+                                  "mean |g| is %.3g (< %.0e); |g(%s)| = %.3g, |g(%s)| = %.3g",
+                                  phase, med, VANISH_MEDIAN, fn, gf, ln, gl);
+        dt_finding_evidence(f, "median_mean_abs", med);
+        dt_finding_evidence(f, "median_threshold", VANISH_MEDIAN);
         dt_finding_evidence(f, "first_norm", gf);
         dt_finding_evidence(f, "last_norm", gl);
         dt_finding_evidence(f, "ratio", ratio);
@@ -318,11 +358,18 @@ static void check_gradient_flow(dbg_state *s, const double *norm, const double *
             f = dt_report_finding(s->rep, "exploding-gradients", DT_SEV_WARNING,
                                   "gradient of %s is %s (%s): mean |g| = %.3g", g->params[worst]->name,
                                   isfinite(norm[worst]) ? "huge" : "not finite", phase, mean_abs[worst]);
+        else if (med_explode)
+            f = dt_report_finding(s->rep, "exploding-gradients", DT_SEV_WARNING,
+                                  "gradients are huge across the network (%s): the median over weight tensors of the "
+                                  "mean |g| is %.3g (> %.0e)",
+                                  phase, med, EXPLODE_MEDIAN);
         else
             f = dt_report_finding(s->rep, "exploding-gradients", DT_SEV_WARNING,
                                   "gradients grow towards the input (%s): |g(%s)| = %.3g is %.3g times "
                                   "|g(%s)| = %.3g",
                                   phase, fn, gf, ratio, ln, gl);
+        dt_finding_evidence(f, "median_mean_abs", med);
+        dt_finding_evidence(f, "median_threshold", EXPLODE_MEDIAN);
         dt_finding_evidence(f, "first_norm", isfinite(gf) ? gf : -1);
         dt_finding_evidence(f, "last_norm", isfinite(gl) ? gl : -1);
         if (isfinite(ratio)) dt_finding_evidence(f, "ratio", ratio);
@@ -866,20 +913,32 @@ static cJSON *layer_stats(dbg_state *s)
                     for (size_t p = 0; p < spatial && !alive; p++) alive = n->val[b * per + u * spatial + p] != 0.0f;
                 dead += !alive;
             }
-            double share = units ? (double)dead / (double)units : 0;
-            cJSON_AddNumberToObject(o, "zero_fraction", k ? (double)zeros / (double)k : 0);
+            double share = units ? (double)dead / (double)units : 0, zf = k ? (double)zeros / (double)k : 0;
+            cJSON_AddNumberToObject(o, "zero_fraction", zf);
             cJSON_AddNumberToObject(o, "dead_fraction", share);
-            char key[80];
+            char key[96];
             snprintf(key, sizeof key, "dead_relu_%s", n->layer);
             dbg_check(s, key, share, DEAD_RELU_SHARE, share < DEAD_RELU_SHARE);
-            if (share >= DEAD_RELU_SHARE && share > worst_dead) { worst_dead = share; worst = i; }
-            if (share >= DEAD_RELU_SHARE) {
-                dt_finding *f = dt_report_finding(s->rep, "dead-relu", DT_SEV_WARNING,
-                                                  "%.0f%% of the units of ReLU layer '%s' output zero for every "
-                                                  "sample of the batch after %d training steps",
-                                                  100.0 * share, n->layer, DBG_TRAIN_STEPS);
+            snprintf(key, sizeof key, "relu_zero_outputs_%s", n->layer);
+            dbg_check(s, key, zf, DEAD_RELU_SHARE, zf < DEAD_RELU_SHARE);
+            /* Whole units silent on the batch, or (AUTOTRAINER, DeepDiagnosis)
+             * most outputs cut to zero: a healthy layer cuts about half. */
+            int bad = share >= DEAD_RELU_SHARE || zf >= DEAD_RELU_SHARE;
+            if (bad && share > worst_dead) { worst_dead = share; worst = i; }
+            if (bad) {
+                dt_finding *f = share >= DEAD_RELU_SHARE
+                    ? dt_report_finding(s->rep, "dead-relu", DT_SEV_WARNING,
+                                        "%.0f%% of the units of ReLU layer '%s' output zero for every sample of the "
+                                        "batch after %d training steps (%.0f%% of all its outputs are zero)",
+                                        100.0 * share, n->layer, DBG_TRAIN_STEPS, 100.0 * zf)
+                    : dt_report_finding(s->rep, "dead-relu", DT_SEV_WARNING,
+                                        "%.0f%% of the outputs of ReLU layer '%s' are zero after %d training steps "
+                                        "(a healthy layer cuts about half); %.0f%% of its units are zero for every "
+                                        "sample",
+                                        100.0 * zf, n->layer, DBG_TRAIN_STEPS, 100.0 * share);
                 dt_finding_evidence_str(f, "layer", n->layer);
                 dt_finding_evidence(f, "dead_fraction", share);
+                dt_finding_evidence(f, "zero_fraction", zf);
                 dt_finding_evidence(f, "dead_units", (double)dead);
                 dt_finding_evidence(f, "units", (double)units);
                 dt_finding_evidence(f, "threshold", DEAD_RELU_SHARE);
