@@ -405,6 +405,23 @@ static void test_numeric_target_read_as_classes(void **state)
     dt_test_rmtree(dir);
 }
 
+/* Plain SGD at lr 2 on batches of 4: the validation error jumps between
+ * epochs (AUTOTRAINER's unstable training); lr 0.05 on batches of 32 does not. */
+static void test_large_lr_tiny_batches_oscillate(void **state)
+{
+    const char *base[] = {"data.format=synthetic", "data.synthetic.generator=spirals", "data.synthetic.samples=1500",
+                          "train.optimizer=sgd", "train.epochs=10", NULL};
+    const char *wild[] = {"train.lr=2.0", "train.batch_size=4", NULL};
+    st_run *r = st_stage(dt_stage_decompose, "decompose", base, wild);
+    assert_true(dt_report_has_finding(r->rep, "training-oscillates"));
+    assert_true(finding_number(r, "training-oscillates", "swings") >= 2);
+    st_free(r);
+    const char *calm[] = {"train.lr=0.05", "train.batch_size=32", NULL};
+    r = st_stage(dt_stage_decompose, "decompose", base, calm);
+    assert_false(dt_report_has_finding(r->rep, "training-oscillates"));
+    st_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -419,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_label_noise_is_estimated),
         cmocka_unit_test(test_too_few_epochs_is_not_converged),
         cmocka_unit_test(test_numeric_target_read_as_classes),
+        cmocka_unit_test(test_large_lr_tiny_batches_oscillate),
         cmocka_unit_test(test_mnist_lenet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -144,5 +144,8 @@ dt_status dt_ea_check_labels(const dt_config *cfg, dt_model *m, const dt_data *d
  * fit ended (not by early stopping); metric convergence.  Returns 1 when it
  * fired. */
 int dt_ea_check_convergence(const dt_fit_result *fr, const dt_ea_curve *c, const dt_data *d, dt_report *rep);
+/* training-oscillates: AUTOTRAINER's unstable-training rule on the
+ * validation error of the curve; metric oscillation. */
+void dt_ea_check_oscillation(const dt_ea_curve *c, const dt_data *d, dt_report *rep);
 
 #endif

@@ -28,6 +28,11 @@
 #define ORDINAL_RATIO 0.5
 /* not-converged: the last NC_WINDOW epochs of the validation error. */
 #define NC_WINDOW 5
+/* training-oscillates (AUTOTRAINER "unstable"): peak-to-trough swings of at
+ * least OSC_SWING in at least OSC_SHARE of the epochs. */
+#define OSC_SWING 0.03
+#define OSC_SHARE 0.2
+#define OSC_MIN_EPOCHS 5
 
 /* Softmax probabilities of every row of split s (n x K, malloc'd). */
 static dt_status split_probs(dt_model *m, const dt_data *d, dt_split_id s, float **out)
@@ -284,4 +289,62 @@ int dt_ea_check_convergence(const dt_fit_result *fr, const dt_ea_curve *c, const
     dt_finding_suggest(f, "judge bias and variance only after it converges: the terms above describe an unfinished "
                           "model");
     return 1;
+}
+
+void dt_ea_check_oscillation(const dt_ea_curve *c, const dt_data *d, dt_report *rep)
+{
+    size_t val_rows = dt_data_split_size(d, DT_SPLIT_TRAIN_VAL);
+    if (!c || c->n < OSC_MIN_EPOCHS || !val_rows || d->task != DT_TASK_CLASSIFICATION) return;
+    int n = c->n;
+    for (int i = 0; i < n; i++)
+        if (!isfinite(c->val_error[i])) return;
+    /* A swing must also beat the noise of a validation error this size:
+     * 2 binomial SEs at the curve's mean error. */
+    double mean = 0;
+    for (int i = 0; i < n; i++) mean += c->val_error[i];
+    mean /= n;
+    double noise = DT_EA_NOISE_Z * sqrt(fmax(mean * (1 - mean), 1.0 / (double)val_rows) / (double)val_rows);
+    double swing_min = fmax(OSC_SWING, noise);
+    /* Turning points (plateaus merged), then consecutive peak/trough pairs. */
+    double ext[DT_EA_CURVE_MAX];
+    int m = 0, dir = 0;
+    ext[m++] = c->val_error[0];
+    for (int i = 1; i < n; i++) {
+        double dv = c->val_error[i] - c->val_error[i - 1];
+        int sgn = dv > 0 ? 1 : dv < 0 ? -1 : 0;
+        if (!sgn) continue;
+        if (sgn == dir) ext[m - 1] = c->val_error[i];
+        else ext[m++] = c->val_error[i];
+        dir = sgn;
+    }
+    int swings = 0;
+    double largest = 0;
+    for (int i = 1; i < m; i++) {
+        double sw = fabs(ext[i] - ext[i - 1]);
+        largest = fmax(largest, sw);
+        swings += sw >= swing_min;
+    }
+    /* The first move is the fall from the initial error, not a swing. */
+    if (m > 1 && ext[1] < ext[0] && fabs(ext[1] - ext[0]) >= swing_min) swings--;
+    double share = (double)swings / n;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "swings", swings);
+    cJSON_AddNumberToObject(o, "epochs", n);
+    cJSON_AddNumberToObject(o, "swing_threshold", swing_min);
+    cJSON_AddNumberToObject(o, "largest_swing", largest);
+    dt_report_metric_json(rep, "oscillation", o);
+    if (share < OSC_SHARE || swings < 2) return;
+    dt_finding *f = dt_report_finding(
+        rep, "training-oscillates", DT_SEV_WARNING,
+        "the validation error swings up and down during training: %d swings of at least %.3f in %d epochs (largest "
+        "%.3f)",
+        swings, swing_min, n, largest);
+    dt_finding_evidence(f, "swings", swings);
+    dt_finding_evidence(f, "epochs", n);
+    dt_finding_evidence(f, "swing_threshold", swing_min);
+    dt_finding_evidence(f, "largest_swing", largest);
+    dt_finding_evidence(f, "share_threshold", OSC_SHARE);
+    dt_finding_suggest(f, "lower the learning rate (train.lr)");
+    dt_finding_suggest(f, "use larger batches (train.batch_size): tiny batches make noisy steps");
+    dt_finding_suggest(f, "look at the data for corrupted or shuffled labels (Tobin: error oscillates)");
 }
