@@ -340,8 +340,10 @@ static void check_gradient_flow(dbg_state *s, const double *norm, const double *
                                   "gradients vanish across the network (%s): the median over weight tensors of the "
                                   "mean |g| is %.3g (< %.0e); |g(%s)| = %.3g, |g(%s)| = %.3g",
                                   phase, med, VANISH_MEDIAN, fn, gf, ln, gl);
-        dt_finding_evidence(f, "median_mean_abs", med);
-        dt_finding_evidence(f, "median_threshold", VANISH_MEDIAN);
+        if (med_vanish) {
+            dt_finding_evidence(f, "median_mean_abs", med);
+            dt_finding_evidence(f, "median_threshold", VANISH_MEDIAN);
+        }
         dt_finding_evidence(f, "first_norm", gf);
         dt_finding_evidence(f, "last_norm", gl);
         dt_finding_evidence(f, "ratio", ratio);
@@ -368,8 +370,10 @@ static void check_gradient_flow(dbg_state *s, const double *norm, const double *
                                   "gradients grow towards the input (%s): |g(%s)| = %.3g is %.3g times "
                                   "|g(%s)| = %.3g",
                                   phase, fn, gf, ratio, ln, gl);
-        dt_finding_evidence(f, "median_mean_abs", med);
-        dt_finding_evidence(f, "median_threshold", EXPLODE_MEDIAN);
+        if (med_explode && worst < 0) {
+            dt_finding_evidence(f, "median_mean_abs", med);
+            dt_finding_evidence(f, "median_threshold", EXPLODE_MEDIAN);
+        }
         dt_finding_evidence(f, "first_norm", isfinite(gf) ? gf : -1);
         dt_finding_evidence(f, "last_norm", isfinite(gl) ? gl : -1);
         if (isfinite(ratio)) dt_finding_evidence(f, "ratio", ratio);
