@@ -25,6 +25,7 @@
  * wrong; the neighbours do not. */
 #define KNN_K 10
 #define KNN_TRAIN_MAX 2000
+#define KNN_BLOCK 256               /* queries per sgemm */
 /* loss-task-mismatch (numeric target read as classes): the mean distance
  * between true and predicted label values of the errors, against the mean
  * distance between two different labels drawn from the class frequencies.
@@ -144,7 +145,7 @@ static double knn_disagreement(const dt_data *d, const float *xq, const int *y, 
     for (size_t i = 0; i < m; i++) rows[i] = i * nt / m;   /* spread over the split, deterministic */
     size_t Dt = 0;
     float *xt = inputs_of(d, DT_SPLIT_TRAIN, rows, m, &Dt);
-    float *dot = malloc(m * sizeof *dot), *nn = malloc(m * sizeof *nn);
+    float *dot = malloc(KNN_BLOCK * m * sizeof *dot), *nn = malloc(m * sizeof *nn);
     int *yt = malloc(m * sizeof *yt), *votes = calloc((size_t)K, sizeof *votes);
     double share = -1;
     if (!xt || Dt != D || !dot || !nn || !yt || !votes) goto done;
@@ -154,23 +155,28 @@ static double knn_disagreement(const dt_data *d, const float *xq, const int *y, 
         yt[j] = c >= 0 && c < K ? c : 0;
     }
     size_t wrong = 0;
-    for (size_t r = 0; r < n; r++) {
+    for (size_t r0 = 0; r0 < n; r0 += KNN_BLOCK) {
+        size_t b = n - r0 < KNN_BLOCK ? n - r0 : KNN_BLOCK;
         /* |q - t|^2 = |t|^2 - 2 q.t + |q|^2; the last term ranks nothing. */
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m, (int)D, 1.0f, xt, (int)D, xq + r * D, 1, 0.0f, dot, 1);
-        for (size_t j = 0; j < m; j++) dot[j] = nn[j] - 2 * dot[j];
-        int best[KNN_K];
-        for (int k = 0; k < KNN_K; k++) {
-            int b = -1;
-            for (size_t j = 0; j < m; j++)
-                if (b < 0 || dot[j] < dot[b]) b = (int)j;
-            best[k] = b;
-            dot[b] = INFINITY;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, (int)m, (int)D, -2.0f, xq + r0 * D, (int)D, xt,
+                    (int)D, 0.0f, dot, (int)m);
+        for (size_t q = 0; q < b; q++) {
+            float *dq = dot + q * m;
+            for (size_t j = 0; j < m; j++) dq[j] += nn[j];
+            int best[KNN_K];
+            for (int k = 0; k < KNN_K; k++) {
+                size_t bj = 0;
+                for (size_t j = 1; j < m; j++)
+                    if (dq[j] < dq[bj]) bj = j;
+                best[k] = (int)bj;
+                dq[bj] = INFINITY;
+            }
+            memset(votes, 0, (size_t)K * sizeof *votes);
+            for (int k = 0; k < KNN_K; k++) votes[yt[best[k]]]++;
+            int top = 0;
+            for (int c = 1; c < K; c++) if (votes[c] > votes[top]) top = c;
+            wrong += votes[top] > votes[y[r0 + q]];
         }
-        memset(votes, 0, (size_t)K * sizeof *votes);
-        for (int k = 0; k < KNN_K; k++) votes[yt[best[k]]]++;
-        int top = 0;
-        for (int c = 1; c < K; c++) if (votes[c] > votes[top]) top = c;
-        wrong += votes[top] > votes[y[r]];
     }
     share = (double)wrong / (double)n;
 done:
