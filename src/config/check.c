@@ -161,6 +161,24 @@ static dt_status check_model(const dt_config *cfg)
     return dt_model_desc_check(&copy, in, n, cfg->path[0] ? cfg->path : "config");
 }
 
+/* ASHA's keys: eta >= 2 (1 would promote everyone), and no effect without the pruner is an error. */
+static dt_status check_pruner(const dt_config *cfg)
+{
+    static const char *const asha_only[] = {"stages.tune.reduction_factor", "stages.tune.min_resource"};
+    if (cfg->stages.tune.pruner != DT_PRUNER_ASHA) {
+        for (int i = 0; i < 2; i++)
+            if (dt_config_given(cfg, asha_only[i]))
+                return fail_at(cfg, key_line(cfg, asha_only[i]), "%s has no effect with stages.tune.pruner none "
+                               "(set stages.tune.pruner: asha)", asha_only[i]);
+        return DT_OK;
+    }
+    if (cfg->stages.tune.reduction_factor < 2)
+        return fail_at(cfg, key_line(cfg, "stages.tune.reduction_factor"),
+                       "stages.tune.reduction_factor must be >= 2 (got %d): each rung keeps the top 1/eta",
+                       cfg->stages.tune.reduction_factor);
+    return DT_OK;
+}
+
 dt_status dt_config_check(const dt_config *cfg)
 {
     if (!dt_config_given(cfg, "data.format"))
@@ -175,6 +193,7 @@ dt_status dt_config_check(const dt_config *cfg)
     if (cfg->data.task == DT_TASK_CLASSIFICATION && dt_config_given(cfg, "data.standardize_targets"))
         return fail_at(cfg, key_line(cfg, "data.standardize_targets"),
                        "data.standardize_targets applies to task regression (class labels are not scaled)");
+    if ((st = check_pruner(cfg)) != DT_OK) return st;
     st = check_model(cfg);
     if (st != DT_OK) return st;
     if (cfg->train.nesterov && cfg->train.momentum == 0 && cfg->train.optimizer == DT_OPT_SGD)
