@@ -561,7 +561,7 @@ static void test_learning_rate_within_3x_of_dense_grid(void **state)
         dt_trial t = {.id = i, .n = 1};
         t.num[0] = 1e-3 * pow(3000.0, i / 39.0);
         dt_trial_result r;
-        assert_int_equal(dt_tune_run_trial(&job, &t, &r), DT_OK);
+        assert_int_equal(dt_tune_run_trial(&job, &t, NULL, &r), DT_OK);
         if (i == 0 || dt_trial_result_cmp(&r, &best) < 0) {
             best = r;
             best_lr = t.num[0];

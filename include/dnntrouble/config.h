@@ -33,6 +33,8 @@ typedef enum { DT_TARGET_ERROR, DT_TARGET_ACCURACY } dt_target_metric;
  * a stage may have; report.h uses the same type. */
 typedef enum { DT_VERDICT_PASS, DT_VERDICT_WARN, DT_VERDICT_FAIL, DT_VERDICT_SKIPPED } dt_verdict;
 
+/* stages.tune.pruner: none, or asynchronous successive halving over epochs (docs/tune.md). */
+typedef enum { DT_PRUNER_NONE, DT_PRUNER_ASHA } dt_pruner_kind;
 /* stages.tune.space: one searched key. */
 typedef enum { DT_SPACE_LOG_UNIFORM, DT_SPACE_UNIFORM, DT_SPACE_INT, DT_SPACE_CHOICE } dt_space_kind;
 /* stages.tune.sampler: coarse-to-fine random rounds, or TPE (docs/tune.md). */
@@ -111,6 +113,8 @@ typedef struct dt_config {
             int startup_trials, ei_candidates;        /* tpe */
             int n_space;
             dt_space_param space[DT_MAX_SPACE];
+            dt_pruner_kind pruner;
+            int reduction_factor, min_resource;       /* asha: eta, and the first rung's epoch */
         } tune;
     } stages;
     int n_gates;

@@ -23,6 +23,9 @@ typedef struct dt_stage_ctx {
                                    decompose and improve share it): stages/error_analysis.h */
     int quiet;
     int resume;              /* tune --resume: continue from out_dir/trials.jsonl */
+    int mpi;                 /* tune --mpi (MPI initialised, dnntrouble/mpi.h): rank 0 runs the study,
+                                the other ranks only train what it sends them */
+    int mpi_rank;
 } dt_stage_ctx;
 
 /* Loads cfg->data on first call (dt_data_load(&cfg->data, cfg->base_dir, ...))

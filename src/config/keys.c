@@ -17,6 +17,7 @@ static const char *const opt_names[] = {"sgd", "adam", "adamw", NULL};
 static const char *const sched_names[] = {"constant", "step", "cosine", NULL};
 static const char *const metric_names[] = {"error", "accuracy", NULL};
 static const char *const sampler_names[] = {"random", "tpe", NULL};
+static const char *const pruner_names[] = {"none", "asha", NULL};
 static const char *const verdict_names[] = {"pass", "warn", "fail", "skipped", NULL};
 
 const char *const dt_stage_names[] = {"start-simple", "debug", "overfit-batch", "compare",
@@ -26,7 +27,7 @@ const int dt_n_stage_names = (int)(sizeof dt_stage_names / sizeof dt_stage_names
 /* Enums are stored through an int pointer; make sure that is their size. */
 _Static_assert(sizeof(dt_format) == sizeof(int) && sizeof(dt_arch) == sizeof(int) &&
                    sizeof(dt_task) == sizeof(int) && sizeof(dt_verdict) == sizeof(int) &&
-                   sizeof(dt_sampler_kind) == sizeof(int),
+                   sizeof(dt_sampler_kind) == sizeof(int) && sizeof(dt_pruner_kind) == sizeof(int),
                "config enums must be int-sized");
 
 #define FIELD_SIZE(f) sizeof(((dt_config *)0)->f)
@@ -103,6 +104,9 @@ const dt_key dt_keys[] = {
     KEY("stages.overfit-batch.max_steps", DT_KT_INT, stages.overfit_batch.max_steps, DT_R_ATLEAST1, "500", 0),
     KEY("stages.debug.gradcheck_params", DT_KT_INT, stages.debug.gradcheck_params, DT_R_ATLEAST1, "50", 0),
     KEY("stages.improve.max_attempts", DT_KT_INT, stages.improve.max_attempts, DT_R_NONNEG, "4", 0),
+    ENUMKEY("stages.tune.pruner", stages.tune.pruner, pruner_names, "none"),
+    KEY("stages.tune.reduction_factor", DT_KT_INT, stages.tune.reduction_factor, DT_R_ATLEAST1, "3", 0),
+    KEY("stages.tune.min_resource", DT_KT_INT, stages.tune.min_resource, DT_R_ATLEAST1, "1", 0),
     KEY("stages.tune.trials", DT_KT_INT, stages.tune.trials, DT_R_ATLEAST1, "20", 0),
     KEY("stages.tune.rounds", DT_KT_INT, stages.tune.rounds, DT_R_ATLEAST1, "2", 0),
     KEY("stages.tune.jobs", DT_KT_INT, stages.tune.jobs, DT_R_ATLEAST1, "1", 0),

@@ -4,9 +4,11 @@
  * the one with the largest log l(x) - log g(x) wins.  Written from the
  * description of optuna/samplers/_tpe (parzen_estimator.py, sampler.py):
  *   - good = the best gamma(n) = min(ceil(0.1 n), 25) healthy trials of the
- *     n finished ones; bad = the rest, sick and failed trials included, and
- *     the trials still running (the constant liar: a running trial is a bad
- *     one, so the next proposal moves away from it);
+ *     n finished ones (with fewer healthy ones than that, pruned trials fill
+ *     up, the furthest rung first, then by their score there); bad = the
+ *     rest, sick and failed trials included, and the trials still running
+ *     (the constant liar: a running trial is a bad one, so the next
+ *     proposal moves away from it);
  *   - kernel weights: 1 each, except with more than 25 the older ones ramp
  *     up linearly from 1/n (Optuna's default_weights), plus a prior kernel
  *     of weight 1 (the whole range, centred);
@@ -247,6 +249,19 @@ static int cmp_by_result(const void *a, const void *b, void *ctx)
     return dt_trial_result_cmp(&r[*(const int *)a], &r[*(const int *)b]);
 }
 
+/* Pruned trials: the furthest rung first, then by score (Optuna ranks pruned
+ * trials by their last step, then the value there). */
+static int cmp_pruned(const void *a, const void *b, void *ctx)
+{
+    const dt_trial_result *x = (const dt_trial_result *)ctx + *(const int *)a;
+    const dt_trial_result *y = (const dt_trial_result *)ctx + *(const int *)b;
+    if (x->rung != y->rung) return x->rung > y->rung ? -1 : 1;
+    int xs = isfinite(x->score), ys = isfinite(y->score);
+    if (xs != ys) return xs ? -1 : 1;
+    if (xs && x->score != y->score) return x->score < y->score ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
 static int cmp_int(const void *a, const void *b) { return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b); }
 
 void dt_tune_tpe_propose(const dt_config *cfg, const dt_tune_history *h, int lag, dt_trial *out)
@@ -270,19 +285,23 @@ void dt_tune_tpe_propose(const dt_config *cfg, const dt_tune_history *h, int lag
         free(cs);
         return;
     }
-    /* Finished: ids 0..n-lag; the healthy ones ranked, the best gamma(finished) are good. */
-    int n_ok = 0, n_fin = 0, n_bad = 0;
+    /* Finished: ids 0..n-lag; the healthy ones ranked, the best gamma(finished)
+     * are good; pruned ones (ranked in bad[] for now) fill up when too few. */
+    int n_ok = 0, n_fin = 0, n_bad = 0, n_pruned = 0;
     for (int i = 0; i < n; i++) {
         int fin = h->done[i] && i <= n - lag;
         n_fin += fin;
         if (fin && h->r[i].status == DT_TRIAL_OK) good[n_ok++] = i;
+        if (fin && h->r[i].status == DT_TRIAL_PRUNED) bad[n_pruned++] = i;
     }
     qsort_r(good, (size_t)n_ok, sizeof *good, cmp_by_result, (void *)h->r);
+    qsort_r(bad, (size_t)n_pruned, sizeof *bad, cmp_pruned, (void *)h->r);
     int n_good = gamma_of(n_fin) < n_ok ? gamma_of(n_fin) : n_ok;
+    for (int k = 0; k < n_pruned && n_good < gamma_of(n_fin); k++) good[n_good++] = bad[k];
     for (int i = 0; i < n; i++) {
         int is_good = 0;
         for (int k = 0; k < n_good && !is_good; k++) is_good = good[k] == i;
-        if (!is_good) bad[n_bad++] = i;      /* worse healthy, sick, failed and running trials */
+        if (!is_good) bad[n_bad++] = i;      /* worse healthy, pruned, sick, failed and running trials */
     }
     qsort(good, (size_t)n_good, sizeof *good, cmp_int);
     for (int s = 0; s < ns; s++) {
