@@ -101,6 +101,31 @@ static dt_status check_sources(const dt_config *cfg)
     return DT_OK;
 }
 
+static int off_default(const dt_config *cfg, const char *key)
+{
+    int k = dt_key_find(key);
+    char buf[64];
+    dt_key_format(cfg, k, buf, sizeof buf);
+    return strcmp(buf, dt_keys[k].def) != 0;
+}
+
+/* A sampler's own keys do nothing under the other sampler: a value other
+ * than the default is an error, not ignored.  (By value, not by "given":
+ * a written-out config lists every key and must load back.) */
+static dt_status check_sampler(const dt_config *cfg)
+{
+    static const char *const own[2][2] = {{"stages.tune.rounds", "stages.tune.top_k"},
+                                          {"stages.tune.startup_trials", "stages.tune.ei_candidates"}};
+    int tpe = cfg->stages.tune.sampler == DT_SAMPLER_TPE;
+    for (int i = 0; i < 2; i++) {
+        const char *key = own[!tpe][i];
+        if (off_default(cfg, key))
+            return fail_at(cfg, key_line(cfg, key), "%s has no effect with stages.tune.sampler %s (it belongs to "
+                           "sampler %s)", key, tpe ? "tpe" : "random", tpe ? "random" : "tpe");
+    }
+    return DT_OK;
+}
+
 /* Each bound or choice must be a value the key accepts: try it on a copy. */
 static dt_status check_space(const dt_config *cfg)
 {
@@ -198,6 +223,8 @@ dt_status dt_config_check(const dt_config *cfg)
     if (st != DT_OK) return st;
     if (cfg->train.nesterov && cfg->train.momentum == 0 && cfg->train.optimizer == DT_OPT_SGD)
         return fail_at(cfg, key_line(cfg, "train.nesterov"), "train.nesterov needs train.momentum > 0");
+    st = check_sampler(cfg);
+    if (st != DT_OK) return st;
     return check_space(cfg);
 }
 

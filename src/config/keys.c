@@ -17,6 +17,7 @@ static const char *const opt_names[] = {"sgd", "adam", "adamw", NULL};
 static const char *const sched_names[] = {"constant", "step", "cosine", NULL};
 static const char *const metric_names[] = {"error", "accuracy", NULL};
 static const char *const pruner_names[] = {"none", "asha", NULL};
+static const char *const sampler_names[] = {"random", "tpe", NULL};
 static const char *const verdict_names[] = {"pass", "warn", "fail", "skipped", NULL};
 
 const char *const dt_stage_names[] = {"start-simple", "debug", "overfit-batch", "compare",
@@ -26,7 +27,7 @@ const int dt_n_stage_names = (int)(sizeof dt_stage_names / sizeof dt_stage_names
 /* Enums are stored through an int pointer; make sure that is their size. */
 _Static_assert(sizeof(dt_format) == sizeof(int) && sizeof(dt_arch) == sizeof(int) &&
                    sizeof(dt_task) == sizeof(int) && sizeof(dt_verdict) == sizeof(int) &&
-                   sizeof(dt_pruner_kind) == sizeof(int),
+                   sizeof(dt_pruner_kind) == sizeof(int) && sizeof(dt_sampler_kind) == sizeof(int),
                "config enums must be int-sized");
 
 #define FIELD_SIZE(f) sizeof(((dt_config *)0)->f)
@@ -111,6 +112,9 @@ const dt_key dt_keys[] = {
     KEY("stages.tune.jobs", DT_KT_INT, stages.tune.jobs, DT_R_ATLEAST1, "1", 0),
     KEY("stages.tune.top_k", DT_KT_INT, stages.tune.top_k, DT_R_ATLEAST1, "5", 0),
     KEY("stages.tune.epochs", DT_KT_INT, stages.tune.epochs, DT_R_NONNEG, "0", 0),
+    ENUMKEY("stages.tune.sampler", stages.tune.sampler, sampler_names, "random"),
+    KEY("stages.tune.startup_trials", DT_KT_INT, stages.tune.startup_trials, DT_R_ATLEAST1, "10", 0),
+    KEY("stages.tune.ei_candidates", DT_KT_INT, stages.tune.ei_candidates, DT_R_ATLEAST1, "24", 0),
 };
 const int dt_n_keys = (int)(sizeof dt_keys / sizeof dt_keys[0]);
 _Static_assert(sizeof dt_keys / sizeof dt_keys[0] <= DT_CONFIG_MAX_KEYS, "raise DT_CONFIG_MAX_KEYS");

@@ -18,6 +18,7 @@
 
 #include "common.h"
 #include "tune_runner.h"
+#include "tune_sampler.h"
 
 #define SICK_EXPLODE_FACTOR 10.0
 #define SICK_WARMUP_FRACTION 0.3
@@ -263,39 +264,30 @@ typedef struct search {
     int *done;                 /* [trials] 1: finished (this run or the journal) */
     int *resumed;              /* [trials] 1: taken from the journal */
     dt_tune_ranges *ranges;    /* [rounds] */
-    int generated;             /* trials 0 .. generated-1 are drawn */
+    dt_tune_sampler sampler;   /* what the next trial's values are (tune_sampler.h) */
     int slots;                 /* trials trained at once (the runner's) */
     int pruning;               /* stages.tune.pruner asha: asha holds the rung state */
     dt_asha asha;
 } search;
 
-/* Ranges of round `round` from the finished trials of the earlier rounds. */
-static void round_ranges(search *s, int round)
+/* Trial id's values from the sampler, seeing trials 0..id-1; 0 while it
+ * must wait for one of them. */
+static int propose(search *s, int id)
 {
-    if (round == 0) {
-        dt_tune_ranges_init(s->cfg, &s->ranges[0]);
-        return;
-    }
-    int end = dt_tune_round_start(s->trials, s->rounds, round);
-    dt_tune_ranges_narrow(s->cfg, &s->ranges[round - 1], s->t, s->r, end, s->cfg->stages.tune.top_k,
-                          &s->ranges[round]);
+    dt_tune_history h = {.n = id, .t = s->t, .r = s->r, .done = s->done};
+    return dt_tune_propose(&s->sampler, &h, &s->t[id]);
 }
 
-static void generate_round(search *s, int round)
-{
-    int a = dt_tune_round_start(s->trials, s->rounds, round), n = dt_tune_round_size(s->trials, s->rounds, round);
-    for (int id = a; id < a + n; id++) dt_tune_sample(s->cfg, &s->ranges[round], s->cfg->seed, round, id, &s->t[id]);
-    if (a + n > s->generated) s->generated = a + n;
-}
-
-/* The journal's rung reports of drawn trials (the same params) become the
- * rung state; they are kept in *n entries of e (compacted). */
+/* The journal's rung reports of the trials taken from it (the same params)
+ * become the rung state; they are kept in *n entries of e (compacted).  A
+ * trial that was still running is re-run and reports again (the verdicts
+ * are a function of the scores, so they come out the same). */
 static void match_rungs(search *s, dt_rung_entry *e, int *n)
 {
     int kept = 0;
     for (int i = 0; i < *n; i++) {
         int id = e[i].rep.id;
-        if (id < 0 || id >= s->generated || !dt_trial_same_params(s->cfg, &e[i].t, &s->t[id])) continue;
+        if (id < 0 || id >= s->trials || !s->resumed[id] || !dt_trial_same_params(s->cfg, &e[i].t, &s->t[id])) continue;
         dt_asha_record(&s->asha, &e[i].rep, e[i].verdict);
         e[kept++] = e[i];
     }
@@ -314,7 +306,7 @@ static dt_status rung_decide(void *ctx, const dt_rung_report *rep, dt_rung_verdi
 {
     rung_io *io = ctx;
     search *s = io->s;
-    if (rep->id < 0 || rep->id >= s->generated || rep->rung < 0 || rep->rung >= DT_ASHA_MAX_RUNGS)
+    if (rep->id < 0 || rep->id >= s->trials || s->done[rep->id] || rep->rung < 0 || rep->rung >= DT_ASHA_MAX_RUNGS)
         return dt_fail(DT_EINTERNAL, "tune: a rung report for trial %d at rung %d", rep->id, rep->rung);
     int recorded;
     *v = dt_asha_decide(&s->asha, rep, s->done, &recorded);
@@ -325,28 +317,32 @@ static dt_status rung_decide(void *ctx, const dt_rung_report *rep, dt_rung_verdi
     return st;
 }
 
-/* Matches journal entries to the regenerated trials round by round: an
- * entry counts when its id and params are what this config draws.  A later
- * round is only drawn when every trial of the earlier ones is known. */
+/* Matches journal entries to the trials of this config.  Random: an entry
+ * counts when its id and params are what this config draws, and a later
+ * round is only drawn when every trial of the earlier ones is known.  TPE:
+ * a trial's values depend on the results before it (and on the number of
+ * workers), so an entry of this config (same hash) counts as it is. */
 static int match_journal(search *s, const dt_trial *jt, const dt_trial_result *jr, int jn)
 {
     int matched = 0;
-    for (int round = 0; round < s->rounds; round++) {
-        round_ranges(s, round);
-        generate_round(s, round);
-        int a = dt_tune_round_start(s->trials, s->rounds, round), n = dt_tune_round_size(s->trials, s->rounds, round);
-        int complete = 1;
-        for (int id = a; id < a + n; id++) {
-            for (int j = 0; j < jn && !s->done[id]; j++) {
-                if (jt[j].id != id || !dt_trial_same_params(s->cfg, &jt[j], &s->t[id])) continue;
-                s->r[id] = jr[j];
-                s->done[id] = s->resumed[id] = 1;
-                matched++;
-            }
-            complete &= s->done[id];
+    if (s->cfg->stages.tune.sampler == DT_SAMPLER_TPE) {
+        for (int j = 0; j < jn; j++) {
+            int id = jt[j].id;
+            if (id < 0 || id >= s->trials || s->done[id] || !dt_tune_in_space(s->cfg, &jt[j])) continue;
+            s->t[id] = jt[j];
+            s->r[id] = jr[j];
+            s->done[id] = s->resumed[id] = 1;
+            matched++;
         }
-        if (!complete) break;
+        return matched;
     }
+    for (int id = 0; id < s->trials && propose(s, id); id++)
+        for (int j = 0; j < jn && !s->done[id]; j++) {
+            if (jt[j].id != id || !dt_trial_same_params(s->cfg, &jt[j], &s->t[id])) continue;
+            s->r[id] = jr[j];
+            s->done[id] = s->resumed[id] = 1;
+            matched++;
+        }
     return matched;
 }
 
@@ -371,35 +367,36 @@ static dt_status run_search(dt_stage_ctx *ctx, search *s, dt_tune_journal *j, ui
     if (st) return st;
     s->slots = runner.slots;
     *ran = 0;
-    for (int round = 0; round < s->rounds && !st; round++) {
-        round_ranges(s, round);
-        generate_round(s, round);
-        int a = dt_tune_round_start(s->trials, s->rounds, round), n = dt_tune_round_size(s->trials, s->rounds, round);
-        int next = a;
-        for (;;) {
-            while (next < a + n && s->done[next]) next++;
-            if (next < a + n && runner.running(&runner) < runner.slots) {
-                st = runner.submit(&runner, &s->t[next]);
-                if (st) break;
-                next++;
-                continue;
-            }
-            if (runner.running(&runner) == 0) break;
-            dt_trial_result res;
-            st = runner.wait_any(&runner, &res);
+    s->sampler.lag = runner.slots;
+    /* Trials are handed out in id order (skipping those from the journal),
+     * each as soon as a slot is free and the sampler can propose it. */
+    int next = 0;
+    for (;;) {
+        while (next < s->trials && s->done[next]) next++;
+        if (next < s->trials && runner.running(&runner) < runner.slots && propose(s, next)) {
+            st = runner.submit(&runner, &s->t[next]);
             if (st) break;
-            if (res.id < a || res.id >= a + n) {
-                st = dt_fail(DT_EINTERNAL, "tune: result for unexpected trial %d", res.id);
-                break;
-            }
-            /* Journal first: a trial counts as finished only once it is on disk. */
-            st = dt_tune_journal_append(j, s->cfg, hash, &s->t[res.id], &res);
-            if (st) break;
-            s->r[res.id] = res;
-            s->done[res.id] = 1;
-            (*ran)++;
-            progress_trial(ctx, s, &res);
+            next++;
+            continue;
         }
+        if (runner.running(&runner) == 0) {
+            if (next < s->trials) st = dt_fail(DT_EINTERNAL, "tune: the sampler cannot propose trial %d", next);
+            break;
+        }
+        dt_trial_result res;
+        st = runner.wait_any(&runner, &res);
+        if (st) break;
+        if (res.id < 0 || res.id >= next || s->done[res.id]) {
+            st = dt_fail(DT_EINTERNAL, "tune: result for unexpected trial %d", res.id);
+            break;
+        }
+        /* Journal first: a trial counts as finished only once it is on disk. */
+        st = dt_tune_journal_append(j, s->cfg, hash, &s->t[res.id], &res);
+        if (st) break;
+        s->r[res.id] = res;
+        s->done[res.id] = 1;
+        (*ran)++;
+        progress_trial(ctx, s, &res);
     }
     runner.close(&runner);
     openblas_set_num_threads(s->cfg->threads > 0 ? s->cfg->threads : 1);
@@ -668,7 +665,7 @@ dt_status dt_stage_tune(dt_stage_ctx *ctx, dt_report *rep)
     search s = {0};
     s.cfg = cfg;
     s.trials = cfg->stages.tune.trials;
-    s.rounds = cfg->stages.tune.rounds < s.trials ? cfg->stages.tune.rounds : s.trials;
+    s.rounds = dt_tune_sampler_rounds(cfg, s.trials);
     s.t = calloc((size_t)s.trials, sizeof *s.t);
     s.r = calloc((size_t)s.trials, sizeof *s.r);
     s.done = calloc((size_t)s.trials, sizeof *s.done);
@@ -691,6 +688,7 @@ dt_status dt_stage_tune(dt_stage_ctx *ctx, dt_report *rep)
     int jn = 0;
     st = dt_tune_journal_read(path, cfg, hash, jt, jr, s.trials, &jn);
     if (st) goto out;
+    dt_tune_sampler_init(&s.sampler, cfg, s.trials, s.rounds, s.ranges);
     int resumed = match_journal(&s, jt, jr, jn);
     if (s.pruning) {
         if ((st = dt_tune_journal_read_rungs(path, cfg, hash, rungs, rung_cap, &n_rungs))) goto out;
