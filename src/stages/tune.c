@@ -492,25 +492,11 @@ static void report_sick(dt_report *rep, const search *s)
     for (int id = 0; id < s->trials; id++) {
         const dt_trial_result *r = &s->r[id];
         if (!s->done[id] || r->status == DT_TRIAL_OK) continue;
-        if (r->status == DT_TRIAL_PRUNED) {
-            /* Stopped by the pruner, not for a fault: its rung and the score there. */
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddNumberToObject(o, "trial", id);
-            cJSON_AddStringToObject(o, "status", "pruned");
-            cJSON_AddStringToObject(o, "reason", r->reason);
-            cJSON_AddNumberToObject(o, "rung", r->rung);
-            cJSON_AddNumberToObject(o, "epoch", r->epoch);
-            cJSON_AddNumberToObject(o, "score", r->score);
-            cJSON_AddNumberToObject(o, "steps", (double)r->steps);
-            cJSON_AddNumberToObject(o, "budget", (double)r->budget);
-            cJSON_AddItemToArray(arr, o);
-            continue;
-        }
         if (r->status == DT_TRIAL_SICK) {
             sick++;
             counts[strstr(r->reason, "exploded") ? 1 : strstr(r->reason, "not decreasing") ? 2
                    : strstr(r->reason, "vanishing") ? 3 : 0]++;
-        } else {
+        } else if (r->status == DT_TRIAL_FAILED) {
             failed++;
         }
         cJSON *o = cJSON_CreateObject();
@@ -519,6 +505,12 @@ static void report_sick(dt_report *rep, const search *s)
         cJSON_AddStringToObject(o, "reason", r->reason);
         cJSON_AddNumberToObject(o, "steps", (double)r->steps);
         cJSON_AddNumberToObject(o, "budget", (double)r->budget);
+        if (r->status == DT_TRIAL_PRUNED) {
+            /* Stopped by the pruner, not for a fault: its rung and the score there. */
+            cJSON_AddNumberToObject(o, "rung", r->rung);
+            cJSON_AddNumberToObject(o, "epoch", r->epoch);
+            cJSON_AddNumberToObject(o, "score", r->score);
+        }
         cJSON_AddItemToArray(arr, o);
     }
     dt_report_metric_json(rep, "stopped_trials", arr);
@@ -706,9 +698,14 @@ dt_status dt_stage_tune(dt_stage_ctx *ctx, dt_report *rep)
     dt_report_artifact(rep, "trials", "trials.jsonl");
     dt_tune_job job = {.base = cfg, .data = d};
     int ran = 0;
+    double t_search = now_s();
     st = run_search(ctx, &s, &j, hash, &job, &ran);
+    t_search = now_s() - t_search;
     dt_tune_journal_close(&j);
     if (st) goto out;
+    /* The search alone (no data loading, no final retrain): what more workers speed up. */
+    dt_report_metric(rep, "search_seconds", t_search);
+    dt_report_metric(rep, "trials_per_minute", t_search > 0 ? 60.0 * ran / t_search : 0.0);
 
     int finished = 0, ok = 0, sick = 0, pruned = 0, best = -1;
     double steps = 0, budget = 0;
