@@ -64,19 +64,6 @@ static dt_config *asha_config(void)
     return c;
 }
 
-static void make_dir(char *buf, size_t size)
-{
-    snprintf(buf, size, "/tmp/dt_asha_XXXXXX");
-    assert_non_null(mkdtemp(buf));
-}
-
-static void remove_dir(const char *dir)
-{
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-}
-
 static dt_report *run_tune(dt_config *cfg, const char *dir)
 {
     dt_stage_ctx ctx = {.cfg = cfg, .out_dir = dir, .quiet = 1};
@@ -216,9 +203,9 @@ static void test_promotion_rule(void **state)
 static void test_same_verdicts_for_any_jobs(void **state)
 {
     dt_config *cfg = asha_config();
-    char d1[64], d2[64];
-    make_dir(d1, sizeof d1);
-    make_dir(d2, sizeof d2);
+    char d1[512], d2[512];
+    dt_test_tmpdir(d1, sizeof d1);
+    dt_test_tmpdir(d2, sizeof d2);
     dt_report *r1 = run_tune(cfg, d1);
     set(cfg, "stages.tune.jobs", "2");
     dt_report *r2 = run_tune(cfg, d2);
@@ -253,8 +240,8 @@ static void test_same_verdicts_for_any_jobs(void **state)
     free_lines(&l2);
     dt_report_free(r1);
     dt_report_free(r2);
-    remove_dir(d1);
-    remove_dir(d2);
+    dt_test_rmtree(d1);
+    dt_test_rmtree(d2);
     free(cfg);
 }
 
@@ -263,15 +250,15 @@ static void test_same_verdicts_for_any_jobs(void **state)
 static void test_promoted_trial_scores_as_unpruned(void **state)
 {
     dt_config *cfg = asha_config();
-    char dir[64];
-    make_dir(dir, sizeof dir);
+    char dir[512];
+    dt_test_tmpdir(dir, sizeof dir);
     dt_report *rep = run_tune(cfg, dir);
     const cJSON *best = cJSON_GetObjectItem(dt_report_metrics(rep), "best");
     double asha_score = cJSON_GetObjectItem(best, "train_val_error")->valuedouble;
     double retrain = cJSON_GetObjectItem(best, "retrain_train_val_error")->valuedouble;
     assert_true(asha_score == retrain);   /* the retrain runs without a pruner */
     dt_report_free(rep);
-    remove_dir(dir);
+    dt_test_rmtree(dir);
     free(cfg);
 }
 
@@ -281,9 +268,9 @@ static void test_rung_state_survives_resume(void **state)
 {
     dt_config *cfg = asha_config();
     set(cfg, "stages.tune.jobs", "2");
-    char clean[64], cut[64], path[128], cpath[128];
-    make_dir(clean, sizeof clean);
-    make_dir(cut, sizeof cut);
+    char clean[512], cut[512], path[600], cpath[600];
+    dt_test_tmpdir(clean, sizeof clean);
+    dt_test_tmpdir(cut, sizeof cut);
     dt_report *rc = run_tune(cfg, clean);
     lines lc;
     read_lines(clean, &lc);
@@ -323,14 +310,14 @@ static void test_rung_state_survives_resume(void **state)
     free(text);
     free_lines(&lc);
     dt_report_free(rc);
-    remove_dir(clean);
-    remove_dir(cut);
+    dt_test_rmtree(clean);
+    dt_test_rmtree(cut);
     free(cfg);
 }
 
 /* ----------------------------------------------------------- the CLI */
 
-static char g_tmp[64];
+static char g_tmp[512];
 
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int sh(const char *fmt, ...)
@@ -352,20 +339,16 @@ static void test_cli_usage_errors(void **state)
         print_message("%s not built: skipped\n", g_bin);
         skip();
     }
-    char cfg[128], err[128];
-    snprintf(cfg, sizeof cfg, "%s/c.yaml", g_tmp);
+    char cfg[600], err[600];
     snprintf(err, sizeof err, "%s/err", g_tmp);
-    FILE *f = fopen(cfg, "w");
-    assert_non_null(f);
-    fputs("data: {format: synthetic}\nstages: {tune: {trials: 2, pruner: asha, reduction_factor: 1}}\n", f);
-    fclose(f);
+    dt_test_write(g_tmp, "c.yaml", "data: {format: synthetic}\nstages: {tune: {trials: 2, pruner: asha, reduction_factor: 1}}\n",
+                  cfg, sizeof cfg);
     assert_int_equal(sh("%s tune %s --out %s/o --quiet 2>%s", g_bin, cfg, g_tmp, err), 2);
     char *e = dt_test_read(err);
     assert_non_null(strstr(e, "stages.tune.reduction_factor must be >= 2"));
     free(e);
-    f = fopen(cfg, "w");
-    fputs("data: {format: synthetic}\nstages: {tune: {trials: 2, min_resource: 2}}\n", f);
-    fclose(f);
+    dt_test_write(g_tmp, "c.yaml", "data: {format: synthetic}\nstages: {tune: {trials: 2, min_resource: 2}}\n", cfg,
+                  sizeof cfg);
     assert_int_equal(sh("%s tune %s --out %s/o --quiet 2>%s", g_bin, cfg, g_tmp, err), 2);
     e = dt_test_read(err);
     assert_non_null(strstr(e, "stages.tune.min_resource has no effect with stages.tune.pruner none"));
@@ -487,16 +470,12 @@ static void test_mpi_kill_9_then_resume(void **state)
                       "skipped\n", g_bin);
         skip();
     }
-    char cfg[128], killed[128], clean[128], journal_path[160], err[128];
-    snprintf(cfg, sizeof cfg, "%s/mpi.yaml", g_tmp);
+    char cfg[600], killed[600], clean[600], journal_path[700], err[600];
     snprintf(killed, sizeof killed, "%s/killed", g_tmp);
     snprintf(clean, sizeof clean, "%s/clean", g_tmp);
     snprintf(journal_path, sizeof journal_path, "%s/trials.jsonl", killed);
     snprintf(err, sizeof err, "%s/mpi.err", g_tmp);
-    FILE *f = fopen(cfg, "w");
-    assert_non_null(f);
-    fputs(mpi_yaml, f);
-    fclose(f);
+    dt_test_write(g_tmp, "mpi.yaml", mpi_yaml, cfg, sizeof cfg);
 
     pid_t pid = spawn_mpi(cfg, killed, 0, err);
     int done = 0;
@@ -540,7 +519,7 @@ static void test_mpi_kill_9_then_resume(void **state)
     assert_int_equal(lk.trials, 8);
     assert_int_equal(lk.dup_trials + lk.dup_rungs, 0);
     assert_same_lines(&lk, &lc);
-    char p1[200], p2[200];
+    char p1[700], p2[700];
     snprintf(p1, sizeof p1, "%s/tune.json", killed);
     snprintf(p2, sizeof p2, "%s/tune.json", clean);
     char *t1 = dt_test_read(p1), *t2 = dt_test_read(p2);
@@ -566,13 +545,13 @@ static void test_mpi_kill_9_then_resume(void **state)
 
 static int setup(void **state)
 {
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/dt_asha_cli_XXXXXX");
-    return mkdtemp(g_tmp) ? 0 : -1;
+    dt_test_tmpdir(g_tmp, sizeof g_tmp);
+    return 0;
 }
 
 static int teardown(void **state)
 {
-    remove_dir(g_tmp);
+    dt_test_rmtree(g_tmp);
     return 0;
 }
 
