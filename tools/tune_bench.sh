@@ -55,6 +55,10 @@ variant_args() {
     random) echo "--set stages.tune.sampler=random" ;;
     tpe) echo "--set stages.tune.sampler=tpe" ;;
     tpe-startup5) echo "--set stages.tune.sampler=tpe --set stages.tune.startup_trials=5" ;;
+    # tools/asha_bench.sh: no pruning vs ASHA, at the task's epochs and at 6 epochs per trial.
+    asha) echo "--set stages.tune.sampler=random --set stages.tune.pruner=asha" ;;
+    random-e6) echo "--set stages.tune.sampler=random --set stages.tune.epochs=6" ;;
+    asha-e6) echo "--set stages.tune.sampler=random --set stages.tune.pruner=asha --set stages.tune.epochs=6" ;;
     *) echo "unknown variant $1" >&2; exit 2 ;;
     esac
 }
@@ -135,7 +139,8 @@ def trials(task, v, s):
     path = os.path.join(out, task, v, "seed-%d" % s, "trials.jsonl")
     if not os.path.exists(path):
         return None
-    rows = [json.loads(l) for l in open(path) if l.endswith("\n")]
+    # Trial lines only (ASHA's rung lines have no "status").
+    rows = [r for r in (json.loads(l) for l in open(path) if l.endswith("\n")) if "status" in r]
     rows.sort(key=lambda e: e["trial"])
     return rows
 

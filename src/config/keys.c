@@ -16,8 +16,8 @@ static const char *const loss_names[] = {"cross_entropy", "mse", NULL};
 static const char *const opt_names[] = {"sgd", "adam", "adamw", NULL};
 static const char *const sched_names[] = {"constant", "step", "cosine", NULL};
 static const char *const metric_names[] = {"error", "accuracy", NULL};
-static const char *const sampler_names[] = {"random", "tpe", NULL};
 static const char *const pruner_names[] = {"none", "asha", NULL};
+static const char *const sampler_names[] = {"random", "tpe", NULL};
 static const char *const verdict_names[] = {"pass", "warn", "fail", "skipped", NULL};
 
 const char *const dt_stage_names[] = {"start-simple", "debug", "overfit-batch", "compare",
@@ -27,7 +27,7 @@ const int dt_n_stage_names = (int)(sizeof dt_stage_names / sizeof dt_stage_names
 /* Enums are stored through an int pointer; make sure that is their size. */
 _Static_assert(sizeof(dt_format) == sizeof(int) && sizeof(dt_arch) == sizeof(int) &&
                    sizeof(dt_task) == sizeof(int) && sizeof(dt_verdict) == sizeof(int) &&
-                   sizeof(dt_sampler_kind) == sizeof(int) && sizeof(dt_pruner_kind) == sizeof(int),
+                   sizeof(dt_pruner_kind) == sizeof(int) && sizeof(dt_sampler_kind) == sizeof(int),
                "config enums must be int-sized");
 
 #define FIELD_SIZE(f) sizeof(((dt_config *)0)->f)

@@ -265,7 +265,6 @@ typedef struct search {
     int *resumed;              /* [trials] 1: taken from the journal */
     dt_tune_ranges *ranges;    /* [rounds] */
     dt_tune_sampler sampler;   /* what the next trial's values are (tune_sampler.h) */
-    int generated;             /* trials 0 .. generated-1 are drawn */
     int slots;                 /* trials trained at once (the runner's) */
     int pruning;               /* stages.tune.pruner asha: asha holds the rung state */
     dt_asha asha;
@@ -276,19 +275,19 @@ typedef struct search {
 static int propose(search *s, int id)
 {
     dt_tune_history h = {.n = id, .t = s->t, .r = s->r, .done = s->done};
-    if (!dt_tune_propose(&s->sampler, &h, &s->t[id])) return 0;
-    if (id + 1 > s->generated) s->generated = id + 1;
-    return 1;
+    return dt_tune_propose(&s->sampler, &h, &s->t[id]);
 }
 
-/* The journal's rung reports of drawn trials (the same params) become the
- * rung state; they are kept in *n entries of e (compacted). */
+/* The journal's rung reports of the trials taken from it (the same params)
+ * become the rung state; they are kept in *n entries of e (compacted).  A
+ * trial that was still running is re-run and reports again (the verdicts
+ * are a function of the scores, so they come out the same). */
 static void match_rungs(search *s, dt_rung_entry *e, int *n)
 {
     int kept = 0;
     for (int i = 0; i < *n; i++) {
         int id = e[i].rep.id;
-        if (id < 0 || id >= s->generated || !dt_trial_same_params(s->cfg, &e[i].t, &s->t[id])) continue;
+        if (id < 0 || id >= s->trials || !s->resumed[id] || !dt_trial_same_params(s->cfg, &e[i].t, &s->t[id])) continue;
         dt_asha_record(&s->asha, &e[i].rep, e[i].verdict);
         e[kept++] = e[i];
     }
@@ -307,7 +306,7 @@ static dt_status rung_decide(void *ctx, const dt_rung_report *rep, dt_rung_verdi
 {
     rung_io *io = ctx;
     search *s = io->s;
-    if (rep->id < 0 || rep->id >= s->generated || rep->rung < 0 || rep->rung >= DT_ASHA_MAX_RUNGS)
+    if (rep->id < 0 || rep->id >= s->trials || s->done[rep->id] || rep->rung < 0 || rep->rung >= DT_ASHA_MAX_RUNGS)
         return dt_fail(DT_EINTERNAL, "tune: a rung report for trial %d at rung %d", rep->id, rep->rung);
     int recorded;
     *v = dt_asha_decide(&s->asha, rep, s->done, &recorded);
@@ -333,7 +332,6 @@ static int match_journal(search *s, const dt_trial *jt, const dt_trial_result *j
             s->t[id] = jt[j];
             s->r[id] = jr[j];
             s->done[id] = s->resumed[id] = 1;
-            if (id + 1 > s->generated) s->generated = id + 1;
             matched++;
         }
         return matched;
@@ -494,25 +492,11 @@ static void report_sick(dt_report *rep, const search *s)
     for (int id = 0; id < s->trials; id++) {
         const dt_trial_result *r = &s->r[id];
         if (!s->done[id] || r->status == DT_TRIAL_OK) continue;
-        if (r->status == DT_TRIAL_PRUNED) {
-            /* Stopped by the pruner, not for a fault: its rung and the score there. */
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddNumberToObject(o, "trial", id);
-            cJSON_AddStringToObject(o, "status", "pruned");
-            cJSON_AddStringToObject(o, "reason", r->reason);
-            cJSON_AddNumberToObject(o, "rung", r->rung);
-            cJSON_AddNumberToObject(o, "epoch", r->epoch);
-            cJSON_AddNumberToObject(o, "score", r->score);
-            cJSON_AddNumberToObject(o, "steps", (double)r->steps);
-            cJSON_AddNumberToObject(o, "budget", (double)r->budget);
-            cJSON_AddItemToArray(arr, o);
-            continue;
-        }
         if (r->status == DT_TRIAL_SICK) {
             sick++;
             counts[strstr(r->reason, "exploded") ? 1 : strstr(r->reason, "not decreasing") ? 2
                    : strstr(r->reason, "vanishing") ? 3 : 0]++;
-        } else {
+        } else if (r->status == DT_TRIAL_FAILED) {
             failed++;
         }
         cJSON *o = cJSON_CreateObject();
@@ -521,6 +505,12 @@ static void report_sick(dt_report *rep, const search *s)
         cJSON_AddStringToObject(o, "reason", r->reason);
         cJSON_AddNumberToObject(o, "steps", (double)r->steps);
         cJSON_AddNumberToObject(o, "budget", (double)r->budget);
+        if (r->status == DT_TRIAL_PRUNED) {
+            /* Stopped by the pruner, not for a fault: its rung and the score there. */
+            cJSON_AddNumberToObject(o, "rung", r->rung);
+            cJSON_AddNumberToObject(o, "epoch", r->epoch);
+            cJSON_AddNumberToObject(o, "score", r->score);
+        }
         cJSON_AddItemToArray(arr, o);
     }
     dt_report_metric_json(rep, "stopped_trials", arr);
@@ -708,9 +698,14 @@ dt_status dt_stage_tune(dt_stage_ctx *ctx, dt_report *rep)
     dt_report_artifact(rep, "trials", "trials.jsonl");
     dt_tune_job job = {.base = cfg, .data = d};
     int ran = 0;
+    double t_search = now_s();
     st = run_search(ctx, &s, &j, hash, &job, &ran);
+    t_search = now_s() - t_search;
     dt_tune_journal_close(&j);
     if (st) goto out;
+    /* The search alone (no data loading, no final retrain): what more workers speed up. */
+    dt_report_metric(rep, "search_seconds", t_search);
+    dt_report_metric(rep, "trials_per_minute", t_search > 0 ? 60.0 * ran / t_search : 0.0);
 
     int finished = 0, ok = 0, sick = 0, pruned = 0, best = -1;
     double steps = 0, budget = 0;

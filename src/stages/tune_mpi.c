@@ -103,8 +103,7 @@ static dt_status recv_exact(void *buf, int n, int source, int tag, const char *w
 
 typedef struct {
     int busy, id;
-    int waiting;                 /* a report held while the stage says WAIT */
-    dt_rung_report held;
+    dt_rung_hold hold;           /* a report held while the stage says WAIT */
 } rank_slot;
 
 typedef struct {
@@ -133,12 +132,8 @@ static dt_status mpi_submit(dt_trial_runner *self, const dt_trial *t)
 static dt_status answer(mpi_runner *mr, int r, const dt_rung_report *rep)
 {
     dt_rung_verdict v;
-    dt_status st = mr->w.decide ? mr->w.decide(mr->w.decide_ctx, rep, &v)
-                                : dt_fail(DT_EINTERNAL, "tune --mpi: a rung report from rank %d with no pruner", r);
-    if (st) return st;
-    mr->ranks[r].waiting = v == DT_RUNG_WAIT;
-    mr->ranks[r].held = *rep;
-    if (v == DT_RUNG_WAIT) return DT_OK;
+    dt_status st = dt_rung_hold_ask(&mr->w, &mr->ranks[r].hold, rep, &v);
+    if (st || v == DT_RUNG_WAIT) return st;
     int verdict = (int)v;
     MPI_Send(&verdict, 1, MPI_INT, r, TAG_VERDICT, MPI_COMM_WORLD);
     return DT_OK;
@@ -146,13 +141,10 @@ static dt_status answer(mpi_runner *mr, int r, const dt_rung_report *rep)
 
 static dt_status answer_held(mpi_runner *mr)
 {
-    for (int r = 1; r < g_size; r++)
-        if (mr->ranks[r].busy && mr->ranks[r].waiting) {
-            dt_rung_report rep = mr->ranks[r].held;
-            dt_status st = answer(mr, r, &rep);
-            if (st) return st;
-        }
-    return DT_OK;
+    dt_status st = DT_OK;
+    for (int r = 1; r < g_size && !st; r++)
+        if (mr->ranks[r].busy && mr->ranks[r].hold.waiting) st = answer(mr, r, &mr->ranks[r].hold.rep);
+    return st;
 }
 
 static dt_status mpi_wait(dt_trial_runner *self, dt_trial_result *out)

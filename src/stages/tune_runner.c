@@ -46,8 +46,7 @@ typedef struct {
     int fd;           /* read end of the child's message pipe */
     int reply;        /* write end of its verdict pipe */
     int id;
-    int waiting;      /* a report held while the stage says WAIT */
-    dt_rung_report held;
+    dt_rung_hold hold;   /* a report held while the stage says WAIT */
 } slot;
 
 typedef struct {
@@ -232,37 +231,40 @@ static void reap(local_runner *lr, int s, const pipe_msg *m, size_t got, dt_tria
     }
     close(sl->fd);
     close(sl->reply);
-    *sl = (slot){0, -1, -1, -1, 0, {0}};
+    *sl = (slot){0, -1, -1, -1, {0}};
     lr->running--;
+}
+
+dt_status dt_rung_hold_ask(const dt_trial_work *w, dt_rung_hold *h, const dt_rung_report *rep, dt_rung_verdict *v)
+{
+    dt_rung_report r = *rep;
+    dt_status st = w->decide ? w->decide(w->decide_ctx, &r, v)
+                             : dt_fail(DT_EINTERNAL, "tune runner: a rung report for trial %d with no pruner", r.id);
+    if (st) return st;
+    h->waiting = *v == DT_RUNG_WAIT;
+    h->rep = r;
+    return DT_OK;
 }
 
 /* Asks the stage about slot s's report; answers the child unless WAIT. */
 static dt_status answer(local_runner *lr, int s, const dt_rung_report *rep)
 {
-    slot *sl = &lr->slots[s];
     dt_rung_verdict v;
-    dt_status st = lr->w.decide ? lr->w.decide(lr->w.decide_ctx, rep, &v)
-                                : dt_fail(DT_EINTERNAL, "tune runner: a rung report with no pruner");
-    if (st) return st;
-    sl->waiting = v == DT_RUNG_WAIT;
-    sl->held = *rep;
-    if (v == DT_RUNG_WAIT) return DT_OK;
+    dt_status st = dt_rung_hold_ask(&lr->w, &lr->slots[s].hold, rep, &v);
+    if (st || v == DT_RUNG_WAIT) return st;
     int verdict = (int)v;
     /* A child that died meanwhile shows up as a FAILED result on the next poll. */
-    (void)write_all(sl->reply, &verdict, sizeof verdict);
+    (void)write_all(lr->slots[s].reply, &verdict, sizeof verdict);
     return DT_OK;
 }
 
 /* Reports held on WAIT, asked again (an event may have made them decidable). */
 static dt_status answer_held(local_runner *lr)
 {
-    for (int i = 0; i < lr->jobs; i++)
-        if (lr->slots[i].pid > 0 && lr->slots[i].waiting) {
-            dt_rung_report rep = lr->slots[i].held;
-            dt_status st = answer(lr, i, &rep);
-            if (st) return st;
-        }
-    return DT_OK;
+    dt_status st = DT_OK;
+    for (int i = 0; i < lr->jobs && !st; i++)
+        if (lr->slots[i].pid > 0 && lr->slots[i].hold.waiting) st = answer(lr, i, &lr->slots[i].hold.rep);
+    return st;
 }
 
 static dt_status pool_wait(dt_trial_runner *self, dt_trial_result *out)
@@ -341,7 +343,7 @@ dt_status dt_trial_runner_local(dt_trial_runner *r, int jobs, const dt_trial_wor
         local_close(r);
         return dt_fail(DT_ENOMEM, "tune runner: out of memory");
     }
-    for (int i = 0; i < jobs; i++) lr->slots[i] = (slot){0, -1, -1, -1, 0, {0}};
+    for (int i = 0; i < jobs; i++) lr->slots[i] = (slot){0, -1, -1, -1, {0}};
     /* No BLAS thread pool in use across fork (see the top of this file). */
     openblas_set_num_threads(1);
     struct sigaction ign;

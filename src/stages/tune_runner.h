@@ -228,6 +228,15 @@ typedef struct dt_trial_runner {
     void (*close)(struct dt_trial_runner *self);
 } dt_trial_runner;
 
+/* A runner's side of one rung report: asks w->decide; a WAIT verdict keeps
+ * the report held in h (the runner asks again after its next event).  *v is
+ * the verdict to send the trial unless it is WAIT. */
+typedef struct dt_rung_hold {
+    int waiting;
+    dt_rung_report rep;
+} dt_rung_hold;
+dt_status dt_rung_hold_ask(const dt_trial_work *w, dt_rung_hold *h, const dt_rung_report *rep, dt_rung_verdict *v);
+
 /* The local runner.  jobs == 1: trials run in this process, one at a time,
  * when wait_any is called.  jobs > 1: a process pool — each trial runs in a
  * forked child that sets one BLAS thread, calls fn, writes the result to a
