@@ -55,6 +55,7 @@ variant_args() {
     random) echo "--set stages.tune.sampler=random" ;;
     tpe) echo "--set stages.tune.sampler=tpe" ;;
     tpe-startup5) echo "--set stages.tune.sampler=tpe --set stages.tune.startup_trials=5" ;;
+    tpe-mv) echo "--set stages.tune.sampler=tpe --set stages.tune.multivariate=true" ;;
     # tools/asha_bench.sh: no pruning vs ASHA, at the task's epochs and at 6 epochs per trial.
     asha) echo "--set stages.tune.sampler=random --set stages.tune.pruner=asha" ;;
     random-e6) echo "--set stages.tune.sampler=random --set stages.tune.epochs=6" ;;
