@@ -16,7 +16,8 @@
  *     log_uniform; for int the range widened by 1/2 each side and the mass
  *     of [v - 1/2, v + 1/2]), each kernel's sigma the larger distance to its
  *     neighbours (the first and last: to their one neighbour), clipped to
- *     [range / min(100, kernels), range] (the "magic clip");
+ *     [range / min(100, kernels + 1), range], the prior counted among the
+ *     kernels (the "magic clip");
  *   - choices: each kernel puts prior_weight / kernels on every choice and
  *     1 more on its own, normalised.
  * With stages.tune.multivariate (Optuna's multivariate=True) l and g are
