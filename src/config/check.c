@@ -109,19 +109,27 @@ static int off_default(const dt_config *cfg, const char *key)
     return strcmp(buf, dt_keys[k].def) != 0;
 }
 
-/* A sampler's own keys do nothing under the other sampler: a value other
- * than the default is an error, not ignored.  (By value, not by "given":
- * a written-out config lists every key and must load back.) */
-static dt_status check_sampler(const dt_config *cfg)
+/* Keys that act only under one value of a switch (a sampler's or the
+ * pruner's own keys): set to anything but their default under another value
+ * they would do nothing, so that is an error.  By value, not by "given": a
+ * written-out config (best.yaml) lists every key and must load back. */
+static const struct { const char *key, *switch_key, *value; } owned_keys[] = {
+    {"stages.tune.rounds", "stages.tune.sampler", "random"},
+    {"stages.tune.top_k", "stages.tune.sampler", "random"},
+    {"stages.tune.startup_trials", "stages.tune.sampler", "tpe"},
+    {"stages.tune.ei_candidates", "stages.tune.sampler", "tpe"},
+    {"stages.tune.reduction_factor", "stages.tune.pruner", "asha"},
+    {"stages.tune.min_resource", "stages.tune.pruner", "asha"},
+};
+
+static dt_status check_owned_keys(const dt_config *cfg)
 {
-    static const char *const own[2][2] = {{"stages.tune.rounds", "stages.tune.top_k"},
-                                          {"stages.tune.startup_trials", "stages.tune.ei_candidates"}};
-    int tpe = cfg->stages.tune.sampler == DT_SAMPLER_TPE;
-    for (int i = 0; i < 2; i++) {
-        const char *key = own[!tpe][i];
-        if (off_default(cfg, key))
-            return fail_at(cfg, key_line(cfg, key), "%s has no effect with stages.tune.sampler %s (it belongs to "
-                           "sampler %s)", key, tpe ? "tpe" : "random", tpe ? "random" : "tpe");
+    for (size_t i = 0; i < sizeof owned_keys / sizeof owned_keys[0]; i++) {
+        char sw[64];
+        dt_key_format(cfg, dt_key_find(owned_keys[i].switch_key), sw, sizeof sw);
+        if (strcmp(sw, owned_keys[i].value) == 0 || !off_default(cfg, owned_keys[i].key)) continue;
+        return fail_at(cfg, key_line(cfg, owned_keys[i].key), "%s has no effect with %s %s (set %s: %s)",
+                       owned_keys[i].key, owned_keys[i].switch_key, sw, owned_keys[i].switch_key, owned_keys[i].value);
     }
     return DT_OK;
 }
@@ -186,17 +194,11 @@ static dt_status check_model(const dt_config *cfg)
     return dt_model_desc_check(&copy, in, n, cfg->path[0] ? cfg->path : "config");
 }
 
-/* ASHA's keys: eta >= 2 (1 would promote everyone), and no effect without the pruner is an error. */
+/* ASHA's keys: eta >= 2 (1 would promote everyone); without the pruner
+ * they are checked by check_owned_keys. */
 static dt_status check_pruner(const dt_config *cfg)
 {
-    static const char *const asha_only[] = {"stages.tune.reduction_factor", "stages.tune.min_resource"};
-    if (cfg->stages.tune.pruner != DT_PRUNER_ASHA) {
-        for (int i = 0; i < 2; i++)
-            if (dt_config_given(cfg, asha_only[i]))
-                return fail_at(cfg, key_line(cfg, asha_only[i]), "%s has no effect with stages.tune.pruner none "
-                               "(set stages.tune.pruner: asha)", asha_only[i]);
-        return DT_OK;
-    }
+    if (cfg->stages.tune.pruner != DT_PRUNER_ASHA) return DT_OK;
     if (cfg->stages.tune.reduction_factor < 2)
         return fail_at(cfg, key_line(cfg, "stages.tune.reduction_factor"),
                        "stages.tune.reduction_factor must be >= 2 (got %d): each rung keeps the top 1/eta",
@@ -223,7 +225,7 @@ dt_status dt_config_check(const dt_config *cfg)
     if (st != DT_OK) return st;
     if (cfg->train.nesterov && cfg->train.momentum == 0 && cfg->train.optimizer == DT_OPT_SGD)
         return fail_at(cfg, key_line(cfg, "train.nesterov"), "train.nesterov needs train.momentum > 0");
-    st = check_sampler(cfg);
+    st = check_owned_keys(cfg);
     if (st != DT_OK) return st;
     return check_space(cfg);
 }

@@ -4,9 +4,11 @@
  * the one with the largest log l(x) - log g(x) wins.  Written from the
  * description of optuna/samplers/_tpe (parzen_estimator.py, sampler.py):
  *   - good = the best gamma(n) = min(ceil(0.1 n), 25) healthy trials of the
- *     n finished ones; bad = the rest, sick and failed trials included, and
- *     the trials still running (the constant liar: a running trial is a bad
- *     one, so the next proposal moves away from it);
+ *     n finished ones (with fewer healthy ones than that, pruned trials fill
+ *     up, the furthest rung first, then by their score there); bad = the
+ *     rest, sick and failed trials included, and the trials still running
+ *     (the constant liar: a running trial is a bad one, so the next
+ *     proposal moves away from it);
  *   - kernel weights: 1 each, except with more than 25 the older ones ramp
  *     up linearly from 1/n (Optuna's default_weights), plus a prior kernel
  *     of weight 1 (the whole range, centred);
@@ -39,6 +41,7 @@ typedef struct parzen {
     int n;
     double *w, *mu, *sigma;      /* [n] numeric */
     double *p;                   /* [n * n_choices] choice: row j = kernel j's probabilities */
+    double *lp;                  /* [n] scratch: each kernel's weighted log density */
     int n_choices;
     double lo, hi;               /* the range on the sampled axis (int: widened by 1/2) */
     int kind;
@@ -90,7 +93,8 @@ static int parzen_build(parzen *pz, const dt_space_param *p, int s, const dt_tri
     pz->kind = p->kind;
     pz->n = m + 1;
     pz->w = malloc((size_t)pz->n * sizeof *pz->w);
-    if (!pz->w) return -1;
+    pz->lp = malloc((size_t)pz->n * sizeof *pz->lp);
+    if (!pz->w || !pz->lp) return -1;
     default_weights(m, pz->w);
     pz->w[m] = TPE_PRIOR_WEIGHT;
     double sum = 0.0;
@@ -144,6 +148,7 @@ static void parzen_free(parzen *pz)
     free(pz->mu);
     free(pz->sigma);
     free(pz->p);
+    free(pz->lp);
 }
 
 /* Phi(b) - Phi(a), a <= b, computed on the side of the tail for accuracy. */
@@ -156,10 +161,9 @@ static double normal_mass(double a, double b)
 }
 
 /* log density (numeric: on the sampled axis; int and choice: log mass) of x. */
-static double parzen_logpdf(const parzen *pz, double x)
+static double parzen_logpdf(parzen *pz, double x)
 {
-    double best = -INFINITY, *lp = malloc((size_t)pz->n * sizeof *lp);
-    if (!lp) return NAN;
+    double best = -INFINITY, *lp = pz->lp;
     for (int j = 0; j < pz->n; j++) {
         double l;
         if (pz->kind == DT_SPACE_CHOICE) {
@@ -180,7 +184,6 @@ static double parzen_logpdf(const parzen *pz, double x)
     double sum = 0.0;
     if (isfinite(best))
         for (int j = 0; j < pz->n; j++) sum += exp(lp[j] - best);
-    free(lp);
     return isfinite(best) ? best + log(sum) : -INFINITY;
 }
 
@@ -247,6 +250,19 @@ static int cmp_by_result(const void *a, const void *b, void *ctx)
     return dt_trial_result_cmp(&r[*(const int *)a], &r[*(const int *)b]);
 }
 
+/* Pruned trials: the furthest rung first, then by score (Optuna ranks pruned
+ * trials by their last step, then the value there). */
+static int cmp_pruned(const void *a, const void *b, void *ctx)
+{
+    const dt_trial_result *x = (const dt_trial_result *)ctx + *(const int *)a;
+    const dt_trial_result *y = (const dt_trial_result *)ctx + *(const int *)b;
+    if (x->rung != y->rung) return x->rung > y->rung ? -1 : 1;
+    int xs = isfinite(x->score), ys = isfinite(y->score);
+    if (xs != ys) return xs ? -1 : 1;
+    if (xs && x->score != y->score) return x->score < y->score ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
 static int cmp_int(const void *a, const void *b) { return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b); }
 
 void dt_tune_tpe_propose(const dt_config *cfg, const dt_tune_history *h, int lag, dt_trial *out)
@@ -260,29 +276,24 @@ void dt_tune_tpe_propose(const dt_config *cfg, const dt_tune_history *h, int lag
     dt_rng_seed(&rng, cfg->seed ^ 0x7E5A3B1DC0FFEEull ^ ((uint64_t)(n + 1) * 0xD1B54A32D192ED03ull));
     int *good = malloc((size_t)(n > 0 ? n : 1) * sizeof *good), *bad = malloc((size_t)(n > 0 ? n : 1) * sizeof *bad);
     cand *cs = malloc((size_t)ns * (size_t)ne * sizeof *cs);
-    if (!good || !bad || !cs) {
-        /* Out of memory: the prior alone (a uniform draw) still proposes a trial. */
-        dt_tune_ranges rg;
-        dt_tune_ranges_init(cfg, &rg);
-        dt_tune_sample(cfg, &rg, cfg->seed, 0, n, out);
-        free(good);
-        free(bad);
-        free(cs);
-        return;
-    }
-    /* Finished: ids 0..n-lag; the healthy ones ranked, the best gamma(finished) are good. */
-    int n_ok = 0, n_fin = 0, n_bad = 0;
+    if (!good || !bad || !cs) goto prior_only;
+    /* Finished: ids 0..n-lag; the healthy ones ranked, the best gamma(finished)
+     * are good; pruned ones (ranked in bad[] for now) fill up when too few. */
+    int n_ok = 0, n_fin = 0, n_bad = 0, n_pruned = 0;
     for (int i = 0; i < n; i++) {
         int fin = h->done[i] && i <= n - lag;
         n_fin += fin;
         if (fin && h->r[i].status == DT_TRIAL_OK) good[n_ok++] = i;
+        if (fin && h->r[i].status == DT_TRIAL_PRUNED) bad[n_pruned++] = i;
     }
     qsort_r(good, (size_t)n_ok, sizeof *good, cmp_by_result, (void *)h->r);
+    qsort_r(bad, (size_t)n_pruned, sizeof *bad, cmp_pruned, (void *)h->r);
     int n_good = gamma_of(n_fin) < n_ok ? gamma_of(n_fin) : n_ok;
+    for (int k = 0; k < n_pruned && n_good < gamma_of(n_fin); k++) good[n_good++] = bad[k];
     for (int i = 0; i < n; i++) {
         int is_good = 0;
         for (int k = 0; k < n_good && !is_good; k++) is_good = good[k] == i;
-        if (!is_good) bad[n_bad++] = i;      /* worse healthy, sick, failed and running trials */
+        if (!is_good) bad[n_bad++] = i;      /* worse healthy, pruned, sick, failed and running trials */
     }
     qsort(good, (size_t)n_good, sizeof *good, cmp_int);
     for (int s = 0; s < ns; s++) {
@@ -290,15 +301,16 @@ void dt_tune_tpe_propose(const dt_config *cfg, const dt_tune_history *h, int lag
         cand *c = cs + (size_t)s * (size_t)ne;
         parzen l, g;
         int bl = parzen_build(&l, p, s, h->t, good, n_good), bg = bl ? -1 : parzen_build(&g, p, s, h->t, bad, n_bad);
-        for (int k = 0; k < ne; k++) {
+        for (int k = 0; k < ne && !bl && !bg; k++) {
             c[k].draw = k;
-            c[k].v = bl || bg ? p->lo : parzen_sample(&l, p, &rng);
+            c[k].v = parzen_sample(&l, p, &rng);
             double x = p->kind == DT_SPACE_CHOICE ? c[k].v : key_axis(p, c[k].v);
-            c[k].acq = bl || bg ? 0.0 : parzen_logpdf(&l, x) - parzen_logpdf(&g, x);
+            c[k].acq = parzen_logpdf(&l, x) - parzen_logpdf(&g, x);
             if (isnan(c[k].acq)) c[k].acq = -INFINITY;
         }
         parzen_free(&l);
         if (!bl) parzen_free(&g);
+        if (bl || bg) goto prior_only;
         qsort(c, (size_t)ne, sizeof *c, cmp_cand);
         set_value(p, out, s, c[0].v);
     }
@@ -324,4 +336,13 @@ void dt_tune_tpe_propose(const dt_config *cfg, const dt_tune_history *h, int lag
     free(good);
     free(bad);
     free(cs);
+    return;
+prior_only:
+    /* Out of memory: a uniform draw (the prior alone) still proposes a trial. */
+    free(good);
+    free(bad);
+    free(cs);
+    dt_tune_ranges rg;
+    dt_tune_ranges_init(cfg, &rg);
+    dt_tune_sample(cfg, &rg, cfg->seed, 0, n, out);
 }
