@@ -23,8 +23,10 @@ ifneq ($(MPICC),)
   LDLIBS_ALL += $(shell $(MPICC) --showme:link)
 endif
 endif
-ifeq ($(MPI_CFLAGS),)
-  $(info note: building without Open MPI (tune --mpi): apt-get install openmpi-bin libopenmpi-dev, then make clean all)
+ifeq ($(MPI),0)
+  $(info note: building without Open MPI (MPI=0): tune --mpi is off)
+else ifeq ($(MPI_CFLAGS),)
+  $(info note: building without Open MPI (tune --mpi): apt-get install openmpi-bin libopenmpi-dev, then make)
 endif
 
 BUILD := build

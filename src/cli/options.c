@@ -229,6 +229,6 @@ int dt_cli_parse(int argc, char **argv, dt_cli *cli)
         return dt_cli_usage_error(cmdsp, "--jobs does not apply with --mpi: the ranks are the workers (mpirun -np N)");
     if (cli->mpi && !dt_mpi_available())
         return dt_cli_usage_error(cmdsp, "--mpi: this dnntrouble was built without Open MPI; install it "
-                                         "(apt-get install openmpi-bin libopenmpi-dev) and rebuild (make clean all)");
+                                         "(apt-get install openmpi-bin libopenmpi-dev) and rebuild (make)");
     return -1;
 }

@@ -44,6 +44,20 @@ uint64_t dt_tune_config_hash(const dt_config *cfg)
     return h;
 }
 
+/* A number that reads back as the same double: cJSON prints 15 digits when
+ * they compare equal within an epsilon, which can lose the last bit, and a
+ * trial's params must match exactly on resume.  Non-finite: null. */
+static void add_num(cJSON *o, const char *key, double v)
+{
+    char buf[40];
+    if (!isfinite(v)) {
+        cJSON_AddNullToObject(o, key);
+        return;
+    }
+    snprintf(buf, sizeof buf, "%.17g", v);
+    cJSON_AddRawToObject(o, key, buf);
+}
+
 /* The fields every line starts with: the trial, its round, the config hash and the params. */
 static cJSON *line_head(const dt_config *cfg, uint64_t hash, const dt_trial *t)
 {
@@ -56,7 +70,7 @@ static cJSON *line_head(const dt_config *cfg, uint64_t hash, const dt_trial *t)
     for (int i = 0; i < t->n; i++) {
         const dt_space_param *p = &cfg->stages.tune.space[i];
         if (p->kind == DT_SPACE_CHOICE) cJSON_AddStringToObject(params, p->key, p->choices[t->choice[i]]);
-        else cJSON_AddNumberToObject(params, p->key, t->num[i]);
+        else add_num(params, p->key, t->num[i]);
     }
     cJSON_AddItemToObject(o, "params", params);
     return o;
@@ -73,11 +87,10 @@ static char *entry_line(const dt_config *cfg, uint64_t hash, const dt_trial *t, 
         cJSON_AddNumberToObject(o, "rung", r->rung);
         cJSON_AddNumberToObject(o, "epoch", r->epoch);
     }
-    /* cJSON writes non-finite numbers as null. */
-    cJSON_AddNumberToObject(o, "score", r->score);
-    cJSON_AddNumberToObject(o, "val_loss", r->val_loss);
-    cJSON_AddNumberToObject(o, "first_loss", r->first_loss);
-    cJSON_AddNumberToObject(o, "last_loss", r->last_loss);
+    add_num(o, "score", r->score);
+    add_num(o, "val_loss", r->val_loss);
+    add_num(o, "first_loss", r->first_loss);
+    add_num(o, "last_loss", r->last_loss);
     cJSON_AddNumberToObject(o, "steps", (double)r->steps);
     cJSON_AddNumberToObject(o, "budget", (double)r->budget);
     cJSON_AddNumberToObject(o, "seconds", r->seconds);
@@ -89,8 +102,8 @@ static char *rung_line(const dt_config *cfg, uint64_t hash, const dt_rung_entry 
     cJSON *o = line_head(cfg, hash, &e->t);
     cJSON_AddNumberToObject(o, "rung", e->rep.rung);
     cJSON_AddNumberToObject(o, "epoch", e->rep.epoch);
-    cJSON_AddNumberToObject(o, "score", e->rep.score);
-    cJSON_AddNumberToObject(o, "val_loss", e->rep.val_loss);
+    add_num(o, "score", e->rep.score);
+    add_num(o, "val_loss", e->rep.val_loss);
     cJSON_AddStringToObject(o, "verdict", e->verdict == DT_RUNG_CONTINUE ? "continue" : "prune");
     return print_line(o);
 }
