@@ -154,7 +154,7 @@ for task in tasks:
     print("\n%s: budget %d trials; B = random's best train_val error" % (task, budget))
     print("seed  B        " + "  ".join("%-12s" % ("%s best" % v) for v in others) + "  " +
           "  ".join("%-10s" % ("%s k" % v) for v in others))
-    per = {v: {"k": [], "best": [], "seconds": [], "steps": []} for v in variants}
+    per = {v: {"k": [], "best": [], "seconds": [], "steps": []} for v in ["random"] + others}
     for s in range(1, seeds + 1):
         base = trials(task, "random", s)
         if base is None or len(base) < budget:
