@@ -105,18 +105,21 @@ static int same_trials(const dt_config *c, const dt_trial *a, const dt_trial *b,
 
 static void test_reproducible_from_the_seed(void **state)
 {
-    dt_config *c1 = space_config("tpe", 7), *c2 = space_config("tpe", 8);
-    dt_trial a[30], b[30], d[30];
-    dt_trial_result ra[30], rb[30], rd[30];
-    drive(c1, bowl, 30, a, ra);
-    drive(c1, bowl, 30, b, rb);
-    drive(c2, bowl, 30, d, rd);
-    assert_true(same_trials(c1, a, b, 0, 30));
-    /* Another seed: other start-up trials, and other TPE proposals too. */
-    assert_false(same_trials(c1, a, d, 0, 10));
-    for (int i = 10; i < 30; i++) assert_false(dt_trial_same_params(c1, &a[i], &d[i]));
-    free(c1);
-    free(c2);
+    for (int mv = 0; mv < 2; mv++) {
+        dt_config *c1 = space_config("tpe", 7), *c2 = space_config("tpe", 8);
+        c1->stages.tune.multivariate = c2->stages.tune.multivariate = mv;
+        dt_trial a[30], b[30], d[30];
+        dt_trial_result ra[30], rb[30], rd[30];
+        drive(c1, bowl, 30, a, ra);
+        drive(c1, bowl, 30, b, rb);
+        drive(c2, bowl, 30, d, rd);
+        assert_true(same_trials(c1, a, b, 0, 30));
+        /* Another seed: other start-up trials, and other TPE proposals too. */
+        assert_false(same_trials(c1, a, d, 0, 10));
+        for (int i = 10; i < 30; i++) assert_false(dt_trial_same_params(c1, &a[i], &d[i]));
+        free(c1);
+        free(c2);
+    }
 }
 
 /* With two workers trial k sees trials 0..k-2 finished and k-1 running,
@@ -176,7 +179,7 @@ static int count_repeats(const dt_config *c, const dt_trial *t, int from, int n)
     return rep;
 }
 
-static void test_constant_liar_proposes_no_running_point_twice(void **state)
+static void constant_liar(int multivariate)
 {
     dt_config *c = malloc(sizeof *c);
     assert_non_null(c);
@@ -184,6 +187,7 @@ static void test_constant_liar_proposes_no_running_point_twice(void **state)
     c->seed = 11;
     set(c, "stages.tune.sampler", "tpe");
     set(c, "stages.tune.space.model.hidden", "{int: [1, 200]}");
+    c->stages.tune.multivariate = multivariate;
     enum { FIN = 14, RUN = 24 };
     dt_trial t[FIN + RUN];
     dt_trial_result r[FIN + RUN];
@@ -207,11 +211,17 @@ static void test_constant_liar_proposes_no_running_point_twice(void **state)
         dt_tune_tpe_propose(&cc, &h, 1, &u[FIN + k]);
     }
     int blind = count_repeats(c, u, FIN, FIN + RUN);
-    print_message("%d workers asking while the others run: %d repeated points with the liar, %d without\n", RUN, liar,
-                  blind);
+    print_message("%s: %d workers asking while the others run: %d repeated points with the liar, %d without\n",
+                  multivariate ? "multivariate" : "univariate", RUN, liar, blind);
     assert_int_equal(liar, 0);
     assert_true(blind >= RUN / 4);
     free(c);
+}
+
+static void test_constant_liar_proposes_no_running_point_twice(void **state)
+{
+    constant_liar(0);
+    constant_liar(1);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -223,21 +233,26 @@ static int cmp_double(const void *a, const void *b)
 static void test_tpe_beats_random_at_a_fixed_budget(void **state)
 {
     enum { SEEDS = 11, BUDGET = 30 };
-    double tpe[SEEDS], rnd[SEEDS];
+    double tpe[SEEDS], mv[SEEDS], rnd[SEEDS];
     for (int k = 0; k < SEEDS; k++) {
         dt_config *ct = space_config("tpe", 100 + (unsigned long long)k), *cr = space_config("random", 100 + (unsigned long long)k);
         dt_trial t[BUDGET];
         dt_trial_result r[BUDGET];
         tpe[k] = drive(ct, bowl, BUDGET, t, r);
+        ct->stages.tune.multivariate = 1;
+        mv[k] = drive(ct, bowl, BUDGET, t, r);
         rnd[k] = drive(cr, bowl, BUDGET, t, r);
         free(ct);
         free(cr);
     }
     qsort(tpe, SEEDS, sizeof *tpe, cmp_double);
+    qsort(mv, SEEDS, sizeof *mv, cmp_double);
     qsort(rnd, SEEDS, sizeof *rnd, cmp_double);
-    print_message("best of %d trials over %d seeds: tpe median %.4f (worst %.4f), random median %.4f (worst %.4f)\n",
-                  BUDGET, SEEDS, tpe[SEEDS / 2], tpe[SEEDS - 1], rnd[SEEDS / 2], rnd[SEEDS - 1]);
+    print_message("best of %d trials over %d seeds (median, worst): tpe %.4f, %.4f; multivariate tpe %.4f, %.4f; "
+                  "random %.4f, %.4f\n", BUDGET, SEEDS, tpe[SEEDS / 2], tpe[SEEDS - 1], mv[SEEDS / 2], mv[SEEDS - 1],
+                  rnd[SEEDS / 2], rnd[SEEDS - 1]);
     assert_true(tpe[SEEDS / 2] < rnd[SEEDS / 2]);
+    assert_true(mv[SEEDS / 2] < rnd[SEEDS / 2]);
 }
 
 /* ------------------------------------------------------ the stage with tpe */
@@ -367,6 +382,10 @@ static void test_sampler_keys_checked(void **state)
     set(c, "stages.tune.ei_candidates", "48");
     assert_int_equal(dt_config_check(c), DT_ECONFIG);
     assert_non_null(strstr(dt_last_error(), "stages.tune.ei_candidates has no effect with stages.tune.sampler random"));
+    set(c, "stages.tune.ei_candidates", "24");
+    set(c, "stages.tune.multivariate", "true");
+    assert_int_equal(dt_config_check(c), DT_ECONFIG);
+    assert_non_null(strstr(dt_last_error(), "stages.tune.multivariate has no effect with stages.tune.sampler random"));
     free(c);
 }
 

@@ -55,6 +55,7 @@ variant_args() {
     random) echo "--set stages.tune.sampler=random" ;;
     tpe) echo "--set stages.tune.sampler=tpe" ;;
     tpe-startup5) echo "--set stages.tune.sampler=tpe --set stages.tune.startup_trials=5" ;;
+    tpe-mv) echo "--set stages.tune.sampler=tpe --set stages.tune.multivariate=true" ;;
     # tools/asha_bench.sh: no pruning vs ASHA, at the task's epochs and at 6 or 9 epochs per trial.
     asha) echo "--set stages.tune.sampler=random --set stages.tune.pruner=asha" ;;
     random-e6) echo "--set stages.tune.sampler=random --set stages.tune.epochs=6" ;;
@@ -155,7 +156,7 @@ for task in tasks:
     print("\n%s: budget %d trials; B = random's best train_val error" % (task, budget))
     print("seed  B        " + "  ".join("%-12s" % ("%s best" % v) for v in others) + "  " +
           "  ".join("%-10s" % ("%s k" % v) for v in others))
-    per = {v: {"k": [], "best": [], "seconds": [], "steps": []} for v in variants}
+    per = {v: {"k": [], "best": [], "seconds": [], "steps": []} for v in ["random"] + others}
     for s in range(1, seeds + 1):
         base = trials(task, "random", s)
         if base is None or len(base) < budget:

@@ -111,6 +111,7 @@ typedef struct dt_config {
             int trials, rounds, jobs, top_k, epochs;   /* epochs 0: train.epochs */
             dt_sampler_kind sampler;
             int startup_trials, ei_candidates;        /* tpe */
+            int multivariate;                         /* tpe: one joint estimator over the keys */
             int n_space;
             dt_space_param space[DT_MAX_SPACE];
             dt_pruner_kind pruner;

@@ -118,6 +118,7 @@ static const struct { const char *key, *switch_key, *value; } owned_keys[] = {
     {"stages.tune.top_k", "stages.tune.sampler", "random"},
     {"stages.tune.startup_trials", "stages.tune.sampler", "tpe"},
     {"stages.tune.ei_candidates", "stages.tune.sampler", "tpe"},
+    {"stages.tune.multivariate", "stages.tune.sampler", "tpe"},
     {"stages.tune.reduction_factor", "stages.tune.pruner", "asha"},
     {"stages.tune.min_resource", "stages.tune.pruner", "asha"},
 };

@@ -115,6 +115,7 @@ const dt_key dt_keys[] = {
     ENUMKEY("stages.tune.sampler", stages.tune.sampler, sampler_names, "random"),
     KEY("stages.tune.startup_trials", DT_KT_INT, stages.tune.startup_trials, DT_R_ATLEAST1, "10", 0),
     KEY("stages.tune.ei_candidates", DT_KT_INT, stages.tune.ei_candidates, DT_R_ATLEAST1, "24", 0),
+    KEY("stages.tune.multivariate", DT_KT_BOOL, stages.tune.multivariate, DT_R_ANY, "false", 0),
 };
 const int dt_n_keys = (int)(sizeof dt_keys / sizeof dt_keys[0]);
 _Static_assert(sizeof dt_keys / sizeof dt_keys[0] <= DT_CONFIG_MAX_KEYS, "raise DT_CONFIG_MAX_KEYS");

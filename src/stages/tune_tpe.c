@@ -16,9 +16,13 @@
  *     log_uniform; for int the range widened by 1/2 each side and the mass
  *     of [v - 1/2, v + 1/2]), each kernel's sigma the larger distance to its
  *     neighbours (the first and last: to their one neighbour), clipped to
- *     [range / min(100, kernels), range] (the "magic clip");
+ *     [range / min(100, kernels + 1), range], the prior counted among the
+ *     kernels (the "magic clip");
  *   - choices: each kernel puts prior_weight / kernels on every choice and
  *     1 more on its own, normalised.
+ * With stages.tune.multivariate (Optuna's multivariate=True) l and g are
+ * mixtures of products over the keys instead, a candidate takes every value
+ * from one kernel of l, and whole candidates are ranked.
  * Beyond Optuna: the winner must differ from every earlier trial (finished
  * or running) in some key; a trial's score is deterministic in its values,
  * so a repeat teaches nothing.  When the best candidate repeats one, the
@@ -160,35 +164,49 @@ static double normal_mass(double a, double b)
     return 1.0 - 0.5 * erfc(b * r) - 0.5 * erfc(-a * r);
 }
 
-/* log density (numeric: on the sampled axis; int and choice: log mass) of x. */
-static double parzen_logpdf(parzen *pz, double x)
+/* Kernel j's log density (numeric: on the sampled axis; int and choice:
+ * log mass) at x, without its weight. */
+static double kernel_logpdf(const parzen *pz, int j, double x)
 {
-    double best = -INFINITY, *lp = pz->lp;
-    for (int j = 0; j < pz->n; j++) {
-        double l;
-        if (pz->kind == DT_SPACE_CHOICE) {
-            l = log(pz->p[(size_t)j * (size_t)pz->n_choices + (size_t)x]);
-        } else {
-            double mu = pz->mu[j], sg = pz->sigma[j];
-            double z = normal_mass((pz->lo - mu) / sg, (pz->hi - mu) / sg);
-            if (pz->kind == DT_SPACE_INT) {
-                l = log(normal_mass((x - 0.5 - mu) / sg, (x + 0.5 - mu) / sg)) - log(z);
-            } else {
-                double u = (x - mu) / sg;
-                l = -0.5 * u * u - log(sg) - 0.5 * log(2.0 * M_PI) - log(z);
-            }
-        }
-        lp[j] = log(pz->w[j]) + l;
-        if (lp[j] > best) best = lp[j];
-    }
-    double sum = 0.0;
-    if (isfinite(best))
-        for (int j = 0; j < pz->n; j++) sum += exp(lp[j] - best);
-    return isfinite(best) ? best + log(sum) : -INFINITY;
+    if (pz->kind == DT_SPACE_CHOICE) return log(pz->p[(size_t)j * (size_t)pz->n_choices + (size_t)x]);
+    double mu = pz->mu[j], sg = pz->sigma[j];
+    double z = normal_mass((pz->lo - mu) / sg, (pz->hi - mu) / sg);
+    if (pz->kind == DT_SPACE_INT) return log(normal_mass((x - 0.5 - mu) / sg, (x + 0.5 - mu) / sg)) - log(z);
+    double u = (x - mu) / sg;
+    return -0.5 * u * u - log(sg) - 0.5 * log(2.0 * M_PI) - log(z);
 }
 
-/* One draw from the mixture, in value units (choice: the index). */
-static double parzen_sample(const parzen *pz, const dt_space_param *p, dt_rng *rng)
+/* log sum_j exp(lp[j]), -inf when every term is. */
+static double log_sum_exp(const double *lp, int n)
+{
+    double best = -INFINITY, sum = 0.0;
+    for (int j = 0; j < n; j++)
+        if (lp[j] > best) best = lp[j];
+    if (!isfinite(best)) return -INFINITY;
+    for (int j = 0; j < n; j++) sum += exp(lp[j] - best);
+    return best + log(sum);
+}
+
+/* The mixture's log density at x (one key). */
+static double parzen_logpdf(parzen *pz, double x)
+{
+    for (int j = 0; j < pz->n; j++) pz->lp[j] = log(pz->w[j]) + kernel_logpdf(pz, j, x);
+    return log_sum_exp(pz->lp, pz->n);
+}
+
+/* The product mixture's log density at the values x[s] of all ns keys (the
+ * kernels of every key belong to the same trials, so they share weights). */
+static double product_logpdf(parzen *pz, int ns, const double *x)
+{
+    double *lp = pz[0].lp;
+    for (int j = 0; j < pz[0].n; j++) {
+        lp[j] = log(pz[0].w[j]);
+        for (int s = 0; s < ns; s++) lp[j] += kernel_logpdf(&pz[s], j, x[s]);
+    }
+    return log_sum_exp(lp, pz[0].n);
+}
+
+static int pick_kernel(const parzen *pz, dt_rng *rng)
 {
     double u = dt_rng_uniform(rng), acc = 0.0;
     int j = 0;
@@ -196,6 +214,12 @@ static double parzen_sample(const parzen *pz, const dt_space_param *p, dt_rng *r
         acc += pz->w[j];
         if (u < acc) break;
     }
+    return j;
+}
+
+/* One draw from kernel j, in value units (choice: the index). */
+static double kernel_sample(const parzen *pz, const dt_space_param *p, int j, dt_rng *rng)
+{
     if (pz->kind == DT_SPACE_CHOICE) {
         const double *row = pz->p + (size_t)j * (size_t)pz->n_choices;
         double v = dt_rng_uniform(rng), c = 0.0;
@@ -263,39 +287,21 @@ static int cmp_pruned(const void *a, const void *b, void *ctx)
     return (x->id > y->id) - (x->id < y->id);
 }
 
+static int n_candidates(const dt_config *cfg)
+{
+    return cfg->stages.tune.ei_candidates < TPE_MAX_CANDIDATES ? cfg->stages.tune.ei_candidates : TPE_MAX_CANDIDATES;
+}
+
 static int cmp_int(const void *a, const void *b) { return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b); }
 
-void dt_tune_tpe_propose(const dt_config *cfg, const dt_tune_history *h, int lag, dt_trial *out)
+/* Univariate (Optuna's default): key by key, the best of the candidates
+ * drawn from that key's l.  0 when out of memory. */
+static int propose_univariate(const dt_config *cfg, const dt_tune_history *h, const int *good, int n_good,
+                              const int *bad, int n_bad, dt_rng *rng, dt_trial *out)
 {
-    int n = h->n, ns = cfg->stages.tune.n_space;
-    int ne = cfg->stages.tune.ei_candidates < TPE_MAX_CANDIDATES ? cfg->stages.tune.ei_candidates : TPE_MAX_CANDIDATES;
-    memset(out, 0, sizeof *out);
-    out->id = n;
-    out->n = ns;
-    dt_rng rng;
-    dt_rng_seed(&rng, cfg->seed ^ 0x7E5A3B1DC0FFEEull ^ ((uint64_t)(n + 1) * 0xD1B54A32D192ED03ull));
-    int *good = malloc((size_t)(n > 0 ? n : 1) * sizeof *good), *bad = malloc((size_t)(n > 0 ? n : 1) * sizeof *bad);
+    int ns = cfg->stages.tune.n_space, ne = n_candidates(cfg);
     cand *cs = malloc((size_t)ns * (size_t)ne * sizeof *cs);
-    if (!good || !bad || !cs) goto prior_only;
-    /* Finished: ids 0..n-lag; the healthy ones ranked, the best gamma(finished)
-     * are good; pruned ones (ranked in bad[] for now) fill up when too few. */
-    int n_ok = 0, n_fin = 0, n_bad = 0, n_pruned = 0;
-    for (int i = 0; i < n; i++) {
-        int fin = h->done[i] && i <= n - lag;
-        n_fin += fin;
-        if (fin && h->r[i].status == DT_TRIAL_OK) good[n_ok++] = i;
-        if (fin && h->r[i].status == DT_TRIAL_PRUNED) bad[n_pruned++] = i;
-    }
-    qsort_r(good, (size_t)n_ok, sizeof *good, cmp_by_result, (void *)h->r);
-    qsort_r(bad, (size_t)n_pruned, sizeof *bad, cmp_pruned, (void *)h->r);
-    int n_good = gamma_of(n_fin) < n_ok ? gamma_of(n_fin) : n_ok;
-    for (int k = 0; k < n_pruned && n_good < gamma_of(n_fin); k++) good[n_good++] = bad[k];
-    for (int i = 0; i < n; i++) {
-        int is_good = 0;
-        for (int k = 0; k < n_good && !is_good; k++) is_good = good[k] == i;
-        if (!is_good) bad[n_bad++] = i;      /* worse healthy, pruned, sick, failed and running trials */
-    }
-    qsort(good, (size_t)n_good, sizeof *good, cmp_int);
+    if (!cs) return 0;
     for (int s = 0; s < ns; s++) {
         const dt_space_param *p = &cfg->stages.tune.space[s];
         cand *c = cs + (size_t)s * (size_t)ne;
@@ -303,14 +309,17 @@ void dt_tune_tpe_propose(const dt_config *cfg, const dt_tune_history *h, int lag
         int bl = parzen_build(&l, p, s, h->t, good, n_good), bg = bl ? -1 : parzen_build(&g, p, s, h->t, bad, n_bad);
         for (int k = 0; k < ne && !bl && !bg; k++) {
             c[k].draw = k;
-            c[k].v = parzen_sample(&l, p, &rng);
+            c[k].v = kernel_sample(&l, p, pick_kernel(&l, rng), rng);
             double x = p->kind == DT_SPACE_CHOICE ? c[k].v : key_axis(p, c[k].v);
             c[k].acq = parzen_logpdf(&l, x) - parzen_logpdf(&g, x);
             if (isnan(c[k].acq)) c[k].acq = -INFINITY;
         }
         parzen_free(&l);
         if (!bl) parzen_free(&g);
-        if (bl || bg) goto prior_only;
+        if (bl || bg) {
+            free(cs);
+            return 0;
+        }
         qsort(c, (size_t)ne, sizeof *c, cmp_cand);
         set_value(p, out, s, c[0].v);
     }
@@ -333,16 +342,94 @@ void dt_tune_tpe_propose(const dt_config *cfg, const dt_tune_history *h, int lag
         }
         *out = best;
     }
+    free(cs);
+    return 1;
+}
+
+/* Multivariate (Optuna's multivariate=True): l and g are mixtures of
+ * products over the keys, one kernel per trial; a candidate takes all its
+ * values from one kernel of l, and the best candidate that repeats no
+ * earlier trial wins.  0 when out of memory. */
+static int propose_multivariate(const dt_config *cfg, const dt_tune_history *h, const int *good, int n_good,
+                                const int *bad, int n_bad, dt_rng *rng, dt_trial *out)
+{
+    int ns = cfg->stages.tune.n_space, ne = n_candidates(cfg), built = 0, ok = 1;
+    parzen l[DT_MAX_SPACE], g[DT_MAX_SPACE];
+    for (; built < ns && ok; built++) {
+        const dt_space_param *p = &cfg->stages.tune.space[built];
+        ok = parzen_build(&l[built], p, built, h->t, good, n_good) == 0;
+        ok = parzen_build(&g[built], p, built, h->t, bad, n_bad) == 0 && ok;
+    }
+    /* The best candidate that repeats no earlier trial; with none, the best. */
+    double best_acq = -INFINITY;
+    int have = 0, best_fresh = 0;
+    for (int k = 0; k < ne && ok; k++) {
+        dt_trial x = *out;
+        double ax[DT_MAX_SPACE];
+        int j = pick_kernel(&l[0], rng);
+        for (int s = 0; s < ns; s++) {
+            const dt_space_param *p = &cfg->stages.tune.space[s];
+            double v = kernel_sample(&l[s], p, j, rng);
+            set_value(p, &x, s, v);
+            ax[s] = p->kind == DT_SPACE_CHOICE ? v : key_axis(p, v);
+        }
+        double acq = product_logpdf(l, ns, ax) - product_logpdf(g, ns, ax);
+        if (isnan(acq)) acq = -INFINITY;
+        int fresh = !repeats(cfg, h, &x);
+        if (!have || fresh > best_fresh || (fresh == best_fresh && acq > best_acq)) {
+            *out = x;
+            have = 1;
+            best_fresh = fresh;
+            best_acq = acq;
+        }
+    }
+    for (int s = 0; s < built; s++) {
+        parzen_free(&l[s]);
+        parzen_free(&g[s]);
+    }
+    return ok;
+}
+
+void dt_tune_tpe_propose(const dt_config *cfg, const dt_tune_history *h, int lag, dt_trial *out)
+{
+    int n = h->n;
+    memset(out, 0, sizeof *out);
+    out->id = n;
+    out->n = cfg->stages.tune.n_space;
+    dt_rng rng;
+    dt_rng_seed(&rng, cfg->seed ^ 0x7E5A3B1DC0FFEEull ^ ((uint64_t)(n + 1) * 0xD1B54A32D192ED03ull));
+    int *good = malloc((size_t)(n > 0 ? n : 1) * sizeof *good), *bad = malloc((size_t)(n > 0 ? n : 1) * sizeof *bad);
+    int ok = good && bad;
+    if (ok) {
+        /* Finished: ids 0..n-lag; the healthy ones ranked, the best
+         * gamma(finished) are good; pruned ones (ranked in bad[] for now)
+         * fill up when too few. */
+        int n_ok = 0, n_fin = 0, n_bad = 0, n_pruned = 0;
+        for (int i = 0; i < n; i++) {
+            int fin = h->done[i] && i <= n - lag;
+            n_fin += fin;
+            if (fin && h->r[i].status == DT_TRIAL_OK) good[n_ok++] = i;
+            if (fin && h->r[i].status == DT_TRIAL_PRUNED) bad[n_pruned++] = i;
+        }
+        qsort_r(good, (size_t)n_ok, sizeof *good, cmp_by_result, (void *)h->r);
+        qsort_r(bad, (size_t)n_pruned, sizeof *bad, cmp_pruned, (void *)h->r);
+        int n_good = gamma_of(n_fin) < n_ok ? gamma_of(n_fin) : n_ok;
+        for (int k = 0; k < n_pruned && n_good < gamma_of(n_fin); k++) good[n_good++] = bad[k];
+        for (int i = 0; i < n; i++) {
+            int is_good = 0;
+            for (int k = 0; k < n_good && !is_good; k++) is_good = good[k] == i;
+            if (!is_good) bad[n_bad++] = i;      /* worse healthy, pruned, sick, failed and running trials */
+        }
+        qsort(good, (size_t)n_good, sizeof *good, cmp_int);
+        ok = cfg->stages.tune.multivariate ? propose_multivariate(cfg, h, good, n_good, bad, n_bad, &rng, out)
+                                           : propose_univariate(cfg, h, good, n_good, bad, n_bad, &rng, out);
+    }
     free(good);
     free(bad);
-    free(cs);
-    return;
-prior_only:
-    /* Out of memory: a uniform draw (the prior alone) still proposes a trial. */
-    free(good);
-    free(bad);
-    free(cs);
-    dt_tune_ranges rg;
-    dt_tune_ranges_init(cfg, &rg);
-    dt_tune_sample(cfg, &rg, cfg->seed, 0, n, out);
+    if (!ok) {
+        /* Out of memory: a uniform draw (the prior alone) still proposes a trial. */
+        dt_tune_ranges rg;
+        dt_tune_ranges_init(cfg, &rg);
+        dt_tune_sample(cfg, &rg, cfg->seed, 0, n, out);
+    }
 }
