@@ -20,7 +20,8 @@ MPICC ?= $(shell command -v mpicc 2>/dev/null)
 ifneq ($(MPI),0)
 ifneq ($(MPICC),)
   MPI_CFLAGS := -DDT_HAVE_MPI $(shell $(MPICC) --showme:compile)
-  LDLIBS_ALL += $(shell $(MPICC) --showme:link)
+  # --as-needed: only what calls MPI (the CLI, the tune tests) loads libmpi.
+  LDLIBS_ALL += -Wl,--as-needed $(shell $(MPICC) --showme:link) -Wl,--no-as-needed
 endif
 endif
 ifeq ($(MPI),0)

@@ -568,19 +568,7 @@ static int teardown(void **state)
 
 int main(int argc, char **argv)
 {
-    /* BUILD/tests/test_tune_asha -> BUILD/dnntrouble */
-    snprintf(g_bin, sizeof g_bin, "%s", argc > 0 ? argv[0] : "");
-    for (int k = 0; k < 2; k++) {
-        char *slash = strrchr(g_bin, '/');
-        if (slash) *slash = '\0';
-        else snprintf(g_bin, sizeof g_bin, "..");
-    }
-    strncat(g_bin, "/dnntrouble", sizeof g_bin - strlen(g_bin) - 1);
-    if (g_bin[0] != '/') {   /* mpirun looks a relative program up in its own way */
-        char rel[sizeof g_bin];
-        memcpy(rel, g_bin, sizeof rel);
-        if (!realpath(rel, g_bin)) memcpy(g_bin, rel, sizeof rel);
-    }
+    dt_test_tool_path(argc > 0 ? argv[0] : NULL, g_bin, sizeof g_bin);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_promotion_rule),
         cmocka_unit_test(test_same_verdicts_for_any_jobs),

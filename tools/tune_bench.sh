@@ -56,10 +56,12 @@ variant_args() {
     tpe) echo "--set stages.tune.sampler=tpe" ;;
     tpe-startup5) echo "--set stages.tune.sampler=tpe --set stages.tune.startup_trials=5" ;;
     tpe-mv) echo "--set stages.tune.sampler=tpe --set stages.tune.multivariate=true" ;;
-    # tools/asha_bench.sh: no pruning vs ASHA, at the task's epochs and at 6 epochs per trial.
+    # tools/asha_bench.sh: no pruning vs ASHA, at the task's epochs and at 6 or 9 epochs per trial.
     asha) echo "--set stages.tune.sampler=random --set stages.tune.pruner=asha" ;;
     random-e6) echo "--set stages.tune.sampler=random --set stages.tune.epochs=6" ;;
     asha-e6) echo "--set stages.tune.sampler=random --set stages.tune.pruner=asha --set stages.tune.epochs=6" ;;
+    random-e9) echo "--set stages.tune.sampler=random --set stages.tune.epochs=9" ;;
+    asha-e9) echo "--set stages.tune.sampler=random --set stages.tune.pruner=asha --set stages.tune.epochs=9" ;;
     *) echo "unknown variant $1" >&2; exit 2 ;;
     esac
 }
