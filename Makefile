@@ -15,6 +15,21 @@ CPPFLAGS_ALL = -Iinclude -I/usr/include/cjson -D_GNU_SOURCE
 CFLAGS_ALL   = -std=c11 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter -MMD -MP $(CFLAGS)
 LDLIBS_ALL   = -lopenblas -lcjson -lyaml -lz -lm -lpthread
 
+# Open MPI (tune --mpi) when its mpicc is installed; MPI=0 builds without it.
+MPICC ?= $(shell command -v mpicc 2>/dev/null)
+ifneq ($(MPI),0)
+ifneq ($(MPICC),)
+  MPI_CFLAGS := -DDT_HAVE_MPI $(shell $(MPICC) --showme:compile)
+  # --as-needed: only what calls MPI (the CLI, the tune tests) loads libmpi.
+  LDLIBS_ALL += -Wl,--as-needed $(shell $(MPICC) --showme:link) -Wl,--no-as-needed
+endif
+endif
+ifeq ($(MPI),0)
+  $(info note: building without Open MPI (MPI=0): tune --mpi is off)
+else ifeq ($(MPI_CFLAGS),)
+  $(info note: building without Open MPI (tune --mpi): apt-get install openmpi-bin libopenmpi-dev, then make)
+endif
+
 BUILD := build
 ifeq ($(SANITIZE),1)
   BUILD := build/san
@@ -36,13 +51,21 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB      := $(BUILD)/libdnntrouble.a
 BIN      := $(BUILD)/dnntrouble
 
-.PHONY: all deps test demo bench fuzz valgrind install clean
+.PHONY: all deps test demo bench fuzz valgrind install clean FORCE
 all: $(BIN)
 
 # The ops' and the optimizer's hot loops call sqrtf and use float selects: without errno and
 # with FP traps assumed off (the default environment; no result changes: this is not
 # -ffast-math) GCC can vectorise them.
 $(BUILD)/obj/src/ops/%.o $(BUILD)/obj/src/optim/%.o: CFLAGS_ALL += -fno-math-errno -fno-trapping-math
+
+# Rebuilt when MPI support comes or goes (the flags are in the stamp).
+$(BUILD)/obj/src/stages/tune_mpi.o: CFLAGS_ALL += $(MPI_CFLAGS)
+$(BUILD)/obj/src/stages/tune_mpi.o: $(BUILD)/mpi.flags
+$(BUILD)/mpi.flags: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(MPI_CFLAGS)' | cmp -s - $@ || echo '$(MPI_CFLAGS)' > $@
+FORCE:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

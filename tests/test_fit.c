@@ -95,7 +95,7 @@ static void test_restore_best_restores_batchnorm_statistics(void **state)
  * validation numbers; the best epoch's are the fit result's. */
 typedef struct epochs_seen { int n; double train_loss[32], val_error[32], val_loss[32]; int validated; } epochs_seen;
 
-static void on_epoch(void *ctx, const dt_fit_epoch_info *e)
+static int on_epoch(void *ctx, const dt_fit_epoch_info *e)
 {
     epochs_seen *s = ctx;
     assert_int_equal(e->epoch, s->n + 1);
@@ -104,6 +104,7 @@ static void on_epoch(void *ctx, const dt_fit_epoch_info *e)
     s->val_loss[s->n] = e->val_loss;
     s->validated += e->validated;
     s->n++;
+    return 0;
 }
 
 static void test_epoch_hook_sees_each_epoch(void **state)
@@ -124,6 +125,35 @@ static void test_epoch_hook_sees_each_epoch(void **state)
     assert_true(seen.val_error[fr.best_epoch - 1] == fr.best_val_error);
     assert_true(seen.val_loss[fr.best_epoch - 1] == fr.best_val_loss);
     assert_true(seen.train_loss[seen.n - 1] < seen.train_loss[0]);
+    dt_optim_free(&o);
+    dt_model_free(m);
+    dt_data_free(d);
+}
+
+/* An epoch hook that returns nonzero stops the fit after that epoch (a pruner at a rung). */
+static int stop_after_2(void *ctx, const dt_fit_epoch_info *e)
+{
+    (void)ctx;
+    return e->epoch == 2;
+}
+
+static void test_epoch_hook_can_stop_the_fit(void **state)
+{
+    dt_data *d = synthetic(DT_GEN_SPIRALS, 600, 0.3);
+    dt_model *m = mlp(d, 32, 1, 16, 3);
+    dt_optimizer o;
+    dt_optim_cfg oc = dt_optim_defaults(DT_OPT_ADAM, 0.02f);
+    assert_int_equal(dt_optim_init(&o, &oc, m->g->n_param_values), DT_OK);
+    for (int validate = 0; validate < 2; validate++) {
+        dt_fit_opts fo = {.epochs = 6, .train_split = DT_SPLIT_TRAIN,
+                          .val_split = validate ? DT_SPLIT_TRAIN_VAL : DT_SPLIT_TRAIN, .seed = 3,
+                          .on_epoch = stop_after_2};
+        dt_fit_result fr;
+        assert_int_equal(dt_model_fit(m, &o, d, &fo, &fr), DT_OK);
+        assert_int_equal(fr.epochs_run, 2);
+        assert_int_equal(fr.stopped_by_hook, 1);
+        assert_int_equal(fr.steps, 2 * dt_steps_per_epoch(dt_data_split_size(d, DT_SPLIT_TRAIN), 16));
+    }
     dt_optim_free(&o);
     dt_model_free(m);
     dt_data_free(d);
@@ -324,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_restore_best_restores_batchnorm_statistics),
         cmocka_unit_test(test_state_snapshot_covers_params_and_statistics),
         cmocka_unit_test(test_epoch_hook_sees_each_epoch),
+        cmocka_unit_test(test_epoch_hook_can_stop_the_fit),
         cmocka_unit_test(test_hook_sees_every_step_and_can_stop),
         cmocka_unit_test(test_fixed_batch_equals_repeated_steps),
         cmocka_unit_test(test_history_of_a_long_fit),

@@ -22,6 +22,7 @@
 #include "../src/stages/tune_runner.h"
 #include "dnntrouble/report.h"
 #include "dnntrouble/stage.h"
+#include "support/test_files.h"
 
 static char g_bin[1024];   /* build/dnntrouble next to this test's folder */
 
@@ -561,7 +562,7 @@ static void test_learning_rate_within_3x_of_dense_grid(void **state)
         dt_trial t = {.id = i, .n = 1};
         t.num[0] = 1e-3 * pow(3000.0, i / 39.0);
         dt_trial_result r;
-        assert_int_equal(dt_tune_run_trial(&job, &t, &r), DT_OK);
+        assert_int_equal(dt_tune_run_trial(&job, &t, NULL, &r), DT_OK);
         if (i == 0 || dt_trial_result_cmp(&r, &best) < 0) {
             best = r;
             best_lr = t.num[0];
@@ -578,14 +579,7 @@ static void test_learning_rate_within_3x_of_dense_grid(void **state)
 
 int main(int argc, char **argv)
 {
-    /* BUILD/tests/test_stage_tune -> BUILD/dnntrouble */
-    snprintf(g_bin, sizeof g_bin, "%s", argc > 0 ? argv[0] : "");
-    for (int k = 0; k < 2; k++) {
-        char *slash = strrchr(g_bin, '/');
-        if (slash) *slash = '\0';
-        else snprintf(g_bin, sizeof g_bin, "..");
-    }
-    strncat(g_bin, "/dnntrouble", sizeof g_bin - strlen(g_bin) - 1);
+    dt_test_tool_path(argc > 0 ? argv[0] : NULL, g_bin, sizeof g_bin);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_seed_same_trials_and_best),
         cmocka_unit_test(test_layer_option_in_the_space),

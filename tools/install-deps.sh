@@ -3,12 +3,13 @@
 #   sh tools/install-deps.sh          build dependencies (make, make demo)
 #   sh tools/install-deps.sh test     and what the tests use: Debian's PyTorch for the
 #                                     golden, trajectory and export tests, and Debian's
-#                                     Chromium (headless) for the report.html tests
+#                                     Chromium (headless) for the report.html tests, and
+#                                     Open MPI for tune --mpi and its tests
 # As root it runs apt-get; otherwise it prints the exact command to run.  A
 # missing build dependency is an error; a missing test extra is not (those
 # tests skip with a message saying what to install).
 BUILD="build-essential libcjson-dev libyaml-dev libopenblas-dev zlib1g-dev libcmocka-dev"
-TEST="python3-torch python3-numpy chromium"
+TEST="python3-torch python3-numpy chromium openmpi-bin libopenmpi-dev"
 
 missing_of() {
     out=""

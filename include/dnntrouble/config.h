@@ -33,8 +33,12 @@ typedef enum { DT_TARGET_ERROR, DT_TARGET_ACCURACY } dt_target_metric;
  * a stage may have; report.h uses the same type. */
 typedef enum { DT_VERDICT_PASS, DT_VERDICT_WARN, DT_VERDICT_FAIL, DT_VERDICT_SKIPPED } dt_verdict;
 
+/* stages.tune.pruner: none, or asynchronous successive halving over epochs (docs/tune.md). */
+typedef enum { DT_PRUNER_NONE, DT_PRUNER_ASHA } dt_pruner_kind;
 /* stages.tune.space: one searched key. */
 typedef enum { DT_SPACE_LOG_UNIFORM, DT_SPACE_UNIFORM, DT_SPACE_INT, DT_SPACE_CHOICE } dt_space_kind;
+/* stages.tune.sampler: coarse-to-fine random rounds, or TPE (docs/tune.md). */
+typedef enum { DT_SAMPLER_RANDOM, DT_SAMPLER_TPE } dt_sampler_kind;
 #define DT_MAX_SPACE 32
 #define DT_MAX_CHOICES 16
 typedef struct dt_space_param {
@@ -113,8 +117,13 @@ typedef struct dt_config {
         } lr_find;
         struct {
             int trials, rounds, jobs, top_k, epochs;   /* epochs 0: train.epochs */
+            dt_sampler_kind sampler;
+            int startup_trials, ei_candidates;        /* tpe */
+            int multivariate;                         /* tpe: one joint estimator over the keys */
             int n_space;
             dt_space_param space[DT_MAX_SPACE];
+            dt_pruner_kind pruner;
+            int reduction_factor, min_resource;       /* asha: eta, and the first rung's epoch */
         } tune;
     } stages;
     int n_gates;

@@ -25,6 +25,9 @@ typedef struct dt_stage_ctx {
     int resume;              /* tune --resume: continue from out_dir/trials.jsonl */
     double lr_suggested;     /* lr-find's suggestion in this run (0: none); tune's default lr
                                 range centres on it */
+    int mpi;                 /* tune --mpi (MPI initialised, dnntrouble/mpi.h): rank 0 runs the study,
+                                the other ranks only train what it sends them */
+    int mpi_rank;
 } dt_stage_ctx;
 
 /* Loads cfg->data on first call (dt_data_load(&cfg->data, cfg->base_dir, ...))

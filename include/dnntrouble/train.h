@@ -62,7 +62,9 @@ typedef struct dt_fit_epoch_info {
     double val_loss, val_error;
 } dt_fit_epoch_info;
 
-typedef void (*dt_epoch_fn)(void *ctx, const dt_fit_epoch_info *e);
+/* Returns nonzero to stop training after this epoch (res->stopped_by_hook),
+ * e.g. a pruner that drops a trial at a rung. */
+typedef int (*dt_epoch_fn)(void *ctx, const dt_fit_epoch_info *e);
 
 typedef struct dt_fit_opts {
     int epochs;
@@ -101,7 +103,7 @@ typedef struct dt_fit_result {
     double best_val_error, best_val_loss;
     double last_train_loss;     /* mean over the last epoch */
     int stopped_early;          /* patience ran out */
-    int stopped_by_hook;        /* on_step asked to stop */
+    int stopped_by_hook;        /* on_step or on_epoch asked to stop */
     int diverged;               /* the loss became NaN/Inf */
     /* Per-epoch history: every epoch while they fit; a longer fit keeps
      * epochs 1, 1+s, 1+2s, ... (s = history_stride, doubled each time the

@@ -18,7 +18,7 @@ typedef struct dt_cli {
     const char *junit;           /* --junit FILE: JUnit XML of the stage or run */
     const char *sets[DT_CLI_MAX_SETS];
     int n_sets;
-    int quiet, resume;
+    int quiet, resume, mpi;     /* mpi: tune --mpi */
     double abs_tol, rel_tol;     /* diff */
 } dt_cli;
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dnntrouble/mpi.h"
 #include "dnntrouble/report.h"
 #include "dnntrouble/stage.h"
 
@@ -122,7 +123,9 @@ void dt_cli_print_help(const char *cmd, FILE *out)
     fprintf(out, "usage: dnntrouble %s CONFIG [options]\n\n%s.\n\n%s", cmd, command_line(cmd), common_help);
     if (strcmp(cmd, "tune") == 0)
         fprintf(out, "  --jobs N          trials trained in parallel (override stages.tune.jobs)\n"
-                     "  --resume          continue from OUT/trials.jsonl\n");
+                     "  --resume          continue from OUT/trials.jsonl\n"
+                     "  --mpi             one study over an Open MPI job: mpirun -np N dnntrouble tune CONFIG --mpi\n"
+                     "                    (rank 0 runs the study, the other N-1 ranks train; docs/tune.md)\n");
     if (strcmp(cmd, "lr-find") == 0)
         fprintf(out, "\nOne sweep of stages.lr-find.steps train batches, the lr growing exponentially from\n"
                      "stages.lr-find.min_lr to max_lr, stopped when the smoothed loss exceeds diverge x its\n"
@@ -159,7 +162,7 @@ static int parse_tol(const char *cmd, const char *opt, const char *s, double *ou
 }
 
 enum { OPT_OUT = 256, OPT_SEED, OPT_THREADS, OPT_SET, OPT_QUIET, OPT_HELP, OPT_JOBS, OPT_RESUME, OPT_TOL, OPT_RELTOL,
-       OPT_JUNIT };
+       OPT_JUNIT, OPT_MPI };
 
 int dt_cli_parse(int argc, char **argv, dt_cli *cli)
 {
@@ -169,7 +172,8 @@ int dt_cli_parse(int argc, char **argv, dt_cli *cli)
         {"quiet", no_argument, NULL, OPT_QUIET},       {"help", no_argument, NULL, OPT_HELP},
         {"jobs", required_argument, NULL, OPT_JOBS},   {"resume", no_argument, NULL, OPT_RESUME},
         {"tolerance", required_argument, NULL, OPT_TOL}, {"rel-tolerance", required_argument, NULL, OPT_RELTOL},
-        {"junit", required_argument, NULL, OPT_JUNIT}, {NULL, 0, NULL, 0}};
+        {"junit", required_argument, NULL, OPT_JUNIT}, {"mpi", no_argument, NULL, OPT_MPI},
+        {NULL, 0, NULL, 0}};
     char cmdsp[64];
     const char *cmd = cli->cmd;
     int is_diff = strcmp(cmd, "diff") == 0, is_tune = strcmp(cmd, "tune") == 0, rc;
@@ -182,7 +186,7 @@ int dt_cli_parse(int argc, char **argv, dt_cli *cli)
         int c = getopt_long(argc, argv, ":", opts, NULL);
         if (c == -1) break;
         /* Options that only make sense for some commands are usage errors elsewhere. */
-        int diff_only = c == OPT_TOL || c == OPT_RELTOL, tune_only = c == OPT_JOBS || c == OPT_RESUME;
+        int diff_only = c == OPT_TOL || c == OPT_RELTOL, tune_only = c == OPT_JOBS || c == OPT_RESUME || c == OPT_MPI;
         int config_only = c == OPT_OUT || c == OPT_SEED || c == OPT_THREADS || c == OPT_SET;
         int stage_only = c == OPT_JUNIT;
         if ((diff_only && !is_diff) || (tune_only && !is_tune) || (config_only && is_diff) ||
@@ -194,6 +198,7 @@ int dt_cli_parse(int argc, char **argv, dt_cli *cli)
         case OPT_THREADS: cli->threads = optarg; break;
         case OPT_JOBS: cli->jobs = optarg; break;
         case OPT_RESUME: cli->resume = 1; break;
+        case OPT_MPI: cli->mpi = 1; break;
         case OPT_QUIET: cli->quiet = 1; break;
         case OPT_JUNIT: cli->junit = optarg; break;
         case OPT_HELP: dt_cli_print_help(cmd, stdout); return 0;
@@ -226,5 +231,10 @@ int dt_cli_parse(int argc, char **argv, dt_cli *cli)
     } else {
         cli->config = argv[optind];
     }
+    if (cli->mpi && cli->jobs)
+        return dt_cli_usage_error(cmdsp, "--jobs does not apply with --mpi: the ranks are the workers (mpirun -np N)");
+    if (cli->mpi && !dt_mpi_available())
+        return dt_cli_usage_error(cmdsp, "--mpi: this dnntrouble was built without Open MPI; install it "
+                                         "(apt-get install openmpi-bin libopenmpi-dev) and rebuild (make)");
     return -1;
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dnntrouble/mpi.h"
 #include "dnntrouble/progress.h"
 #include "dnntrouble/report.h"
 #include "dnntrouble/stage.h"
@@ -178,8 +179,38 @@ static int run_all(dt_stage_ctx *ctx, const dt_cli *cli)
     return overall == DT_VERDICT_FAIL ? 1 : 0;
 }
 
+static int stage_command(const dt_cli *cli, int mpi_rank);
+
+/* tune --mpi on a worker rank: train what rank 0 sends; no report. */
+static int mpi_worker(dt_stage_ctx *ctx)
+{
+    dt_report *rep = dt_report_new("tune", ctx->cfg);
+    dt_status st = rep ? dt_stage_tune(ctx, rep) : dt_fail(DT_ENOMEM, "out of memory");
+    dt_report_free(rep);
+    return st != DT_OK ? dt_cli_fail(dt_fail_context(st, "tune rank %d", ctx->mpi_rank)) : 0;
+}
+
 int dt_cli_stage(const dt_cli *cli)
 {
+    int rank = 0, size = 1;
+    if (cli->mpi) {
+        dt_status st = dt_mpi_init(NULL, NULL, &rank, &size);
+        if (st != DT_OK) {
+            int rc = dt_cli_fail(st);
+            dt_mpi_finish();
+            return rc;
+        }
+    }
+    int rc = stage_command(cli, rank);
+    /* An error on any rank ends the whole job: no rank is left waiting. */
+    if (cli->mpi && rc > 1) dt_mpi_abort(rc);
+    if (cli->mpi) dt_mpi_finish();
+    return rc;
+}
+
+static int stage_command(const dt_cli *cli, int mpi_rank)
+{
+
     dt_config *cfg = malloc(sizeof *cfg);
     if (!cfg) return dt_cli_fail(dt_fail(DT_ENOMEM, "out of memory"));
     dt_status st = dt_cli_load_config(cli, cfg);
@@ -193,11 +224,13 @@ int dt_cli_stage(const dt_cli *cli)
         free(cfg);
         return dt_cli_fail(st);
     }
-    dt_progress *progress = cli->quiet ? NULL : dt_progress_new(stderr, isatty(fileno(stderr)));
-    dt_stage_ctx ctx = {.cfg = cfg, .out_dir = out_dir, .progress = progress, .quiet = cli->quiet,
-                        .resume = cli->resume};
+    dt_progress *progress = cli->quiet || mpi_rank > 0 ? NULL : dt_progress_new(stderr, isatty(fileno(stderr)));
+    dt_stage_ctx ctx = {.cfg = cfg, .out_dir = out_dir, .progress = progress, .quiet = cli->quiet || mpi_rank > 0,
+                        .resume = cli->resume, .mpi = cli->mpi, .mpi_rank = mpi_rank};
     int rc;
-    if (strcmp(cli->cmd, "run") == 0) {
+    if (mpi_rank > 0) {
+        rc = mpi_worker(&ctx);
+    } else if (strcmp(cli->cmd, "run") == 0) {
         rc = run_all(&ctx, cli);
     } else {
         dt_report *rep = NULL;

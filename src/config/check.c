@@ -101,6 +101,40 @@ static dt_status check_sources(const dt_config *cfg)
     return DT_OK;
 }
 
+static int off_default(const dt_config *cfg, const char *key)
+{
+    int k = dt_key_find(key);
+    char buf[64];
+    dt_key_format(cfg, k, buf, sizeof buf);
+    return strcmp(buf, dt_keys[k].def) != 0;
+}
+
+/* Keys that act only under one value of a switch (a sampler's or the
+ * pruner's own keys): set to anything but their default under another value
+ * they would do nothing, so that is an error.  By value, not by "given": a
+ * written-out config (best.yaml) lists every key and must load back. */
+static const struct { const char *key, *switch_key, *value; } owned_keys[] = {
+    {"stages.tune.rounds", "stages.tune.sampler", "random"},
+    {"stages.tune.top_k", "stages.tune.sampler", "random"},
+    {"stages.tune.startup_trials", "stages.tune.sampler", "tpe"},
+    {"stages.tune.ei_candidates", "stages.tune.sampler", "tpe"},
+    {"stages.tune.multivariate", "stages.tune.sampler", "tpe"},
+    {"stages.tune.reduction_factor", "stages.tune.pruner", "asha"},
+    {"stages.tune.min_resource", "stages.tune.pruner", "asha"},
+};
+
+static dt_status check_owned_keys(const dt_config *cfg)
+{
+    for (size_t i = 0; i < sizeof owned_keys / sizeof owned_keys[0]; i++) {
+        char sw[64];
+        dt_key_format(cfg, dt_key_find(owned_keys[i].switch_key), sw, sizeof sw);
+        if (strcmp(sw, owned_keys[i].value) == 0 || !off_default(cfg, owned_keys[i].key)) continue;
+        return fail_at(cfg, key_line(cfg, owned_keys[i].key), "%s has no effect with %s %s (set %s: %s)",
+                       owned_keys[i].key, owned_keys[i].switch_key, sw, owned_keys[i].switch_key, owned_keys[i].value);
+    }
+    return DT_OK;
+}
+
 /* Each bound or choice must be a value the key accepts: try it on a copy. */
 static dt_status check_space(const dt_config *cfg)
 {
@@ -181,6 +215,18 @@ static dt_status check_lr_find(const dt_config *cfg)
     return DT_OK;
 }
 
+/* ASHA's keys: eta >= 2 (1 would promote everyone); without the pruner
+ * they are checked by check_owned_keys. */
+static dt_status check_pruner(const dt_config *cfg)
+{
+    if (cfg->stages.tune.pruner != DT_PRUNER_ASHA) return DT_OK;
+    if (cfg->stages.tune.reduction_factor < 2)
+        return fail_at(cfg, key_line(cfg, "stages.tune.reduction_factor"),
+                       "stages.tune.reduction_factor must be >= 2 (got %d): each rung keeps the top 1/eta",
+                       cfg->stages.tune.reduction_factor);
+    return DT_OK;
+}
+
 dt_status dt_config_check(const dt_config *cfg)
 {
     if (!dt_config_given(cfg, "data.format"))
@@ -195,11 +241,14 @@ dt_status dt_config_check(const dt_config *cfg)
     if (cfg->data.task == DT_TASK_CLASSIFICATION && dt_config_given(cfg, "data.standardize_targets"))
         return fail_at(cfg, key_line(cfg, "data.standardize_targets"),
                        "data.standardize_targets applies to task regression (class labels are not scaled)");
+    if ((st = check_pruner(cfg)) != DT_OK) return st;
     st = check_model(cfg);
     if (st != DT_OK) return st;
     if (cfg->train.nesterov && cfg->train.momentum == 0 && cfg->train.optimizer == DT_OPT_SGD)
         return fail_at(cfg, key_line(cfg, "train.nesterov"), "train.nesterov needs train.momentum > 0");
     if ((st = check_lr_find(cfg)) != DT_OK) return st;
+    st = check_owned_keys(cfg);
+    if (st != DT_OK) return st;
     return check_space(cfg);
 }
 

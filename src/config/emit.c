@@ -136,10 +136,13 @@ int dt_config_is_preset_key(const char *key)
 }
 
 /* data.csv.*, data.text.*, data.synthetic.* belong to one format each, and
- * data.standardize_targets to regression. */
+ * data.standardize_targets to regression; the ASHA keys to pruner asha. */
 static int other_format(const dt_config *cfg, const char *key)
 {
     if (!strcmp(key, "data.standardize_targets")) return cfg->data.task != DT_TASK_REGRESSION;
+    /* ASHA's keys without the pruner: giving them is an error (check.c). */
+    if (!strcmp(key, "stages.tune.reduction_factor") || !strcmp(key, "stages.tune.min_resource"))
+        return cfg->stages.tune.pruner != DT_PRUNER_ASHA;
     static const struct { const char *prefix; dt_format f; } sections[] = {
         {"data.csv.", DT_FORMAT_CSV}, {"data.text.", DT_FORMAT_TEXT}, {"data.synthetic.", DT_FORMAT_SYNTHETIC}};
     for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++)

@@ -16,6 +16,8 @@ static const char *const loss_names[] = {"cross_entropy", "mse", NULL};
 static const char *const opt_names[] = {"sgd", "adam", "adamw", NULL};
 static const char *const sched_names[] = {"constant", "step", "cosine", NULL};
 static const char *const metric_names[] = {"error", "accuracy", NULL};
+static const char *const pruner_names[] = {"none", "asha", NULL};
+static const char *const sampler_names[] = {"random", "tpe", NULL};
 static const char *const verdict_names[] = {"pass", "warn", "fail", "skipped", NULL};
 
 const char *const dt_stage_names[] = {"start-simple", "debug", "overfit-batch", "compare",
@@ -24,7 +26,8 @@ const int dt_n_stage_names = (int)(sizeof dt_stage_names / sizeof dt_stage_names
 
 /* Enums are stored through an int pointer; make sure that is their size. */
 _Static_assert(sizeof(dt_format) == sizeof(int) && sizeof(dt_arch) == sizeof(int) &&
-                   sizeof(dt_task) == sizeof(int) && sizeof(dt_verdict) == sizeof(int),
+                   sizeof(dt_task) == sizeof(int) && sizeof(dt_verdict) == sizeof(int) &&
+                   sizeof(dt_pruner_kind) == sizeof(int) && sizeof(dt_sampler_kind) == sizeof(int),
                "config enums must be int-sized");
 
 #define FIELD_SIZE(f) sizeof(((dt_config *)0)->f)
@@ -109,11 +112,18 @@ const dt_key dt_keys[] = {
     KEY("stages.lr-find.diverge", DT_KT_DOUBLE, stages.lr_find.diverge, DT_R_POS, "4", 0),
     KEY("stages.lr-find.smoothing", DT_KT_DOUBLE, stages.lr_find.smoothing, DT_R_HALFOPEN01, "0.9", 0),
     KEY("stages.lr-find.restarts", DT_KT_INT, stages.lr_find.restarts, DT_R_ATLEAST1, "1", 0),
+    ENUMKEY("stages.tune.pruner", stages.tune.pruner, pruner_names, "none"),
+    KEY("stages.tune.reduction_factor", DT_KT_INT, stages.tune.reduction_factor, DT_R_ATLEAST1, "3", 0),
+    KEY("stages.tune.min_resource", DT_KT_INT, stages.tune.min_resource, DT_R_ATLEAST1, "1", 0),
     KEY("stages.tune.trials", DT_KT_INT, stages.tune.trials, DT_R_ATLEAST1, "20", 0),
     KEY("stages.tune.rounds", DT_KT_INT, stages.tune.rounds, DT_R_ATLEAST1, "2", 0),
     KEY("stages.tune.jobs", DT_KT_INT, stages.tune.jobs, DT_R_ATLEAST1, "1", 0),
     KEY("stages.tune.top_k", DT_KT_INT, stages.tune.top_k, DT_R_ATLEAST1, "5", 0),
     KEY("stages.tune.epochs", DT_KT_INT, stages.tune.epochs, DT_R_NONNEG, "0", 0),
+    ENUMKEY("stages.tune.sampler", stages.tune.sampler, sampler_names, "random"),
+    KEY("stages.tune.startup_trials", DT_KT_INT, stages.tune.startup_trials, DT_R_ATLEAST1, "10", 0),
+    KEY("stages.tune.ei_candidates", DT_KT_INT, stages.tune.ei_candidates, DT_R_ATLEAST1, "24", 0),
+    KEY("stages.tune.multivariate", DT_KT_BOOL, stages.tune.multivariate, DT_R_ANY, "false", 0),
 };
 const int dt_n_keys = (int)(sizeof dt_keys / sizeof dt_keys[0]);
 _Static_assert(sizeof dt_keys / sizeof dt_keys[0] <= DT_CONFIG_MAX_KEYS, "raise DT_CONFIG_MAX_KEYS");

@@ -247,7 +247,10 @@ dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_
             fe.validated = 1;
             fe.val_loss = ev.loss;
             fe.val_error = ev.error;
-            if (opts->on_epoch) opts->on_epoch(opts->epoch_ctx, &fe);
+            if (opts->on_epoch && opts->on_epoch(opts->epoch_ctx, &fe)) {
+                res->stopped_by_hook = 1;
+                break;
+            }
             /* Better: a lower error, or the same error at a lower loss.  The
              * loss breaks ties because error moves in steps: a model stuck
              * at one error while its loss falls (early epochs, small
@@ -262,8 +265,9 @@ dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_
                 res->stopped_early = 1;
                 break;
             }
-        } else if (opts->on_epoch) {
-            opts->on_epoch(opts->epoch_ctx, &fe);
+        } else if (opts->on_epoch && opts->on_epoch(opts->epoch_ctx, &fe)) {
+            res->stopped_by_hook = 1;
+            break;
         }
     }
     /* Parameters and batch-norm running statistics together: the

@@ -79,17 +79,18 @@ dt_status dt_ea_evaluate(dt_model *m, const dt_data *d, dt_split_id s, dt_ea_tra
     return dt_model_evaluate_with(m, d, s, tf, tctx, res, pred, row_loss);
 }
 
-static void curve_epoch(void *ctx, const dt_fit_epoch_info *fe)
+static int curve_epoch(void *ctx, const dt_fit_epoch_info *fe)
 {
     dt_ea_curve *c = ctx;
     if (c->n == DT_EA_CURVE_MAX) {
         c->truncated = 1;
-        return;
+        return 0;
     }
     c->train_loss[c->n] = fe->train_loss;
     c->val_loss[c->n] = fe->val_loss;
     c->val_error[c->n] = fe->val_error;
     c->n++;
+    return 0;
 }
 
 static dt_status ea_fit(dt_stage_ctx *ctx, const dt_config *cfg, const dt_data *d, dt_model *m, dt_split_id train,

@@ -18,6 +18,7 @@
 
 #include "common.h"
 #include "tune_runner.h"
+#include "tune_sampler.h"
 
 #define SICK_EXPLODE_FACTOR 10.0
 #define SICK_WARMUP_FRACTION 0.3
@@ -111,13 +112,51 @@ static int sick_step(void *ctx, const dt_fit_step *fs)
     return 0;
 }
 
+/* ASHA's side of a trial: at each rung epoch, the train_val score goes to
+ * the rung state's holder and the fit stops when the verdict is PRUNE. */
+typedef struct rung_watch {
+    const dt_config *c;
+    const dt_data *d;
+    dt_model *m;
+    const dt_rung_asker *ask;
+    dt_trial_result *r;
+    int epochs;                /* planned */
+    dt_status err;
+} rung_watch;
+
+static int rung_epoch(void *ctx, const dt_fit_epoch_info *e)
+{
+    rung_watch *w = ctx;
+    int k = dt_asha_rung_at(w->c, e->epoch, w->epochs);
+    if (k < 0) return 0;
+    dt_eval ev = {0};
+    if ((w->err = dt_model_evaluate(w->m, w->d, DT_SPLIT_TRAIN_VAL, &ev, NULL, NULL)) != DT_OK) return 1;
+    dt_trial_result *r = w->r;
+    if (!isfinite(ev.error) || !isfinite(ev.loss)) {
+        SET_SICK(r, "train_val error is %g at epoch %d", ev.error, e->epoch);
+        return 1;
+    }
+    dt_rung_report rep = {r->id, k, e->epoch, ev.error, ev.loss};
+    dt_rung_verdict v;
+    if ((w->err = w->ask->ask(w->ask->ctx, &rep, &v)) != DT_OK) return 1;
+    if (v != DT_RUNG_PRUNE) return 0;
+    r->status = DT_TRIAL_PRUNED;
+    r->rung = k;
+    r->epoch = e->epoch;
+    r->score = ev.error;
+    r->val_loss = ev.loss;
+    snprintf(r->reason, sizeof r->reason, "pruned at rung %d (epoch %d of %d): train_val error %.4g not in the top 1/%d",
+             k, e->epoch, w->epochs, ev.error, w->c->stages.tune.reduction_factor);
+    return 1;
+}
+
 /* Trains the trial's model for its budget (dt_model_fit), stopping at the
- * first sick sign.  Without `hist` no validation runs; with it (the best
+ * first sick sign (and, with an asker, when pruned at a rung).  Without `hist` no validation runs; with it (the best
  * trial's retrain) train_val is evaluated after every epoch for the curves
  * only: no early stopping and no restore, and evaluation draws no random
  * numbers, so the weights are the same as without. */
 static dt_status train_trial(dt_model *m, const dt_data *d, const dt_config *c, long total, dt_trial_result *r,
-                             dt_fit_result *hist)
+                             const dt_rung_asker *ask, dt_fit_result *hist)
 {
     sick_watch w = {.r = r, .check_at = (long)ceil(SICK_WARMUP_FRACTION * (double)total)};
     edge_weights(m->g, &w.gf, &w.gl);
@@ -131,8 +170,15 @@ static dt_status train_trial(dt_model *m, const dt_data *d, const dt_config *c, 
         fo.val_split = DT_SPLIT_TRAIN_VAL;
         fo.patience = 0;
     }
+    long per_epoch = dt_steps_per_epoch(dt_data_split_size(d, DT_SPLIT_TRAIN), (size_t)c->train.batch_size);
+    rung_watch rw = {c, d, m, ask, r, (int)((total + per_epoch - 1) / per_epoch), DT_OK};
+    if (ask && c->stages.tune.pruner == DT_PRUNER_ASHA) {
+        fo.on_epoch = rung_epoch;
+        fo.epoch_ctx = &rw;
+    }
     dt_fit_result fr;
     dt_status st = dt_stage_fit(c, d, m, &fo, &fr);
+    if (!st) st = rw.err;
     if (hist) *hist = fr;
     r->steps = fr.steps;
     long tail = r->steps < 20 ? r->steps : 20;
@@ -153,14 +199,15 @@ static dt_status trial_config(const dt_config *base, const dt_trial *t, dt_confi
 
 /* Runs one trial; keeps the trained model in *keep and its fit (with the
  * train_val curve) in *hist when asked (the final retrain). */
-static dt_status run_trial(const dt_tune_job *job, const dt_trial *t, dt_trial_result *r, dt_model **keep,
-                           dt_fit_result *hist)
+static dt_status run_trial(const dt_tune_job *job, const dt_trial *t, const dt_rung_asker *ask, dt_trial_result *r,
+                           dt_model **keep, dt_fit_result *hist)
 {
     double t0 = now_s();
     memset(r, 0, sizeof *r);
     r->id = t->id;
     r->status = DT_TRIAL_OK;
     r->score = r->val_loss = r->first_loss = r->last_loss = NAN;
+    r->rung = r->epoch = -1;
     dt_config *c = malloc(sizeof *c);
     if (!c) return dt_fail(DT_ENOMEM, "tune: out of memory");
     dt_model *m = NULL;
@@ -176,7 +223,7 @@ static dt_status run_trial(const dt_tune_job *job, const dt_trial *t, dt_trial_r
     }
     r->budget = dt_fit_steps(dt_data_split_size(job->data, DT_SPLIT_TRAIN), (size_t)c->train.batch_size,
                              c->train.epochs, c->train.max_steps);
-    st = train_trial(m, job->data, c, r->budget, r, hist);
+    st = train_trial(m, job->data, c, r->budget, r, ask, hist);
     if (!st && r->status == DT_TRIAL_OK) {
         dt_eval ev = {0};
         st = dt_model_evaluate(m, job->data, DT_SPLIT_TRAIN_VAL, &ev, NULL, NULL);
@@ -196,14 +243,15 @@ static dt_status run_trial(const dt_tune_job *job, const dt_trial *t, dt_trial_r
     return st;
 }
 
-dt_status dt_tune_run_trial(const dt_tune_job *job, const dt_trial *t, dt_trial_result *r)
+dt_status dt_tune_run_trial(const dt_tune_job *job, const dt_trial *t, const dt_rung_asker *ask,
+                            dt_trial_result *r)
 {
-    return run_trial(job, t, r, NULL, NULL);
+    return run_trial(job, t, ask, r, NULL, NULL);
 }
 
-static dt_status trial_fn(void *ctx, const dt_trial *t, dt_trial_result *r)
+static dt_status trial_fn(void *ctx, const dt_trial *t, const dt_rung_asker *ask, dt_trial_result *r)
 {
-    return dt_tune_run_trial(ctx, t, r);
+    return dt_tune_run_trial(ctx, t, ask, r);
 }
 
 /* ------------------------------------------------------------ the search */
@@ -216,48 +264,85 @@ typedef struct search {
     int *done;                 /* [trials] 1: finished (this run or the journal) */
     int *resumed;              /* [trials] 1: taken from the journal */
     dt_tune_ranges *ranges;    /* [rounds] */
+    dt_tune_sampler sampler;   /* what the next trial's values are (tune_sampler.h) */
+    int slots;                 /* trials trained at once (the runner's) */
+    int pruning;               /* stages.tune.pruner asha: asha holds the rung state */
+    dt_asha asha;
 } search;
 
-/* Ranges of round `round` from the finished trials of the earlier rounds. */
-static void round_ranges(search *s, int round)
+/* Trial id's values from the sampler, seeing trials 0..id-1; 0 while it
+ * must wait for one of them. */
+static int propose(search *s, int id)
 {
-    if (round == 0) {
-        dt_tune_ranges_init(s->cfg, &s->ranges[0]);
-        return;
+    dt_tune_history h = {.n = id, .t = s->t, .r = s->r, .done = s->done};
+    return dt_tune_propose(&s->sampler, &h, &s->t[id]);
+}
+
+/* The journal's rung reports of the trials taken from it (the same params)
+ * become the rung state; they are kept in *n entries of e (compacted).  A
+ * trial that was still running is re-run and reports again (the verdicts
+ * are a function of the scores, so they come out the same). */
+static void match_rungs(search *s, dt_rung_entry *e, int *n)
+{
+    int kept = 0;
+    for (int i = 0; i < *n; i++) {
+        int id = e[i].rep.id;
+        if (id < 0 || id >= s->trials || !s->resumed[id] || !dt_trial_same_params(s->cfg, &e[i].t, &s->t[id])) continue;
+        dt_asha_record(&s->asha, &e[i].rep, e[i].verdict);
+        e[kept++] = e[i];
     }
-    int end = dt_tune_round_start(s->trials, s->rounds, round);
-    dt_tune_ranges_narrow(s->cfg, &s->ranges[round - 1], s->t, s->r, end, s->cfg->stages.tune.top_k,
-                          &s->ranges[round]);
+    *n = kept;
 }
 
-static void generate_round(search *s, int round)
+/* The stage's answer to a rung report (any runner): the verdict from the
+ * rung state, journalled before it is sent. */
+typedef struct rung_io {
+    search *s;
+    dt_tune_journal *j;
+    uint64_t hash;
+} rung_io;
+
+static dt_status rung_decide(void *ctx, const dt_rung_report *rep, dt_rung_verdict *v)
 {
-    int a = dt_tune_round_start(s->trials, s->rounds, round), n = dt_tune_round_size(s->trials, s->rounds, round);
-    for (int id = a; id < a + n; id++) dt_tune_sample(s->cfg, &s->ranges[round], s->cfg->seed, round, id, &s->t[id]);
+    rung_io *io = ctx;
+    search *s = io->s;
+    if (rep->id < 0 || rep->id >= s->trials || s->done[rep->id] || rep->rung < 0 || rep->rung >= DT_ASHA_MAX_RUNGS)
+        return dt_fail(DT_EINTERNAL, "tune: a rung report for trial %d at rung %d", rep->id, rep->rung);
+    int recorded;
+    *v = dt_asha_decide(&s->asha, rep, s->done, &recorded);
+    if (recorded || *v == DT_RUNG_WAIT) return DT_OK;
+    dt_rung_entry e = {s->t[rep->id], *rep, *v};
+    dt_status st = dt_tune_journal_append_rung(io->j, s->cfg, io->hash, &e);
+    if (!st) dt_asha_record(&s->asha, rep, *v);
+    return st;
 }
 
-/* Matches journal entries to the regenerated trials round by round: an
- * entry counts when its id and params are what this config draws.  A later
- * round is only drawn when every trial of the earlier ones is known. */
+/* Matches journal entries to the trials of this config.  Random: an entry
+ * counts when its id and params are what this config draws, and a later
+ * round is only drawn when every trial of the earlier ones is known.  TPE:
+ * a trial's values depend on the results before it (and on the number of
+ * workers), so an entry of this config (same hash) counts as it is. */
 static int match_journal(search *s, const dt_trial *jt, const dt_trial_result *jr, int jn)
 {
     int matched = 0;
-    for (int round = 0; round < s->rounds; round++) {
-        round_ranges(s, round);
-        generate_round(s, round);
-        int a = dt_tune_round_start(s->trials, s->rounds, round), n = dt_tune_round_size(s->trials, s->rounds, round);
-        int complete = 1;
-        for (int id = a; id < a + n; id++) {
-            for (int j = 0; j < jn && !s->done[id]; j++) {
-                if (jt[j].id != id || !dt_trial_same_params(s->cfg, &jt[j], &s->t[id])) continue;
-                s->r[id] = jr[j];
-                s->done[id] = s->resumed[id] = 1;
-                matched++;
-            }
-            complete &= s->done[id];
+    if (s->cfg->stages.tune.sampler == DT_SAMPLER_TPE) {
+        for (int j = 0; j < jn; j++) {
+            int id = jt[j].id;
+            if (id < 0 || id >= s->trials || s->done[id] || !dt_tune_in_space(s->cfg, &jt[j])) continue;
+            s->t[id] = jt[j];
+            s->r[id] = jr[j];
+            s->done[id] = s->resumed[id] = 1;
+            matched++;
         }
-        if (!complete) break;
+        return matched;
     }
+    for (int id = 0; id < s->trials && propose(s, id); id++)
+        for (int j = 0; j < jn && !s->done[id]; j++) {
+            if (jt[j].id != id || !dt_trial_same_params(s->cfg, &jt[j], &s->t[id])) continue;
+            s->r[id] = jr[j];
+            s->done[id] = s->resumed[id] = 1;
+            matched++;
+        }
     return matched;
 }
 
@@ -275,38 +360,43 @@ static dt_status run_search(dt_stage_ctx *ctx, search *s, dt_tune_journal *j, ui
                             int *ran)
 {
     dt_trial_runner runner;
-    dt_status st = dt_trial_runner_local(&runner, s->cfg->stages.tune.jobs, trial_fn, (void *)job);
+    rung_io io = {s, j, hash};
+    dt_trial_work w = {trial_fn, (void *)job, s->pruning ? rung_decide : NULL, &io};
+    dt_status st = ctx->mpi ? dt_trial_runner_mpi(&runner, &w, hash)
+                            : dt_trial_runner_local(&runner, s->cfg->stages.tune.jobs, &w);
     if (st) return st;
+    s->slots = runner.slots;
     *ran = 0;
-    for (int round = 0; round < s->rounds && !st; round++) {
-        round_ranges(s, round);
-        generate_round(s, round);
-        int a = dt_tune_round_start(s->trials, s->rounds, round), n = dt_tune_round_size(s->trials, s->rounds, round);
-        int next = a;
-        for (;;) {
-            while (next < a + n && s->done[next]) next++;
-            if (next < a + n && runner.running(&runner) < runner.slots) {
-                st = runner.submit(&runner, &s->t[next]);
-                if (st) break;
-                next++;
-                continue;
-            }
-            if (runner.running(&runner) == 0) break;
-            dt_trial_result res;
-            st = runner.wait_any(&runner, &res);
+    s->sampler.lag = runner.slots;
+    /* Trials are handed out in id order (skipping those from the journal),
+     * each as soon as a slot is free and the sampler can propose it. */
+    int next = 0;
+    for (;;) {
+        while (next < s->trials && s->done[next]) next++;
+        if (next < s->trials && runner.running(&runner) < runner.slots && propose(s, next)) {
+            st = runner.submit(&runner, &s->t[next]);
             if (st) break;
-            if (res.id < a || res.id >= a + n) {
-                st = dt_fail(DT_EINTERNAL, "tune: result for unexpected trial %d", res.id);
-                break;
-            }
-            /* Journal first: a trial counts as finished only once it is on disk. */
-            st = dt_tune_journal_append(j, s->cfg, hash, &s->t[res.id], &res);
-            if (st) break;
-            s->r[res.id] = res;
-            s->done[res.id] = 1;
-            (*ran)++;
-            progress_trial(ctx, s, &res);
+            next++;
+            continue;
         }
+        if (runner.running(&runner) == 0) {
+            if (next < s->trials) st = dt_fail(DT_EINTERNAL, "tune: the sampler cannot propose trial %d", next);
+            break;
+        }
+        dt_trial_result res;
+        st = runner.wait_any(&runner, &res);
+        if (st) break;
+        if (res.id < 0 || res.id >= next || s->done[res.id]) {
+            st = dt_fail(DT_EINTERNAL, "tune: result for unexpected trial %d", res.id);
+            break;
+        }
+        /* Journal first: a trial counts as finished only once it is on disk. */
+        st = dt_tune_journal_append(j, s->cfg, hash, &s->t[res.id], &res);
+        if (st) break;
+        s->r[res.id] = res;
+        s->done[res.id] = 1;
+        (*ran)++;
+        progress_trial(ctx, s, &res);
     }
     runner.close(&runner);
     openblas_set_num_threads(s->cfg->threads > 0 ? s->cfg->threads : 1);
@@ -406,7 +496,7 @@ static void report_sick(dt_report *rep, const search *s)
             sick++;
             counts[strstr(r->reason, "exploded") ? 1 : strstr(r->reason, "not decreasing") ? 2
                    : strstr(r->reason, "vanishing") ? 3 : 0]++;
-        } else {
+        } else if (r->status == DT_TRIAL_FAILED) {
             failed++;
         }
         cJSON *o = cJSON_CreateObject();
@@ -415,6 +505,12 @@ static void report_sick(dt_report *rep, const search *s)
         cJSON_AddStringToObject(o, "reason", r->reason);
         cJSON_AddNumberToObject(o, "steps", (double)r->steps);
         cJSON_AddNumberToObject(o, "budget", (double)r->budget);
+        if (r->status == DT_TRIAL_PRUNED) {
+            /* Stopped by the pruner, not for a fault: its rung and the score there. */
+            cJSON_AddNumberToObject(o, "rung", r->rung);
+            cJSON_AddNumberToObject(o, "epoch", r->epoch);
+            cJSON_AddNumberToObject(o, "score", r->score);
+        }
         cJSON_AddItemToArray(arr, o);
     }
     dt_report_metric_json(rep, "stopped_trials", arr);
@@ -489,7 +585,7 @@ static dt_status finish_best(dt_stage_ctx *ctx, dt_report *rep, const search *s,
     dt_trial_result rr;
     dt_fit_result *fr = calloc(1, sizeof *fr);
     if (!fr) return dt_fail(DT_ENOMEM, "tune: out of memory");
-    dt_status st = run_trial(job, &s->t[best], &rr, &m, fr);
+    dt_status st = run_trial(job, &s->t[best], NULL, &rr, &m, fr);
     if (st) {
         free(fr);
         return st;
@@ -553,10 +649,16 @@ dt_status dt_stage_tune(dt_stage_ctx *ctx, dt_report *rep)
     if (dt_data_split_size(d, DT_SPLIT_TRAIN_VAL) == 0)
         return dt_fail(DT_ECONFIG, "tune scores trials on the train_val split, which is empty: set "
                                    "data.splits.train_val > 0");
+    if (ctx->mpi && ctx->mpi_rank > 0) {
+        /* A worker rank: rank 0 runs the study and writes everything. */
+        dt_tune_job wj = {.base = cfg, .data = d};
+        dt_trial_work w = {trial_fn, &wj, NULL, NULL};
+        return dt_tune_mpi_serve(&w, dt_tune_config_hash(cfg));
+    }
     search s = {0};
     s.cfg = cfg;
     s.trials = cfg->stages.tune.trials;
-    s.rounds = cfg->stages.tune.rounds < s.trials ? cfg->stages.tune.rounds : s.trials;
+    s.rounds = dt_tune_sampler_rounds(cfg, s.trials);
     s.t = calloc((size_t)s.trials, sizeof *s.t);
     s.r = calloc((size_t)s.trials, sizeof *s.r);
     s.done = calloc((size_t)s.trials, sizeof *s.done);
@@ -564,18 +666,27 @@ dt_status dt_stage_tune(dt_stage_ctx *ctx, dt_report *rep)
     s.ranges = calloc((size_t)s.rounds, sizeof *s.ranges);
     dt_trial *jt = calloc((size_t)s.trials, sizeof *jt);
     dt_trial_result *jr = calloc((size_t)s.trials, sizeof *jr);
+    int rung_cap = s.trials * DT_ASHA_MAX_RUNGS, n_rungs = 0;
+    dt_rung_entry *rungs = malloc((size_t)rung_cap * sizeof *rungs);
     dt_tune_journal j = {.fd = -1};
-    if (!s.t || !s.r || !s.done || !s.resumed || !s.ranges || !jt || !jr) {
+    if (!s.t || !s.r || !s.done || !s.resumed || !s.ranges || !jt || !jr || !rungs) {
         st = dt_fail(DT_ENOMEM, "tune: out of memory");
         goto out;
     }
+    s.pruning = cfg->stages.tune.pruner == DT_PRUNER_ASHA;
+    if (s.pruning && (st = dt_asha_init(&s.asha, cfg, s.trials))) goto out;
     uint64_t hash = dt_tune_config_hash(cfg);
     char path[1300];
     snprintf(path, sizeof path, "%s/trials.jsonl", ctx->out_dir);
     int jn = 0;
     st = dt_tune_journal_read(path, cfg, hash, jt, jr, s.trials, &jn);
     if (st) goto out;
+    dt_tune_sampler_init(&s.sampler, cfg, s.trials, s.rounds, s.ranges);
     int resumed = match_journal(&s, jt, jr, jn);
+    if (s.pruning) {
+        if ((st = dt_tune_journal_read_rungs(path, cfg, hash, rungs, rung_cap, &n_rungs))) goto out;
+        match_rungs(&s, rungs, &n_rungs);
+    }
     /* Keep exactly the matched entries (drops a torn tail and stale lines). */
     int kn = 0;
     for (int id = 0; id < s.trials; id++)
@@ -583,21 +694,30 @@ dt_status dt_stage_tune(dt_stage_ctx *ctx, dt_report *rep)
             jt[kn] = s.t[id];
             jr[kn++] = s.r[id];
         }
-    st = dt_tune_journal_open(&j, path, cfg, hash, jt, jr, kn);
+    st = dt_tune_journal_open(&j, path, cfg, hash, jt, jr, kn, rungs, n_rungs);
     if (st) goto out;
     dt_report_artifact(rep, "trials", "trials.jsonl");
     dt_tune_job job = {.base = cfg, .data = d};
     int ran = 0;
+    double t_search = now_s();
     st = run_search(ctx, &s, &j, hash, &job, &ran);
+    t_search = now_s() - t_search;
     dt_tune_journal_close(&j);
     if (st) goto out;
+    /* The search alone (no data loading, no final retrain): what more workers speed up. */
+    dt_report_metric(rep, "search_seconds", t_search);
+    dt_report_metric(rep, "trials_per_minute", t_search > 0 ? 60.0 * ran / t_search : 0.0);
 
-    int finished = 0, ok = 0, sick = 0, best = -1;
+    int finished = 0, ok = 0, sick = 0, pruned = 0, best = -1;
+    double steps = 0, budget = 0;
     for (int id = 0; id < s.trials; id++) {
         if (!s.done[id]) continue;
         finished++;
         ok += s.r[id].status == DT_TRIAL_OK;
         sick += s.r[id].status == DT_TRIAL_SICK;
+        pruned += s.r[id].status == DT_TRIAL_PRUNED;
+        steps += (double)s.r[id].steps;
+        budget += (double)s.r[id].budget;
         if (s.r[id].status == DT_TRIAL_OK && (best < 0 || dt_trial_result_cmp(&s.r[id], &s.r[best]) < 0)) best = id;
     }
     dt_report_metric(rep, "trials", finished);
@@ -607,10 +727,15 @@ dt_status dt_stage_tune(dt_stage_ctx *ctx, dt_report *rep)
                                        : "default (train.lr and train.batch_size around the configured values)");
     dt_report_metric(rep, "trials_ok", ok);
     dt_report_metric(rep, "trials_sick", sick);
-    dt_report_metric(rep, "trials_failed", finished - ok - sick);
+    dt_report_metric(rep, "trials_failed", finished - ok - sick - pruned);
+    dt_report_metric(rep, "trials_pruned", pruned);
     dt_report_metric(rep, "trials_resumed", resumed);
     dt_report_metric(rep, "trials_run", ran);
-    dt_report_metric(rep, "jobs", cfg->stages.tune.jobs);
+    dt_report_metric(rep, "jobs", s.slots);
+    dt_report_metric_str(rep, "pruner", s.pruning ? "asha" : "none");
+    /* The training the search cost, in steps: with ASHA, the share of the budget it used. */
+    dt_report_metric(rep, "steps_trained", steps);
+    dt_report_metric(rep, "steps_budget", budget);
     report_rounds(rep, &s);
     report_importance(rep, &s);
     report_sick(rep, &s);
@@ -626,6 +751,8 @@ dt_status dt_stage_tune(dt_stage_ctx *ctx, dt_report *rep)
     st = finish_best(ctx, rep, &s, &job, best);
 out:
     dt_tune_journal_close(&j);
+    if (s.pruning) dt_asha_free(&s.asha);
+    free(rungs);
     free(jt);
     free(jr);
     free(s.t);

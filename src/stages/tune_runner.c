@@ -8,7 +8,12 @@
  * writes the journal and reports), sends its result as one fixed-size
  * record (smaller than PIPE_BUF, so one atomic write) and ends with _exit:
  * no atexit handlers, no flushing of stdio buffers inherited from the
- * parent.  On Linux a child also dies with its parent (PR_SET_PDEATHSIG). */
+ * parent.  On Linux a child also dies with its parent (PR_SET_PDEATHSIG).
+ *
+ * ASHA: a child sends its rung reports up the same pipe (every message is
+ * one fixed-size record) and blocks reading the verdict from a second pipe;
+ * the parent asks the stage (w->decide) and answers, or holds the report
+ * while the stage says WAIT and asks again after every later event. */
 #include <cblas.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,24 +32,34 @@
 
 #include "tune_runner.h"
 
-_Static_assert(sizeof(dt_trial_result) <= PIPE_BUF, "a trial result must fit one atomic pipe write");
+/* One message up a child's pipe: a rung report or the result. */
+typedef struct {
+    int is_result;
+    dt_rung_report rep;
+    dt_trial_result res;
+} pipe_msg;
+
+_Static_assert(sizeof(pipe_msg) <= PIPE_BUF, "a pipe message must fit one atomic pipe write");
 
 typedef struct {
     pid_t pid;
-    int fd;           /* read end of the child's result pipe */
+    int fd;           /* read end of the child's message pipe */
+    int reply;        /* write end of its verdict pipe */
     int id;
+    dt_rung_hold hold;   /* a report held while the stage says WAIT */
 } slot;
 
 typedef struct {
     int jobs;
-    dt_trial_fn fn;
-    void *ctx;
+    dt_trial_work w;
     /* jobs == 1 */
     int has_pending;
     dt_trial pending;
+    dt_status ask_err;
     /* jobs > 1 */
     slot *slots;
     int running;
+    struct sigaction old_pipe;   /* restored by close: a verdict written to a child that just died must not kill us */
 } local_runner;
 
 static void failed_result(dt_trial_result *r, int id)
@@ -66,44 +81,100 @@ static dt_status inline_submit(dt_trial_runner *self, const dt_trial *t)
     return DT_OK;
 }
 
+/* In-process, every earlier trial has ended: the stage never says WAIT. */
+static dt_status inline_ask(void *ctx, const dt_rung_report *rep, dt_rung_verdict *v)
+{
+    local_runner *lr = ctx;
+    dt_status st = lr->w.decide(lr->w.decide_ctx, rep, v);
+    if (!st && *v == DT_RUNG_WAIT)
+        st = dt_fail(DT_EINTERNAL, "tune runner: trial %d must wait at rung %d with nothing else running", rep->id,
+                     rep->rung);
+    if (st) {
+        lr->ask_err = st;
+        *v = DT_RUNG_PRUNE;
+    }
+    return st;
+}
+
 static dt_status inline_wait(dt_trial_runner *self, dt_trial_result *out)
 {
     local_runner *lr = self->impl;
     if (!lr->has_pending) return dt_fail(DT_EINTERNAL, "tune runner: wait with no trial running");
     lr->has_pending = 0;
-    return lr->fn(lr->ctx, &lr->pending, out);
+    lr->ask_err = DT_OK;
+    dt_rung_asker ask = {inline_ask, lr};
+    dt_status st = lr->w.fn(lr->w.ctx, &lr->pending, lr->w.decide ? &ask : NULL, out);
+    return st ? st : lr->ask_err;
 }
 
 static int inline_running(dt_trial_runner *self) { return ((local_runner *)self->impl)->has_pending; }
 
 /* --------------------------------------------------------- process pool */
 
-static void child_main(local_runner *lr, const dt_trial *t, int wfd)
+static int write_all(int fd, const void *buf, size_t n)
+{
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Reads exactly n bytes; the count read (less at end of file or an error). */
+static size_t read_all(int fd, void *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, (char *)buf + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    return got;
+}
+
+typedef struct { int wfd, rfd; } child_pipes;
+
+/* The child's asker: the report up the message pipe, the verdict back. */
+static dt_status child_ask(void *ctx, const dt_rung_report *rep, dt_rung_verdict *v)
+{
+    child_pipes *cp = ctx;
+    pipe_msg m;
+    memset(&m, 0, sizeof m);
+    m.rep = *rep;
+    int verdict;
+    if (write_all(cp->wfd, &m, sizeof m) != 0 || read_all(cp->rfd, &verdict, sizeof verdict) != sizeof verdict)
+        return dt_fail(DT_EIO, "tune worker: lost the parent while asking at rung %d", rep->rung);
+    *v = (dt_rung_verdict)verdict;
+    return DT_OK;
+}
+
+static void child_main(local_runner *lr, const dt_trial *t, int wfd, int rfd)
 {
 #ifdef __linux__
     prctl(PR_SET_PDEATHSIG, SIGKILL);
 #endif
-    for (int i = 0; i < lr->jobs; i++)
+    for (int i = 0; i < lr->jobs; i++) {
         if (lr->slots[i].fd >= 0) close(lr->slots[i].fd);
+        if (lr->slots[i].reply >= 0) close(lr->slots[i].reply);
+    }
     openblas_set_num_threads(1);
-    dt_trial_result r;
-    memset(&r, 0, sizeof r);
-    dt_status st = lr->fn(lr->ctx, t, &r);
+    pipe_msg m;
+    memset(&m, 0, sizeof m);
+    m.is_result = 1;
+    child_pipes cp = {wfd, rfd};
+    dt_rung_asker ask = {child_ask, &cp};
+    dt_status st = lr->w.fn(lr->w.ctx, t, lr->w.decide ? &ask : NULL, &m.res);
     if (st != DT_OK) {
-        failed_result(&r, t->id);
-        snprintf(r.reason, sizeof r.reason, "error: %s", dt_last_error());
+        failed_result(&m.res, t->id);
+        snprintf(m.res.reason, sizeof m.res.reason, "error: %s", dt_last_error());
     }
-    r.id = t->id;
-    const char *p = (const char *)&r;
-    size_t left = sizeof r;
-    while (left > 0) {
-        ssize_t w = write(wfd, p, left);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) _exit(3);
-        p += w;
-        left -= (size_t)w;
-    }
-    _exit(0);
+    m.res.id = t->id;
+    _exit(write_all(wfd, &m, sizeof m) == 0 ? 0 : 3);
 }
 
 static dt_status pool_submit(dt_trial_runner *self, const dt_trial *t)
@@ -112,40 +183,43 @@ static dt_status pool_submit(dt_trial_runner *self, const dt_trial *t)
     int s = 0;
     while (s < lr->jobs && lr->slots[s].pid > 0) s++;
     if (s == lr->jobs) return dt_fail(DT_EINTERNAL, "tune runner: submit with every slot busy");
-    int fds[2];
+    int fds[2], back[2];
     if (pipe2(fds, O_CLOEXEC) != 0) return dt_fail(DT_EINTERNAL, "tune runner: pipe: %s", strerror(errno));
+    if (pipe2(back, O_CLOEXEC) != 0) {
+        int err = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return dt_fail(DT_EINTERNAL, "tune runner: pipe: %s", strerror(err));
+    }
     pid_t pid = fork();
     if (pid < 0) {
         int err = errno;
         close(fds[0]);
         close(fds[1]);
+        close(back[0]);
+        close(back[1]);
         return dt_fail(DT_EINTERNAL, "tune runner: fork: %s", strerror(err));
     }
     if (pid == 0) {
         close(fds[0]);
-        child_main(lr, t, fds[1]);
+        close(back[1]);
+        child_main(lr, t, fds[1], back[0]);
     }
     close(fds[1]);
-    lr->slots[s] = (slot){pid, fds[0], t->id};
+    close(back[0]);
+    lr->slots[s] = (slot){.pid = pid, .fd = fds[0], .reply = back[1], .id = t->id};
     lr->running++;
     return DT_OK;
 }
 
-static void reap(local_runner *lr, int s, dt_trial_result *out)
+/* Ends slot s's child: its result (got == sizeof *m) or why it has none. */
+static void reap(local_runner *lr, int s, const pipe_msg *m, size_t got, dt_trial_result *out)
 {
     slot *sl = &lr->slots[s];
-    dt_trial_result r;
-    size_t got = 0;
-    while (got < sizeof r) {
-        ssize_t n = read(sl->fd, (char *)&r + got, sizeof r - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        got += (size_t)n;
-    }
     int wst = 0;
     while (waitpid(sl->pid, &wst, 0) < 0 && errno == EINTR) {}
-    if (got == sizeof r) {
-        *out = r;
+    if (got == sizeof *m && m->is_result) {
+        *out = m->res;
         out->id = sl->id;
     } else if (WIFSIGNALED(wst)) {
         failed_result(out, sl->id);
@@ -156,14 +230,49 @@ static void reap(local_runner *lr, int s, dt_trial_result *out)
                  WIFEXITED(wst) ? WEXITSTATUS(wst) : -1);
     }
     close(sl->fd);
-    *sl = (slot){0, -1, -1};
+    close(sl->reply);
+    *sl = (slot){0, -1, -1, -1, {0}};
     lr->running--;
+}
+
+dt_status dt_rung_hold_ask(const dt_trial_work *w, dt_rung_hold *h, const dt_rung_report *rep, dt_rung_verdict *v)
+{
+    dt_rung_report r = *rep;
+    dt_status st = w->decide ? w->decide(w->decide_ctx, &r, v)
+                             : dt_fail(DT_EINTERNAL, "tune runner: a rung report for trial %d with no pruner", r.id);
+    if (st) return st;
+    h->waiting = *v == DT_RUNG_WAIT;
+    h->rep = r;
+    return DT_OK;
+}
+
+/* Asks the stage about slot s's report; answers the child unless WAIT. */
+static dt_status answer(local_runner *lr, int s, const dt_rung_report *rep)
+{
+    dt_rung_verdict v;
+    dt_status st = dt_rung_hold_ask(&lr->w, &lr->slots[s].hold, rep, &v);
+    if (st || v == DT_RUNG_WAIT) return st;
+    int verdict = (int)v;
+    /* A child that died meanwhile shows up as a FAILED result on the next poll. */
+    (void)write_all(lr->slots[s].reply, &verdict, sizeof verdict);
+    return DT_OK;
+}
+
+/* Reports held on WAIT, asked again (an event may have made them decidable). */
+static dt_status answer_held(local_runner *lr)
+{
+    dt_status st = DT_OK;
+    for (int i = 0; i < lr->jobs && !st; i++)
+        if (lr->slots[i].pid > 0 && lr->slots[i].hold.waiting) st = answer(lr, i, &lr->slots[i].hold.rep);
+    return st;
 }
 
 static dt_status pool_wait(dt_trial_runner *self, dt_trial_result *out)
 {
     local_runner *lr = self->impl;
     if (lr->running == 0) return dt_fail(DT_EINTERNAL, "tune runner: wait with no trial running");
+    dt_status st = answer_held(lr);
+    if (st) return st;
     struct pollfd pfd[64];
     int map[64], n = 0;
     for (int i = 0; i < lr->jobs && n < 64; i++)
@@ -176,11 +285,17 @@ static dt_status pool_wait(dt_trial_runner *self, dt_trial_result *out)
         if (rc < 0 && errno == EINTR) continue;
         if (rc < 0) return dt_fail(DT_EINTERNAL, "tune runner: poll: %s", strerror(errno));
         /* Lowest slot first among the ready ones: completion order, ties stable. */
-        for (int i = 0; i < n; i++)
-            if (pfd[i].revents) {
-                reap(lr, map[i], out);
-                return DT_OK;
+        for (int i = 0; i < n; i++) {
+            if (!pfd[i].revents) continue;
+            pipe_msg m;
+            size_t got = read_all(pfd[i].fd, &m, sizeof m);
+            if (got == sizeof m && !m.is_result) {
+                if ((st = answer(lr, map[i], &m.rep)) != DT_OK || (st = answer_held(lr)) != DT_OK) return st;
+                continue;
             }
+            reap(lr, map[i], &m, got, out);
+            return DT_OK;
+        }
     }
 }
 
@@ -196,14 +311,16 @@ static void local_close(dt_trial_runner *self)
             kill(lr->slots[i].pid, SIGKILL);
             while (waitpid(lr->slots[i].pid, NULL, 0) < 0 && errno == EINTR) {}
             close(lr->slots[i].fd);
+            close(lr->slots[i].reply);
         }
         free(lr->slots);
+        sigaction(SIGPIPE, &lr->old_pipe, NULL);
     }
     free(lr);
     self->impl = NULL;
 }
 
-dt_status dt_trial_runner_local(dt_trial_runner *r, int jobs, dt_trial_fn fn, void *ctx)
+dt_status dt_trial_runner_local(dt_trial_runner *r, int jobs, const dt_trial_work *w)
 {
     memset(r, 0, sizeof *r);
     if (jobs < 1) jobs = 1;
@@ -211,8 +328,7 @@ dt_status dt_trial_runner_local(dt_trial_runner *r, int jobs, dt_trial_fn fn, vo
     local_runner *lr = calloc(1, sizeof *lr);
     if (!lr) return dt_fail(DT_ENOMEM, "tune runner: out of memory");
     lr->jobs = jobs;
-    lr->fn = fn;
-    lr->ctx = ctx;
+    lr->w = *w;
     r->impl = lr;
     r->slots = jobs;
     r->close = local_close;
@@ -227,9 +343,13 @@ dt_status dt_trial_runner_local(dt_trial_runner *r, int jobs, dt_trial_fn fn, vo
         local_close(r);
         return dt_fail(DT_ENOMEM, "tune runner: out of memory");
     }
-    for (int i = 0; i < jobs; i++) lr->slots[i] = (slot){0, -1, -1};
+    for (int i = 0; i < jobs; i++) lr->slots[i] = (slot){0, -1, -1, -1, {0}};
     /* No BLAS thread pool in use across fork (see the top of this file). */
     openblas_set_num_threads(1);
+    struct sigaction ign;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ign, &lr->old_pipe);
     r->submit = pool_submit;
     r->wait_any = pool_wait;
     r->running = pool_running;

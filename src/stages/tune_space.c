@@ -9,7 +9,7 @@
 
 const char *dt_trial_status_name(dt_trial_status s)
 {
-    return s == DT_TRIAL_OK ? "ok" : s == DT_TRIAL_SICK ? "sick" : "failed";
+    return s == DT_TRIAL_OK ? "ok" : s == DT_TRIAL_SICK ? "sick" : s == DT_TRIAL_PRUNED ? "pruned" : "failed";
 }
 
 int dt_trial_result_cmp(const dt_trial_result *a, const dt_trial_result *b)

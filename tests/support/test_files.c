@@ -2,6 +2,7 @@
 #include "test_files.h"
 
 #include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,4 +81,16 @@ const char *dt_test_data_root(void)
 {
     const char *e = getenv("DNNTROUBLE_DATA");
     return e && *e ? e : "../shared/data";
+}
+
+void dt_test_tool_path(const char *argv0, char *out, size_t size)
+{
+    char self[4096], rel[4096 + 16];
+    snprintf(self, sizeof self, "%s", argv0 ? argv0 : "");
+    char *slash = strrchr(self, '/');
+    if (slash) *slash = '\0';
+    else snprintf(self, sizeof self, ".");
+    snprintf(rel, sizeof rel, "%s/../dnntrouble", self);
+    char abs[PATH_MAX];
+    snprintf(out, size, "%s", realpath(rel, abs) ? abs : rel);
 }

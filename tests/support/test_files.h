@@ -16,6 +16,10 @@ void dt_test_write_npy(const char *path, const char *descr, const char *shape, c
 /* Where the real datasets are: $DNNTROUBLE_DATA (as the shipped configs read
  * it), else ../shared/data (tests run from the repository root). */
 const char *dt_test_data_root(void);
+/* The dnntrouble binary of the build a test binary belongs to
+ * (BUILD/tests/test_x -> BUILD/dnntrouble), as an absolute path when it
+ * exists (mpirun and chdir'd children look relative paths up elsewhere). */
+void dt_test_tool_path(const char *argv0, char *out, size_t size);
 /* rm -rf DIR. */
 void dt_test_rmtree(const char *dir);
 
