@@ -22,6 +22,8 @@ typedef struct cJSON cJSON;
  * fields mean "as generated". */
 typedef struct dt_zoo_data {
     dt_generator generator;  /* blobs | shapes | sequences | pairs (the data module's generators) */
+    int rows;                /* train-file rows in the full profile (0: 2400); the quick profile draws
+                                half, and the test file has half as many as the train file */
     double noise;            /* the generator's noise (0: 0.3 for blobs, 0.1 otherwise) */
     int extra_features;      /* blobs: columns of N(0,1) noise appended after the two real features */
     int regression;          /* blobs: the target is x0 + 0.5 x1 (a float), not the class */

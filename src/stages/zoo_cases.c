@@ -112,15 +112,14 @@ const dt_zoo_case dt_zoo_cases[] = {
      {.generator = DT_GEN_BLOBS, .extra_features = 198},
      {CUSTOM, "model.layers=[{type: linear, units: 64, init: {normal: 1.0}}, {type: tanh}, {type: linear, units: classes}]"},
      "debug", "saturated-activations"},
-    {"relu-killed", "AUTOTRAINER", "plain SGD at lr 5 kills the ReLUs in the debug steps (dying ReLU)", ZOO_BLOBS,
-     {"train.optimizer=sgd", "train.lr=5"}, "debug", "dead-relu"},
+    {"relu-killed", "AUTOTRAINER", "two ReLU layers, plain SGD at lr 5: the debug steps kill the second (dying ReLU)",
+     ZOO_BLOBS, {"model.depth=2", "train.optimizer=sgd", "train.lr=5"}, "debug", "dead-relu"},
     {"constant-init", "DeepCrime", "every weight and bias of the hidden layer set to 0.1 (weight init)", ZOO_BLOBS,
      {CUSTOM, "model.layers=[{type: linear, units: 32, init: {constant: 0.1}}, {type: relu}, "
               "{type: linear, units: classes, init: {constant: 0.1}}]"},
      "debug", "symmetric-init"},
-    {"lstm-no-clipping", "AUTOTRAINER", "an LSTM at SGD lr 10 with no gradient clipping: exploding gradients",
-     {.generator = DT_GEN_SEQUENCES}, {"model.arch=lstm", "train.optimizer=sgd", "train.lr=10"}, "debug",
-     "exploding-gradients"},
+    {"lstm-no-clipping", "AUTOTRAINER", "an LSTM at Adam lr 3 with no gradient clipping: exploding gradients",
+     {.generator = DT_GEN_SEQUENCES}, {"model.arch=lstm", "train.lr=3"}, "debug", "exploding-gradients"},
     {"input-never-used", "TheDeepChecker", "two-input net whose caption branch has all-zero weights",
      {.generator = DT_GEN_PAIRS},
      {CUSTOM, "model.inputs={image: {field: image}, caption: {field: caption}}",
@@ -134,8 +133,10 @@ const dt_zoo_case dt_zoo_cases[] = {
     {"clean-mlp", "clean", "the base MLP on the blobs table", ZOO_BLOBS, {0}, ZOO_ALL_STAGES, ""},
     {"clean-lstm", "clean", "the lstm preset on the sequences set", {.generator = DT_GEN_SEQUENCES},
      {"model.arch=lstm", "train.epochs=15"}, ZOO_ALL_STAGES, ""},
-    {"clean-pairs", "clean", "the two-input fusion on the pairs set", {.generator = DT_GEN_PAIRS},
-     {"model.arch=auto"}, ZOO_ALL_STAGES, ""},
+    {"clean-lenet", "clean", "the lenet preset on the shapes images", {.generator = DT_GEN_SHAPES}, {0},
+     ZOO_ALL_STAGES, ""},
+    {"clean-pairs", "clean", "the two-input fusion (auto) on the pairs set", {.generator = DT_GEN_PAIRS, .rows = 6000},
+     {0}, ZOO_ALL_STAGES, ""},
 };
 const int dt_n_zoo_cases = (int)(sizeof dt_zoo_cases / sizeof dt_zoo_cases[0]);
 
