@@ -21,18 +21,18 @@ typedef struct cJSON cJSON;
 /* The generated data of a case, and the data bug planted in it.  Zero
  * fields mean "as generated". */
 typedef struct dt_zoo_data {
-    dt_generator generator;  /* blobs | shapes | sequences | pairs (the data module's generators) */
+    dt_generator generator;  /* spirals | blobs | shapes | sequences | pairs (the data module's generators) */
     int rows;                /* train-file rows in the full profile (0: 2400); the quick profile draws
                                 half, and the test file has half as many as the train file */
     double noise;            /* the generator's noise (0: 0.3 for blobs, 0.1 otherwise) */
-    int extra_features;      /* blobs: columns of N(0,1) noise appended after the two real features */
-    int regression;          /* blobs: the target is x0 + 0.5 x1 (a float), not the class */
+    int extra_features;      /* spirals, blobs: columns of N(0,1) noise after the two real features */
+    int regression;          /* spirals, blobs: the target is x0 + 0.5 x1 (a float), not the class */
     double x_scale;          /* every input value multiplied by this (stored as float) */
     double label_noise;      /* share of train-file labels replaced by another class, drawn uniformly */
     int shuffle_labels;      /* train and test labels permuted against the inputs */
     double imbalance;        /* class k keeps imbalance^(-k/(K-1)) of its train rows (max:min = imbalance) */
     double leak;             /* share of the test rows copied into the train file */
-    double shift_degrees;    /* blobs: test features rotated by this angle (a shifted distribution) */
+    double shift_degrees;    /* spirals, blobs: test features rotated by this angle (a shifted distribution) */
     int train_rows;          /* train file cut to this many rows (0: the profile's size) */
 } dt_zoo_data;
 
