@@ -247,12 +247,49 @@ static void test_pairs(void **state)
     dt_data_free(r);
 }
 
+/* Planted label errors: exactly round(share * n) labels changed, each to
+ * another class, inputs untouched; shuffling keeps the class counts. */
+static void test_label_noise_and_shuffle(void **state)
+{
+    (void)state;
+    dt_data *clean = gen(DT_GEN_BLOBS, 1000, 0.1, 4);
+    dt_data_spec s = tspec(DT_FORMAT_SYNTHETIC);
+    s.generator = DT_GEN_BLOBS;
+    s.samples = 1000;
+    s.noise = 0.1;
+    s.seed = 4;
+    s.label_noise = 0.3;
+    dt_data *noisy;
+    assert_int_equal(dt_data_load(&s, NULL, &noisy), DT_OK);
+    size_t changed = 0;
+    for (size_t i = 0; i < 1000; i++) changed += clean->src[0].y[i] != noisy->src[0].y[i];
+    assert_int_equal(changed, 300);
+    assert_memory_equal(clean->src[0].fx[0].f32, noisy->src[0].fx[0].f32, 1000 * DT_BLOBS_FEATURES * sizeof(float));
+    s.label_noise = 0;
+    s.shuffle_labels = 1;
+    dt_data *shuffled;
+    assert_int_equal(dt_data_load(&s, NULL, &shuffled), DT_OK);
+    size_t count[2][DT_BLOBS_CLASSES] = {{0}};
+    changed = 0;
+    for (size_t i = 0; i < 1000; i++) {
+        count[0][(int)clean->src[0].y[i]]++;
+        count[1][(int)shuffled->src[0].y[i]]++;
+        changed += clean->src[0].y[i] != shuffled->src[0].y[i];
+    }
+    assert_memory_equal(count[0], count[1], sizeof count[0]);
+    assert_true(changed > 600);   /* 3/4 expected to differ with 4 classes */
+    dt_data_free(clean);
+    dt_data_free(noisy);
+    dt_data_free(shuffled);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shapes_and_determinism),
         cmocka_unit_test(test_achievable),
         cmocka_unit_test(test_pairs),
+        cmocka_unit_test(test_label_noise_and_shuffle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

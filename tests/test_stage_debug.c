@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,10 +96,21 @@ static int finding_severity(const dt_report *rep, const char *id)
     return sev;
 }
 
+/* The checks added with the bug zoo (issue 16): none may fire on a clean set-up. */
+static const char *const zoo_ids[] = {"no-nonlinearity", "output-activation-mismatch", "loss-task-mismatch",
+                                      "saturated-activations", "symmetric-init", NULL};
+
+static void assert_no_zoo_findings(const dt_report *rep)
+{
+    for (const char *const *id = zoo_ids; *id; id++)
+        if (dt_report_has_finding(rep, *id)) fail_msg("clean set-up raised %s", *id);
+}
+
 static void assert_clean(dt_config *cfg)
 {
     dt_report *rep = run_debug(cfg);
     assert_int_equal(other_errors(rep, NULL), 0);
+    assert_no_zoo_findings(rep);
     assert_int_not_equal(dt_report_status(rep), DT_VERDICT_FAIL);
     /* A passing run still shows what was checked. */
     cJSON *checks = cJSON_GetObjectItemCaseSensitive(dt_report_metrics(rep), "checks");
@@ -352,6 +364,239 @@ static void test_divergence_reports_nan_or_inf(void **state)
     dt_report_free(rep);
 }
 
+/* ------------------------------------------- checks of the description */
+
+static void custom_config(dt_config *cfg, const char *layers)
+{
+    synthetic_config(cfg, "blobs", "600");
+    set(cfg, "model.arch", "custom");
+    set(cfg, "model.layers", layers);
+}
+
+/* A string evidence field of the first finding `id`. */
+static char *evidence_str(const dt_report *rep, const char *id, const char *key, char *buf, size_t size)
+{
+    cJSON *j = dt_report_to_json(rep), *f;
+    buf[0] = '\0';
+    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(j, "findings"))
+        if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "id")), id)) {
+            const char *v = cJSON_GetStringValue(
+                cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(f, "evidence"), key));
+            snprintf(buf, size, "%s", v ? v : "");
+            break;
+        }
+    cJSON_Delete(j);
+    return buf;
+}
+
+static double evidence_num(const dt_report *rep, const char *id, const char *key)
+{
+    cJSON *j = dt_report_to_json(rep), *f;
+    double v = NAN;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(j, "findings"))
+        if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "id")), id)) {
+            const cJSON *e = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(f, "evidence"), key);
+            if (cJSON_IsNumber(e)) v = e->valuedouble;
+            break;
+        }
+    cJSON_Delete(j);
+    return v;
+}
+
+/* Two linear layers with only dropout and batch-norm between them compose
+ * to one linear map; a single linear layer, or a ReLU between, is fine. */
+static void test_linear_stack_has_no_nonlinearity(void **state)
+{
+    dt_config cfg;
+    char buf[64];
+    custom_config(&cfg, "[{name: f1, type: linear, units: 32}, {type: dropout, rate: 0.1}, {type: batchnorm},"
+                        " {name: f2, type: linear, units: classes}]");
+    dt_report *rep = run_debug(&cfg);
+    assert_true(dt_report_has_finding(rep, "no-nonlinearity"));
+    assert_string_equal(evidence_str(rep, "no-nonlinearity", "first_layer", buf, sizeof buf), "f1");
+    assert_string_equal(evidence_str(rep, "no-nonlinearity", "second_layer", buf, sizeof buf), "f2");
+    assert_true(evidence_num(rep, "no-nonlinearity", "layers_between") == 2);
+    assert_int_equal(other_errors(rep, NULL), 0);
+    dt_report_free(rep);
+
+    custom_config(&cfg, "[{name: out, type: linear, units: classes}]");   /* logistic regression */
+    rep = run_debug(&cfg);
+    assert_false(dt_report_has_finding(rep, "no-nonlinearity"));
+    dt_report_free(rep);
+    custom_config(&cfg, "[{name: f1, type: linear, units: 32}, {type: relu}, {name: f2, type: linear, units: classes}]");
+    rep = run_debug(&cfg);
+    assert_no_zoo_findings(rep);
+    dt_report_free(rep);
+}
+
+/* A sigmoid on the logits caps the softmax: over 4 classes p <= 1/(1+3/e). */
+static void test_activation_on_logits(void **state)
+{
+    dt_config cfg;
+    custom_config(&cfg, "[{name: f1, type: linear, units: 32}, {type: relu}, {name: f2, type: linear, units: classes},"
+                        " {name: squash, type: sigmoid}]");
+    dt_report *rep = run_debug(&cfg);
+    assert_int_equal(finding_severity(rep, "output-activation-mismatch"), DT_SEV_ERROR);
+    char buf[64];
+    assert_string_equal(evidence_str(rep, "output-activation-mismatch", "layer", buf, sizeof buf), "squash");
+    assert_true(fabs(evidence_num(rep, "output-activation-mismatch", "max_probability") - 1.0 / (1.0 + 3.0 / M_E)) < 1e-9);
+    assert_int_equal(other_errors(rep, "output-activation-mismatch"), 0);
+    dt_report_free(rep);
+
+    custom_config(&cfg, "[{name: f1, type: linear, units: 32}, {type: relu}, {name: f2, type: linear, units: classes},"
+                        " {type: relu}]");
+    rep = run_debug(&cfg);
+    assert_true(dt_report_has_finding(rep, "output-activation-mismatch"));
+    dt_report_free(rep);
+}
+
+/* mse on class labels (it trains, on one-hot rows); regression targets that
+ * are a handful of integers; and the clean counter-cases. */
+static void test_loss_task_mismatch(void **state)
+{
+    dt_config cfg;
+    synthetic_config(&cfg, "blobs", "600");
+    set(&cfg, "loss", "mse");
+    dt_report *rep = run_debug(&cfg);
+    assert_int_equal(finding_severity(rep, "loss-task-mismatch"), DT_SEV_WARNING);
+    assert_int_equal(other_errors(rep, NULL), 0);
+    dt_report_free(rep);
+
+    char p[256];
+    char *rows = csv_rows(300, 3, 1.0, 0);
+    write_file("ids.csv", rows, p, sizeof p);
+    free(rows);
+    csv_config(&cfg, p, NULL);
+    set(&cfg, "task", "regression");
+    rep = run_debug(&cfg);
+    assert_int_equal(finding_severity(rep, "loss-task-mismatch"), DT_SEV_WARNING);
+    assert_true(evidence_num(rep, "loss-task-mismatch", "distinct_targets") == 3);
+    dt_report_free(rep);
+
+    /* A real quantity: the label column is a continuous function of a and b. */
+    char reg[256];
+    size_t cap = 300 * 64 + 64, len = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    len += (size_t)snprintf(text, cap, "a,b,y\n");
+    for (int i = 0; i < 300; i++) {
+        double a = 0.01 * ((i * 37) % 101), b = 0.01 * ((i * 53) % 97);
+        len += (size_t)snprintf(text + len, cap - len, "%.4f,%.4f,%.4f\n", a, b, 2 * a - b);
+    }
+    write_file("quantity.csv", text, reg, sizeof reg);
+    free(text);
+    csv_config(&cfg, reg, NULL);
+    set(&cfg, "task", "regression");
+    rep = run_debug(&cfg);
+    assert_false(dt_report_has_finding(rep, "loss-task-mismatch"));
+    assert_no_zoo_findings(rep);
+    dt_report_free(rep);
+}
+
+/* tanh after a linear layer with N(0,1) weights on 784 pixels: |z| ~ 28;
+ * the default (fan-in scaled) init keeps the same network unsaturated. */
+static void test_tanh_saturation(void **state)
+{
+    dt_config cfg;
+    char buf[64];
+    synthetic_config(&cfg, "shapes", "300");
+    set(&cfg, "model.arch", "custom");
+    set(&cfg, "model.layers", "[{type: flatten}, {name: f1, type: linear, units: 64, init: {normal: 1.0}},"
+                              " {name: act, type: tanh}, {name: out, type: linear, units: classes}]");
+    dt_report *rep = run_debug(&cfg);
+    assert_true(dt_report_has_finding(rep, "saturated-activations"));
+    assert_string_equal(evidence_str(rep, "saturated-activations", "layer", buf, sizeof buf), "act");
+    assert_true(evidence_num(rep, "saturated-activations", "saturated_fraction") > 0.5);
+    assert_int_equal(other_errors(rep, NULL), 0);
+    dt_report_free(rep);
+
+    set(&cfg, "model.layers", "[{type: flatten}, {name: f1, type: linear, units: 64},"
+                              " {name: act, type: tanh}, {name: out, type: linear, units: classes}]");
+    rep = run_debug(&cfg);
+    assert_no_zoo_findings(rep);
+    dt_report_free(rep);
+}
+
+/* Every layer at {constant: 0.1}: the hidden units get the same gradient
+ * and stay copies of each other.  A constant output layer alone is fine:
+ * its units see different labels, so the first step tells them apart. */
+static void test_constant_init_stays_symmetric(void **state)
+{
+    dt_config cfg;
+    char buf[64];
+    custom_config(&cfg, "[{name: f1, type: linear, units: 32, init: {constant: 0.1}}, {type: relu},"
+                        " {name: out, type: linear, units: classes, init: {constant: 0.1}}]");
+    dt_report *rep = run_debug(&cfg);
+    assert_true(dt_report_has_finding(rep, "symmetric-init"));
+    assert_string_equal(evidence_str(rep, "symmetric-init", "layer", buf, sizeof buf), "f1");
+    assert_true(evidence_num(rep, "symmetric-init", "identical_units") == 32);
+    dt_report_free(rep);
+
+    custom_config(&cfg, "[{name: f1, type: linear, units: 32}, {type: relu},"
+                        " {name: out, type: linear, units: classes, init: {constant: 0.1}}]");
+    rep = run_debug(&cfg);
+    assert_no_zoo_findings(rep);
+    dt_report_free(rep);
+}
+
+/* ------------------------- gradient-flow and dead-unit thresholds (anchors) */
+
+/* Adam at lr 0.1 on 784 pixels: 96% of the hidden outputs end at zero, yet
+ * few units are silent on every sample.  AUTOTRAINER/DeepDiagnosis count
+ * outputs (>= 70% zero); the unit rule alone would miss it. */
+static void test_dead_relu_by_zero_outputs(void **state)
+{
+    dt_config cfg;
+    synthetic_config(&cfg, "shapes", "300");
+    set(&cfg, "model.arch", "custom");
+    set(&cfg, "model.layers", "[{type: flatten}, {name: f1, type: linear, units: 64}, {name: r1, type: relu},"
+                              " {name: out, type: linear, units: classes}]");
+    set(&cfg, "train.lr", "0.1");
+    dt_report *rep = run_debug(&cfg);
+    assert_true(dt_report_has_finding(rep, "dead-relu"));
+    assert_true(evidence_num(rep, "dead-relu", "zero_fraction") >= 0.7);
+    assert_true(evidence_num(rep, "dead-relu", "dead_fraction") < 0.7);
+    dt_report_free(rep);
+    set(&cfg, "train.lr", "3e-4");
+    rep = run_debug(&cfg);
+    assert_false(dt_report_has_finding(rep, "dead-relu"));
+    dt_report_free(rep);
+}
+
+#define THREE_LAYERS(std)                                                                                     \
+    "[{name: f1, type: linear, units: 32, init: {normal: " std "}}, {type: relu},"                         \
+    " {name: f2, type: linear, units: 32, init: {normal: " std "}}, {type: relu},"                         \
+    " {name: out, type: linear, units: classes, init: {normal: " std "}}]"
+
+/* Weights of std 1e-4 everywhere: every layer's gradient is ~1e-8 while the
+ * first/last ratio stays near 1, so only BTTackler's median rule (median
+ * mean |g| < 1e-5) sees it.  Std 300: the median exceeds 1e4 (exploding)
+ * with the ratio near 1 again. */
+static void test_gradient_median_rules(void **state)
+{
+    dt_config cfg;
+    custom_config(&cfg, THREE_LAYERS("1.0e-4"));
+    dt_report *rep = run_debug(&cfg);
+    assert_true(dt_report_has_finding(rep, "vanishing-gradients"));
+    assert_true(evidence_num(rep, "vanishing-gradients", "median_mean_abs") < 1e-5);
+    assert_true(evidence_num(rep, "vanishing-gradients", "ratio") > 1e-3);
+    assert_false(dt_report_has_finding(rep, "exploding-gradients"));
+    dt_report_free(rep);
+    custom_config(&cfg, THREE_LAYERS("300"));
+    rep = run_debug(&cfg);
+    assert_true(dt_report_has_finding(rep, "exploding-gradients"));
+    assert_true(evidence_num(rep, "exploding-gradients", "median_mean_abs") > 1e4);
+    assert_true(evidence_num(rep, "exploding-gradients", "ratio") < 70);
+    assert_false(dt_report_has_finding(rep, "vanishing-gradients"));
+    dt_report_free(rep);
+    custom_config(&cfg, "[{name: f1, type: linear, units: 32}, {type: relu}, {name: f2, type: linear, units: 32},"
+                        " {type: relu}, {name: out, type: linear, units: classes}]");
+    rep = run_debug(&cfg);
+    assert_false(dt_report_has_finding(rep, "vanishing-gradients"));
+    assert_false(dt_report_has_finding(rep, "exploding-gradients"));
+    dt_report_free(rep);
+}
+
 /* ---------------------------------------------------- the gradient check */
 
 static void scale_first_weight_grad(dt_graph *g, void *ctx)
@@ -420,6 +665,13 @@ int main(void)
         cmocka_unit_test(test_train_test_overlap),
         cmocka_unit_test(test_divergence_reports_nan_or_inf),
         cmocka_unit_test(test_gradcheck_catches_wrong_backward),
+        cmocka_unit_test(test_linear_stack_has_no_nonlinearity),
+        cmocka_unit_test(test_activation_on_logits),
+        cmocka_unit_test(test_loss_task_mismatch),
+        cmocka_unit_test(test_tanh_saturation),
+        cmocka_unit_test(test_constant_init_stays_symmetric),
+        cmocka_unit_test(test_dead_relu_by_zero_outputs),
+        cmocka_unit_test(test_gradient_median_rules),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

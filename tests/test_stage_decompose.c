@@ -290,6 +290,138 @@ static void test_mnist_lenet(void **state)
     st_free(r);
 }
 
+/* --------------------------------------- checks of the trained model */
+
+static const char *const blobs3000[] = {"data.format=synthetic", "data.synthetic.generator=blobs",
+                                        "data.synthetic.samples=3000", "train.epochs=10", NULL};
+
+static double label_noise_estimate(const st_run *r)
+{
+    const cJSON *ln = st_metric_json(r, "label_noise");
+    assert_non_null(ln);
+    return cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(ln, "estimated_share"));
+}
+
+static double finding_number(const st_run *r, const char *id, const char *key)
+{
+    const cJSON *f;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(r->json, "findings"))
+        if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "id")), id))
+            return cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(f, "evidence"), key));
+    return NAN;
+}
+
+/* Confident learning on the out-of-sample rows: 30% planted label errors
+ * are estimated near 30%; shuffled labels are flagged; the clean set is
+ * not (its estimate stays near 0). */
+static void test_label_noise_is_estimated(void **state)
+{
+    const char *noisy[] = {"data.synthetic.label_noise=0.3", NULL};
+    st_run *r = st_stage(dt_stage_decompose, "decompose", blobs3000, noisy);
+    double est = finding_number(r, "label-noise", "estimated_share");
+    print_message("30%% label noise: estimated %.3f\n", est);
+    assert_true(est > 0.2 && est < 0.4);
+    st_free(r);
+    const char *shuffled[] = {"data.synthetic.shuffle_labels=true", NULL};
+    r = st_stage(dt_stage_decompose, "decompose", blobs3000, shuffled);
+    print_message("shuffled labels: estimated %.3f\n", label_noise_estimate(r));
+    assert_true(dt_report_has_finding(r->rep, "label-noise"));
+    st_free(r);
+    r = st_stage(dt_stage_decompose, "decompose", blobs3000, NULL);
+    print_message("clean: estimated %.3f\n", label_noise_estimate(r));
+    assert_false(dt_report_has_finding(r->rep, "label-noise"));
+    assert_true(label_noise_estimate(r) < 0.05);
+    assert_false(dt_report_has_finding(r->rep, "not-converged"));
+    st_free(r);
+}
+
+/* Three epochs of spirals: the validation error still falls (and the
+ * unfinished model's disagreements are not read as label noise); the same
+ * run with room to stop early converges. */
+static void test_too_few_epochs_is_not_converged(void **state)
+{
+    const char *few[] = {"train.epochs=3", NULL};
+    st_run *r = st_stage(dt_stage_decompose, "decompose", spirals, few);
+    assert_true(dt_report_has_finding(r->rep, "not-converged"));
+    assert_true(finding_number(r, "not-converged", "drop") > finding_number(r, "not-converged", "noise"));
+    assert_false(dt_report_has_finding(r->rep, "label-noise"));
+    st_free(r);
+    r = st_stage(dt_stage_decompose, "decompose", spirals, NULL);
+    assert_false(dt_report_has_finding(r->rep, "not-converged"));
+    st_free(r);
+}
+
+/* "a,b,y" rows; numeric: y = a quantity of a and b rounded to 0..19;
+ * otherwise 10 nominal classes whose ids are shuffled against where their
+ * clusters lie, so confusions land at any id distance. */
+static void write_many_classes(const char *dir, const char *name, int numeric, char *path, size_t size)
+{
+    static const int place[10] = {3, 7, 0, 9, 5, 1, 8, 2, 6, 4};
+    size_t cap = 64 * 3000 + 64, len = 0;
+    char *csv = malloc(cap);
+    assert_non_null(csv);
+    len += (size_t)snprintf(csv, cap, "a,b,y\n");
+    dt_rng r;
+    dt_rng_seed(&r, 5);
+    for (int i = 0; i < 3000; i++) {
+        double a, b;
+        int y;
+        if (numeric) {
+            a = dt_rng_uniform(&r);
+            b = dt_rng_uniform(&r);
+            y = (int)lround(19 * (0.7 * a + 0.3 * b) + 0.8 * dt_rng_normal(&r));
+            y = y < 0 ? 0 : y > 19 ? 19 : y;
+        } else {
+            y = i % 10;
+            double ang = 2 * M_PI * place[y] / 10;
+            a = cos(ang) + 0.25 * dt_rng_normal(&r);
+            b = sin(ang) + 0.25 * dt_rng_normal(&r);
+        }
+        len += (size_t)snprintf(csv + len, cap - len, "%.4f,%.4f,%d\n", a, b, y);
+    }
+    dt_test_write(dir, name, csv, path, size);
+    free(csv);
+}
+
+/* cross_entropy on a quantity: the errors land next to the true value. */
+static void test_numeric_target_read_as_classes(void **state)
+{
+    char dir[512], path[700], key[760];
+    dt_test_tmpdir(dir, sizeof dir);
+    write_many_classes(dir, "numeric.csv", 1, path, sizeof path);
+    snprintf(key, sizeof key, "data.train.path=%s", path);
+    const char *base[] = {"data.format=csv", key, "data.csv.label=y", "train.epochs=20", NULL};
+    st_run *r = st_stage(dt_stage_decompose, "decompose", base, NULL);
+    print_message("numeric target: distance ratio %.3f\n", st_metric(r, "error_label_distance_ratio"));
+    assert_true(dt_report_has_finding(r->rep, "loss-task-mismatch"));
+    st_free(r);
+    write_many_classes(dir, "nominal.csv", 0, path, sizeof path);
+    snprintf(key, sizeof key, "data.train.path=%s", path);
+    r = st_stage(dt_stage_decompose, "decompose", base, NULL);
+    print_message("nominal classes: distance ratio %.3f\n", st_metric(r, "error_label_distance_ratio"));
+    assert_false(dt_report_has_finding(r->rep, "loss-task-mismatch"));
+    assert_true(st_metric(r, "error_label_distance_ratio") > 0.5);
+    st_free(r);
+    dt_test_rmtree(dir);
+}
+
+/* Plain SGD at lr 2 on batches of 4: the validation error jumps between
+ * epochs (AUTOTRAINER's unstable training); lr 0.05 on batches of 32 does not. */
+static void test_large_lr_tiny_batches_oscillate(void **state)
+{
+    const char *base[] = {"data.format=synthetic", "data.synthetic.generator=spirals", "data.synthetic.samples=1500",
+                          "train.optimizer=sgd", "train.epochs=10", NULL};
+    const char *wild[] = {"train.lr=2.0", "train.batch_size=4", NULL};
+    st_run *r = st_stage(dt_stage_decompose, "decompose", base, wild);
+    assert_true(dt_report_has_finding(r->rep, "training-oscillates"));
+    assert_true(finding_number(r, "training-oscillates", "swings") >= 2);
+    st_free(r);
+    const char *calm[] = {"train.lr=0.05", "train.batch_size=32", NULL};
+    r = st_stage(dt_stage_decompose, "decompose", base, calm);
+    assert_false(dt_report_has_finding(r->rep, "training-oscillates"));
+    st_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -301,6 +433,10 @@ int main(void)
         cmocka_unit_test(test_clean_problem_has_no_findings),
         cmocka_unit_test(test_target_sets_irreducible_error),
         cmocka_unit_test(test_run_trains_the_model_once),
+        cmocka_unit_test(test_label_noise_is_estimated),
+        cmocka_unit_test(test_too_few_epochs_is_not_converged),
+        cmocka_unit_test(test_numeric_target_read_as_classes),
+        cmocka_unit_test(test_large_lr_tiny_batches_oscillate),
         cmocka_unit_test(test_mnist_lenet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -58,6 +58,8 @@ typedef struct dt_data_spec {
     dt_generator generator;
     size_t samples;
     double noise;
+    double label_noise;          /* share of labels replaced by another class (planted label errors) */
+    int shuffle_labels;          /* labels permuted against the inputs (nothing left to learn) */
     /* splits, normalization, simplification */
     double train_val_fraction;   /* data.splits.train_val, held out of train */
     double test_val_fraction;    /* data.splits.test_val, carved out of test */

@@ -51,6 +51,7 @@ typedef struct dt_model {
     dt_node *out;                 /* [B, outputs] model output (logits unless output_softmax) */
     dt_node *loss;                /* [1] mean loss over the batch */
     int output_softmax;           /* the output layer is a softmax (wrong with cross-entropy) */
+    int onehot_targets;           /* mse on class labels: y holds one-hot rows (set by dt_model_load_batch) */
     dt_node *layer_out[DT_MAX_LAYERS];      /* each described layer's output node */
 } dt_model;
 

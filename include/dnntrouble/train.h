@@ -9,6 +9,9 @@
 /* Copies rows[0..n) of split s into the model inputs (each from its field,
  * normalized) and m->y, and sets the batch size. */
 dt_status dt_model_load_batch(dt_model *m, const dt_data *d, dt_split_id s, const size_t *rows, size_t n);
+/* The class id of batch row r (classification data; with mse on class
+ * labels y holds one-hot rows and this reads them back). */
+int dt_model_class_of(const dt_model *m, size_t r);
 
 /* Changes a loaded batch in place before the model sees it (n rows; train
  * is 1 during training): zeroed inputs for a baseline, augmentation. */

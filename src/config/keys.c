@@ -57,6 +57,8 @@ const dt_key dt_keys[] = {
     ENUMKEY("data.synthetic.generator", data.generator, generator_names, "blobs"),
     KEY("data.synthetic.samples", DT_KT_SIZE, data.samples, DT_R_ATLEAST1, "3000", 0),
     KEY("data.synthetic.noise", DT_KT_DOUBLE, data.noise, DT_R_NONNEG, "0.1", 0),
+    KEY("data.synthetic.label_noise", DT_KT_DOUBLE, data.label_noise, DT_R_HALFOPEN01, "0", 0),
+    KEY("data.synthetic.shuffle_labels", DT_KT_BOOL, data.shuffle_labels, DT_R_ANY, "false", 0),
     ENUMKEY("data.modality", data.modality, modality_names, "auto"),
     KEY("data.splits.train_val", DT_KT_DOUBLE, data.train_val_fraction, DT_R_OPEN01, "0.1", 0),
     KEY("data.splits.test_val", DT_KT_DOUBLE, data.test_val_fraction, DT_R_OPEN01, "0.5", 0),

@@ -204,6 +204,9 @@ static dt_status load_source(const dt_data_spec *spec, int which, const char *ba
         snprintf(src->name, sizeof src->name, "synthetic %s", which ? "test" : "train");
         dt_status st = dt_synth_generate(spec->generator, spec->samples, spec->noise, &r, src, n_fields, nat,
                                          gen_classes);
+        if (!st)
+            st = dt_synth_corrupt_labels(src, *gen_classes, spec->label_noise, spec->shuffle_labels,
+                                         spec->seed * 2654435761ull + 29 + (unsigned)which);
         for (int f = 0; f < *n_fields; f++) memcpy(src->fx[f].file, src->name, sizeof src->fx[f].file);
         return st;
     }

@@ -27,6 +27,12 @@ typedef struct dt_natural {
 dt_status dt_synth_generate(dt_generator g, size_t n, double noise, dt_rng *rng, dt_data_source *src,
                             int *n_fields, dt_natural nat[DT_MAX_FIELDS], int *classes);
 
+/* Planted label errors (data.synthetic.label_noise / shuffle_labels), drawn
+ * from their own seeded stream so the inputs stay those of the clean set:
+ * exactly round(share * n) labels, chosen at random, each replaced by a
+ * uniformly drawn other class; then, when shuffle, all labels permuted. */
+dt_status dt_synth_corrupt_labels(dt_data_source *src, int classes, double share, int shuffle, uint64_t seed);
+
 /* Raw (unnormalized) values of field `field` of source `src`, row `row`,
  * into out[field sample_dim] (token ids as floats). */
 void dt_data_fetch_field_raw(const dt_data *d, const dt_data_source *src, int field, size_t row, float *out);

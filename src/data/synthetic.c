@@ -160,3 +160,33 @@ dt_status dt_synth_generate(dt_generator g, size_t n, double noise, dt_rng *rng,
     }
     return DT_OK;
 }
+
+dt_status dt_synth_corrupt_labels(dt_data_source *src, int classes, double share, int shuffle, uint64_t seed)
+{
+    if (!(share >= 0) || share >= 1) return dt_fail(DT_ECONFIG, "data.synthetic.label_noise: must be in [0, 1)");
+    size_t n = src->n, flips = (size_t)llround(share * (double)n);
+    if ((!flips && !shuffle) || n == 0) return DT_OK;
+    if (flips && classes < 2)
+        return dt_fail(DT_ECONFIG, "data.synthetic.label_noise: needs at least 2 classes");
+    size_t *idx = malloc(n * sizeof *idx);
+    if (!idx) return dt_fail(DT_ENOMEM, "synthetic labels: out of memory");
+    dt_rng r;
+    dt_rng_seed(&r, seed ^ 0xA5A5F00DCAFEull);
+    for (size_t i = 0; i < n; i++) idx[i] = i;
+    dt_rng_shuffle(&r, idx, n);
+    for (size_t i = 0; i < flips; i++) {
+        float *y = &src->y[idx[i]];
+        int other = (int)dt_rng_below(&r, (uint64_t)(classes - 1));
+        *y = (float)(other >= (int)*y ? other + 1 : other);
+    }
+    if (shuffle) {
+        float *y = malloc(n * sizeof *y);
+        if (!y) { free(idx); return dt_fail(DT_ENOMEM, "synthetic labels: out of memory"); }
+        dt_rng_shuffle(&r, idx, n);
+        for (size_t i = 0; i < n; i++) y[i] = src->y[idx[i]];
+        memcpy(src->y, y, n * sizeof *y);
+        free(y);
+    }
+    free(idx);
+    return DT_OK;
+}

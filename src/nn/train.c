@@ -10,7 +10,28 @@ dt_status dt_model_load_batch(dt_model *m, const dt_data *d, dt_split_id s, cons
     if (st) return st;
     for (int i = 0; i < m->n_inputs; i++) dt_data_batch_field(d, s, m->field[i], rows, n, m->inputs[i]->val);
     dt_data_batch_labels(d, s, rows, n, m->y->val);
+    /* mse on class labels: the one-hot rows, as Keras' MSE on categorical
+     * labels sees them (debug reports it as loss-task-mismatch).  Expanded
+     * in place from the last row down, so no id is overwritten unread. */
+    m->onehot_targets = m->spec.loss == DT_LOSS_MSE && d->task == DT_TASK_CLASSIFICATION;
+    if (m->onehot_targets) {
+        size_t K = (size_t)m->spec.outputs;
+        for (size_t i = n; i-- > 0;) {
+            int c = (int)m->y->val[i];
+            memset(m->y->val + i * K, 0, K * sizeof(float));
+            if (c >= 0 && (size_t)c < K) m->y->val[i * K + (size_t)c] = 1.0f;
+        }
+    }
     return DT_OK;
+}
+
+int dt_model_class_of(const dt_model *m, size_t r)
+{
+    if (!m->onehot_targets) return (int)m->y->val[r];
+    int K = m->spec.outputs, best = 0;
+    const float *y = m->y->val + r * (size_t)K;
+    for (int j = 1; j < K; j++) if (y[j] > y[best]) best = j;
+    return best;
 }
 
 /* Loss of one row from the model output (cross-entropy from logits, or
@@ -68,8 +89,8 @@ dt_status dt_model_evaluate_with(dt_model *m, const dt_data *d, dt_split_id s, d
             int p;
             float l = row_loss_of(m, i, &p);
             loss += l;
-            if (m->spec.loss == DT_LOSS_MSE) err += l * to_raw;
-            else err += p != (int)m->y->val[i];
+            if (m->spec.loss == DT_LOSS_MSE && !m->onehot_targets) err += l * to_raw;
+            else err += p != dt_model_class_of(m, i);
             if (pred) pred[start + i] = p;
             if (row_loss) row_loss[start + i] = (float)(l * to_raw);
         }
@@ -197,7 +218,7 @@ dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_
             for (size_t r = 0; r < k; r++) {   /* the running train error, from this step's forward pass */
                 int p;
                 float l = row_loss_of(m, r, &p);
-                wrong += m->spec.loss == DT_LOSS_MSE ? l : p != (int)m->y->val[r];
+                wrong += m->spec.loss == DT_LOSS_MSE && !m->onehot_targets ? l : p != dt_model_class_of(m, r);
             }
             rows_seen += k;
             if (opts->on_step) {

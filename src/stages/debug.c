@@ -318,6 +318,7 @@ dt_status dt_stage_debug(dt_stage_ctx *ctx, dt_report *rep)
     if (!st) st = dt_model_load_batch(s.m, d, DT_SPLIT_TRAIN, s.rows, s.B);
     if (!st) {
         for (int i = 0; i < s.m->n_inputs; i++) dbg_check_inputs(&s, i, s.m->inputs[i]->val, s.B);
+        dbg_desc_checks(&s);
         st = dbg_model_checks(&s);
     }
     dt_report_metric_json(rep, "checks", s.checks);

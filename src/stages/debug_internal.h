@@ -1,6 +1,6 @@
-/* The debug stage ("get your model to run"), split in two files:
- * debug.c runs the stage and the data checks, debug_model.c the checks on
- * the built model.  See docs/findings.md "## debug" for every rule. */
+/* The debug stage ("get your model to run"), split in three files:
+ * debug.c runs the stage and the data checks, debug_desc.c the checks of
+ * the description and loss, debug_model.c the checks on the built model.  See docs/findings.md "## debug" for every rule. */
 #ifndef DT_STAGES_DEBUG_INTERNAL_H
 #define DT_STAGES_DEBUG_INTERNAL_H
 
@@ -32,6 +32,10 @@ void dbg_check_labels(dbg_state *s);
 void dbg_check_imbalance(dbg_state *s);
 void dbg_check_overlap(dbg_state *s);
 void dbg_check_inputs(dbg_state *s, int input, const float *x, size_t n);
+
+/* Checks of the model description and the loss against the task
+ * (debug_desc.c), with the debug batch loaded. */
+void dbg_desc_checks(dbg_state *s);
 
 /* Model checks (debug_model.c), on s->m with the debug batch loaded. */
 dt_status dbg_model_checks(dbg_state *s);

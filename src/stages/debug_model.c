@@ -16,10 +16,15 @@
 #define VANISH_FIRST 1e-4           /* AUTOTRAINER beta2 */
 #define EXPLODE_RATIO 70.0          /* AUTOTRAINER beta3 */
 #define EXPLODE_MEAN_ABS 1e6        /* TheDeepChecker / SageMaker: mean |g| */
-#define DEAD_RELU_SHARE 0.7         /* DeepDiagnosis / AUTOTRAINER gamma */
+#define VANISH_MEDIAN 1e-5          /* BTTackler: median over layers of mean |g| */
+#define EXPLODE_MEDIAN 1e4          /* BTTackler */
+#define DEAD_RELU_SHARE 0.7         /* DeepDiagnosis / AUTOTRAINER gamma: units, or outputs <= 0 */
 #define GRADCHECK_FAIL_SHARE 0.1    /* more than 10% of the checked elements */
 #define UPDATE_LOG10_MIN (-4.0)     /* TheDeepChecker update/weight ratio range */
 #define UPDATE_LOG10_MAX (-1.0)
+#define SATURATION_ABS 5.0          /* DeepDiagnosis: |pre-activation| beyond +-5 */
+#define SATURATION_SHARE 0.5        /* DeepDiagnosis / SageMaker: more than 50% of a layer's units */
+#define TWIN_REL_TOL 1e-4           /* rows equal up to BLAS rounding: |a - b| <= tol * max |a| */
 
 static int is_weight(const dt_node *p) { return p->ndim >= 2; }
 
@@ -250,6 +255,29 @@ done:
     free(nr);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median over the weight tensors of their mean |g| (1 when none: neutral). */
+static double median_mean_abs(const dt_graph *g, const double *mean_abs)
+{
+    double *v = malloc((size_t)(g->n_params ? g->n_params : 1) * sizeof *v);
+    int n = 0;
+    if (!v) return 1.0;
+    for (int i = 0; i < g->n_params; i++)
+        if (is_weight(g->params[i]) && isfinite(mean_abs[i])) v[n++] = mean_abs[i];
+    double med = 1.0;
+    if (n) {
+        qsort(v, (size_t)n, sizeof *v, cmp_double);
+        med = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    }
+    free(v);
+    return med;
+}
+
 static void check_gradient_flow(dbg_state *s, const double *norm, const double *mean_abs, const char *phase)
 {
     const dt_graph *g = s->m->g;
@@ -289,16 +317,31 @@ static void check_gradient_flow(dbg_state *s, const double *norm, const double *
     if (first < 0) return;
     double gf = norm[first], gl = norm[last];
     char key[64];
-    int vanish = first != last && ratio < VANISH_RATIO && gf < VANISH_FIRST;
-    int explode = worst >= 0 || (first != last && ratio > EXPLODE_RATIO);
+    /* BTTackler's layer-wide view: the median over weight tensors of the
+     * mean |g| (a whole network gone quiet or loud, not only its ends). */
+    double med = median_mean_abs(g, mean_abs);
+    int med_vanish = med < VANISH_MEDIAN, med_explode = med > EXPLODE_MEDIAN;
+    int vanish = (first != last && ratio < VANISH_RATIO && gf < VANISH_FIRST) || med_vanish;
+    int explode = worst >= 0 || (first != last && ratio > EXPLODE_RATIO) || med_explode;
     snprintf(key, sizeof key, "grad_ratio_first_last_%s", phase);
-    dbg_check(s, key, ratio, explode ? EXPLODE_RATIO : VANISH_RATIO, !vanish && !explode);
+    dbg_check(s, key, ratio, explode ? EXPLODE_RATIO : VANISH_RATIO,
+              !(first != last && ratio < VANISH_RATIO && gf < VANISH_FIRST) && !(first != last && ratio > EXPLODE_RATIO));
+    snprintf(key, sizeof key, "grad_median_mean_abs_%s", phase);
+    dbg_check(s, key, med, med_explode ? EXPLODE_MEDIAN : VANISH_MEDIAN, !med_vanish && !med_explode);
     const char *fn = g->params[first]->name, *ln = g->params[last]->name;
     if (vanish && !dt_report_has_finding(s->rep, "vanishing-gradients")) {
-        dt_finding *f = dt_report_finding(s->rep, "vanishing-gradients", DT_SEV_WARNING,
-                                          "gradients vanish towards the input (%s): |g(%s)| = %.3g is %.3g times "
-                                          "|g(%s)| = %.3g",
-                                          phase, fn, gf, ratio, ln, gl);
+        dt_finding *f;
+        if (!med_vanish)
+            f = dt_report_finding(s->rep, "vanishing-gradients", DT_SEV_WARNING,
+                                  "gradients vanish towards the input (%s): |g(%s)| = %.3g is %.3g times |g(%s)| = %.3g",
+                                  phase, fn, gf, ratio, ln, gl);
+        else
+            f = dt_report_finding(s->rep, "vanishing-gradients", DT_SEV_WARNING,
+                                  "gradients vanish across the network (%s): the median over weight tensors of the "
+                                  "mean |g| is %.3g (< %.0e); |g(%s)| = %.3g, |g(%s)| = %.3g",
+                                  phase, med, VANISH_MEDIAN, fn, gf, ln, gl);
+        dt_finding_evidence(f, "median_mean_abs", med);
+        dt_finding_evidence(f, "median_threshold", VANISH_MEDIAN);
         dt_finding_evidence(f, "first_norm", gf);
         dt_finding_evidence(f, "last_norm", gl);
         dt_finding_evidence(f, "ratio", ratio);
@@ -315,11 +358,18 @@ static void check_gradient_flow(dbg_state *s, const double *norm, const double *
             f = dt_report_finding(s->rep, "exploding-gradients", DT_SEV_WARNING,
                                   "gradient of %s is %s (%s): mean |g| = %.3g", g->params[worst]->name,
                                   isfinite(norm[worst]) ? "huge" : "not finite", phase, mean_abs[worst]);
+        else if (med_explode)
+            f = dt_report_finding(s->rep, "exploding-gradients", DT_SEV_WARNING,
+                                  "gradients are huge across the network (%s): the median over weight tensors of the "
+                                  "mean |g| is %.3g (> %.0e)",
+                                  phase, med, EXPLODE_MEDIAN);
         else
             f = dt_report_finding(s->rep, "exploding-gradients", DT_SEV_WARNING,
                                   "gradients grow towards the input (%s): |g(%s)| = %.3g is %.3g times "
                                   "|g(%s)| = %.3g",
                                   phase, fn, gf, ratio, ln, gl);
+        dt_finding_evidence(f, "median_mean_abs", med);
+        dt_finding_evidence(f, "median_threshold", EXPLODE_MEDIAN);
         dt_finding_evidence(f, "first_norm", isfinite(gf) ? gf : -1);
         dt_finding_evidence(f, "last_norm", isfinite(gl) ? gl : -1);
         if (isfinite(ratio)) dt_finding_evidence(f, "ratio", ratio);
@@ -678,6 +728,145 @@ static void check_update_ratio(dbg_state *s, const double *log_ratio)
     dt_finding_suggest(f, "check the initialisation scale of %s", g->params[worst]->name);
 }
 
+/* ------------------------------------------- saturated tanh / sigmoid */
+
+/* Share of the units (features; conv: channels; sequences: the last axis)
+ * of a tanh/sigmoid node whose pre-activation has |z| >= SATURATION_ABS for
+ * more than half of the batch's values: there the derivative is below
+ * 2e-4 (tanh) / 7e-3 (sigmoid), so almost no gradient passes. */
+static double saturated_share(const dt_node *n, size_t *units_out, size_t *sat_out, double *mean_abs)
+{
+    const dt_node *z = n->in[0];
+    size_t k = dt_numel(z), B = (size_t)z->shape[0], per = B ? k / B : 0;
+    size_t units = z->ndim == 3 ? (size_t)z->shape[2] : z->ndim >= 2 ? (size_t)z->shape[1] : 1;
+    size_t spatial = units ? per / units : 0;
+    size_t *hits = calloc(units ? units : 1, sizeof *hits), sat = 0;
+    double ab = 0;
+    if (!hits || !units || !per) {
+        free(hits);
+        *units_out = *sat_out = 0;
+        *mean_abs = 0;
+        return 0;
+    }
+    for (size_t e = 0; e < k; e++) {
+        size_t u = z->ndim == 3 ? e % units : (e % per) / spatial;
+        double v = fabs(z->val[e]);
+        ab += v;
+        hits[u] += v >= SATURATION_ABS;
+    }
+    for (size_t u = 0; u < units; u++) sat += 2 * hits[u] > B * spatial;
+    free(hits);
+    *units_out = units;
+    *sat_out = sat;
+    *mean_abs = ab / (double)k;
+    return (double)sat / (double)units;
+}
+
+/* Run after a forward: every tanh/sigmoid layer's pre-activations. */
+static void check_saturation(dbg_state *s, const char *phase)
+{
+    const dt_graph *g = s->m->g;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const dt_node *n = g->nodes[i];
+        if ((n->op != DT_OP_TANH && n->op != DT_OP_SIGMOID) || !n->n_in) continue;
+        size_t units, sat;
+        double mean_abs, share = saturated_share(n, &units, &sat, &mean_abs);
+        char key[96];
+        snprintf(key, sizeof key, "saturated_%s_%s", n->layer, phase);
+        dbg_check(s, key, share, SATURATION_SHARE, share <= SATURATION_SHARE);
+        if (share <= SATURATION_SHARE || dt_report_has_finding(s->rep, "saturated-activations")) continue;
+        const char *op = dt_op_get(n->op)->name;
+        dt_finding *f = dt_report_finding(s->rep, "saturated-activations", DT_SEV_WARNING,
+                                          "%.0f%% of the units of %s layer '%s' are saturated (%s): |pre-activation| "
+                                          ">= %.0f for most samples (mean |z| = %.3g), so almost no gradient passes",
+                                          100.0 * share, op, n->layer, phase, SATURATION_ABS, mean_abs);
+        dt_finding_evidence_str(f, "layer", n->layer);
+        dt_finding_evidence_str(f, "activation", op);
+        dt_finding_evidence(f, "saturated_fraction", share);
+        dt_finding_evidence(f, "saturated_units", (double)sat);
+        dt_finding_evidence(f, "units", (double)units);
+        dt_finding_evidence(f, "mean_abs_preactivation", mean_abs);
+        dt_finding_evidence(f, "abs_threshold", SATURATION_ABS);
+        dt_finding_evidence(f, "threshold", SATURATION_SHARE);
+        dt_finding_evidence_str(f, "phase", phase);
+        dt_finding_suggest(f, "scale the initial weights to the fan-in (init: glorot_uniform for tanh/sigmoid, "
+                              "or default) instead of a fixed large std");
+        dt_finding_suggest(f, "normalize the inputs (data.normalize: true) and add batch-norm before '%s'", n->layer);
+        dt_finding_suggest(f, "use ReLU (model.activation: relu or {type: relu})");
+    }
+}
+
+/* ------------------------------------------------------ symmetric init */
+
+/* Layers whose weight rows are output units that only differ by their
+ * initialisation (an embedding's rows are tokens, not units). */
+static int has_unit_rows(const dt_model *m, const dt_node *p)
+{
+    if (!is_weight(p)) return 0;
+    int i = dt_model_desc_find(&m->spec.desc, p->layer);
+    if (i < 0) return 0;
+    dt_layer_type t = m->spec.desc.layers[i].type;
+    return t == DT_LAYER_LINEAR || t == DT_LAYER_CONV2D || t == DT_LAYER_LSTM;
+}
+
+/* Rows (first axis) of p that equal an earlier row. */
+static size_t twin_rows(const dt_node *p)
+{
+    size_t rows = (size_t)p->shape[0], D = rows ? dt_numel(p) / rows : 0, twins = 0;
+    if (rows < 2) return 0;
+    for (size_t u = 1; u < rows; u++) {
+        const float *a = p->val + u * D;
+        double amax = 0;
+        for (size_t j = 0; j < D; j++) amax = fmax(amax, fabs(a[j]));
+        double tol = TWIN_REL_TOL * amax;
+        int twin = 0;
+        for (size_t v = 0; v < u && !twin; v++) {
+            const float *b = p->val + v * D;
+            size_t j = 0;
+            while (j < D && fabs((double)a[j] - b[j]) <= tol) j++;
+            twin = j == D;
+        }
+        twins += twin;
+    }
+    return twins;
+}
+
+/* twins0: per parameter, twin rows before training; judged after the
+ * debug steps: units that started equal and are still equal. */
+static void check_symmetry(dbg_state *s, const size_t *twins0)
+{
+    const dt_graph *g = s->m->g;
+    int worst = -1;
+    size_t worst_twins = 0;
+    for (int i = 0; i < g->n_params; i++) {
+        const dt_node *p = g->params[i];
+        if (!twins0[i] || !has_unit_rows(s->m, p)) continue;
+        size_t t = twin_rows(p);
+        if (t > worst_twins) { worst_twins = t; worst = i; }
+    }
+    dbg_check(s, "symmetric_units_after_steps", (double)worst_twins, 0, worst < 0);
+    if (worst < 0) return;
+    const dt_node *p = g->params[worst];
+    size_t rows = (size_t)p->shape[0];
+    double share = (double)(worst_twins + 1) / (double)rows;
+    dt_finding *f = dt_report_finding(s->rep, "symmetric-init", DT_SEV_WARNING,
+                                      "%zu of the %zu units of layer '%s' (%s) started with identical weights and "
+                                      "are still identical after %d training steps: they receive the same gradient, "
+                                      "so the layer acts as %s",
+                                      worst_twins + 1 > rows ? rows : worst_twins + 1, rows, p->layer, p->name,
+                                      DBG_TRAIN_STEPS, worst_twins + 1 >= rows ? "a single unit" : "fewer units");
+    dt_finding_evidence_str(f, "layer", p->layer);
+    dt_finding_evidence_str(f, "param", p->name);
+    dt_finding_evidence(f, "identical_units", (double)(worst_twins + 1 > rows ? rows : worst_twins + 1));
+    dt_finding_evidence(f, "units", (double)rows);
+    dt_finding_evidence(f, "identical_share", share > 1 ? 1 : share);
+    dt_finding_evidence(f, "initial_twin_rows", (double)twins0[worst]);
+    dt_finding_evidence(f, "steps", DBG_TRAIN_STEPS);
+    dt_finding_suggest(f, "initialise '%s' randomly (init: default, he_normal or glorot_uniform) instead of a "
+                          "constant or zeros", p->layer);
+    dt_finding_suggest(f, "only the last layer may start at zero: its units see different labels");
+}
+
 /* --------------------------------------------- activations and dead ReLUs */
 
 static cJSON *layer_stats(dbg_state *s)
@@ -709,6 +898,11 @@ static cJSON *layer_stats(dbg_state *s)
         cJSON_AddStringToObject(o, "shape", dt_shape_str(n, shape, sizeof shape));
         cJSON_AddNumberToObject(o, "mean", mean);
         cJSON_AddNumberToObject(o, "std", sqrt(var > 0 ? var : 0));
+        if ((n->op == DT_OP_TANH || n->op == DT_OP_SIGMOID) && n->n_in) {
+            size_t units, sat;
+            double mean_abs;
+            cJSON_AddNumberToObject(o, "saturated_fraction", saturated_share(n, &units, &sat, &mean_abs));
+        }
         if (n->op == DT_OP_RELU && n->ndim >= 2 && s->B > 0) {
             /* Units: features of a dense layer, channels of a conv layer;
              * dead = zero for every sample (and every position). */
@@ -719,20 +913,32 @@ static cJSON *layer_stats(dbg_state *s)
                     for (size_t p = 0; p < spatial && !alive; p++) alive = n->val[b * per + u * spatial + p] != 0.0f;
                 dead += !alive;
             }
-            double share = units ? (double)dead / (double)units : 0;
-            cJSON_AddNumberToObject(o, "zero_fraction", k ? (double)zeros / (double)k : 0);
+            double share = units ? (double)dead / (double)units : 0, zf = k ? (double)zeros / (double)k : 0;
+            cJSON_AddNumberToObject(o, "zero_fraction", zf);
             cJSON_AddNumberToObject(o, "dead_fraction", share);
-            char key[80];
+            char key[96];
             snprintf(key, sizeof key, "dead_relu_%s", n->layer);
             dbg_check(s, key, share, DEAD_RELU_SHARE, share < DEAD_RELU_SHARE);
-            if (share >= DEAD_RELU_SHARE && share > worst_dead) { worst_dead = share; worst = i; }
-            if (share >= DEAD_RELU_SHARE) {
-                dt_finding *f = dt_report_finding(s->rep, "dead-relu", DT_SEV_WARNING,
-                                                  "%.0f%% of the units of ReLU layer '%s' output zero for every "
-                                                  "sample of the batch after %d training steps",
-                                                  100.0 * share, n->layer, DBG_TRAIN_STEPS);
+            snprintf(key, sizeof key, "relu_zero_outputs_%s", n->layer);
+            dbg_check(s, key, zf, DEAD_RELU_SHARE, zf < DEAD_RELU_SHARE);
+            /* Whole units silent on the batch, or (AUTOTRAINER, DeepDiagnosis)
+             * most outputs cut to zero: a healthy layer cuts about half. */
+            int bad = share >= DEAD_RELU_SHARE || zf >= DEAD_RELU_SHARE;
+            if (bad && share > worst_dead) { worst_dead = share; worst = i; }
+            if (bad) {
+                dt_finding *f = share >= DEAD_RELU_SHARE
+                    ? dt_report_finding(s->rep, "dead-relu", DT_SEV_WARNING,
+                                        "%.0f%% of the units of ReLU layer '%s' output zero for every sample of the "
+                                        "batch after %d training steps (%.0f%% of all its outputs are zero)",
+                                        100.0 * share, n->layer, DBG_TRAIN_STEPS, 100.0 * zf)
+                    : dt_report_finding(s->rep, "dead-relu", DT_SEV_WARNING,
+                                        "%.0f%% of the outputs of ReLU layer '%s' are zero after %d training steps "
+                                        "(a healthy layer cuts about half); %.0f%% of its units are zero for every "
+                                        "sample",
+                                        100.0 * zf, n->layer, DBG_TRAIN_STEPS, 100.0 * share);
                 dt_finding_evidence_str(f, "layer", n->layer);
                 dt_finding_evidence(f, "dead_fraction", share);
+                dt_finding_evidence(f, "zero_fraction", zf);
                 dt_finding_evidence(f, "dead_units", (double)dead);
                 dt_finding_evidence(f, "units", (double)units);
                 dt_finding_evidence(f, "threshold", DEAD_RELU_SHARE);
@@ -756,9 +962,11 @@ dt_status dbg_model_checks(dbg_state *s)
     int np = g->n_params;
     double *buf = calloc((size_t)(np ? np : 1) * 6, sizeof *buf);
     int *ratio_steps = calloc((size_t)(np ? np : 1), sizeof *ratio_steps);
-    if (!buf || !ratio_steps) {
+    size_t *twins0 = calloc((size_t)(np ? np : 1), sizeof *twins0);
+    if (!buf || !ratio_steps || !twins0) {
         free(buf);
         free(ratio_steps);
+        free(twins0);
         return dt_fail(DT_ENOMEM, "debug: out of memory");
     }
     double *gn0 = buf, *ga0 = buf + np, *gn1 = buf + 2 * np, *ga1 = buf + 3 * np, *lr = buf + 4 * np,
@@ -777,6 +985,8 @@ dt_status dbg_model_checks(dbg_state *s)
     st = guarded(s, has_bn, 0, "at initialization", 0);
     g->rng = saved;
     if (st || s->nan_found) goto done;
+    check_saturation(s, "init");
+    for (int i = 0; i < np; i++) twins0[i] = has_unit_rows(m, g->params[i]) ? twin_rows(g->params[i]) : 0;
     check_init_loss(s, m->loss->val[0]);
     check_softmax(s);
     st = guarded(s, 1, 1, "at initialization", 0);
@@ -796,6 +1006,7 @@ dt_status dbg_model_checks(dbg_state *s)
     for (int i = 0; i < np; i++) lr[i] = ratio_steps[i] ? lr[i] / ratio_steps[i] : NAN;
     if (!s->nan_found) {
         check_update_ratio(s, lr);
+        check_symmetry(s, twins0);
         st = guarded(s, 1, 1, "after the debug training steps", steps_done);
         g->rng = saved;
         if (st || s->nan_found) goto done;
@@ -805,6 +1016,7 @@ dt_status dbg_model_checks(dbg_state *s)
         st = dt_graph_forward(g, m->loss);
         dt_graph_set_train(g, 1);
         if (st) goto done;
+        check_saturation(s, "trained");
         dt_report_metric_json(s->rep, "layers", layer_stats(s));
         dbg_check(s, "nan_or_inf", 0, 0, 1);
     }
@@ -824,5 +1036,6 @@ dt_status dbg_model_checks(dbg_state *s)
 done:
     free(buf);
     free(ratio_steps);
+    free(twins0);
     return st;
 }

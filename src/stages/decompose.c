@@ -182,6 +182,9 @@ dt_status dt_stage_decompose(dt_stage_ctx *ctx, dt_report *rep)
     for (int t = 0; t < DT_TERM_COUNT; t++)
         if (dc.measurable[t] && dc.term[t] > dc.threshold[t]) add_term_finding(rep, &dc, &e, t);
     splits_too_small(rep, &dc, &e);
+    int unfinished = dt_ea_check_convergence(&fr, dt_ea_trained_curve(ctx), d, rep);
+    dt_ea_check_oscillation(dt_ea_trained_curve(ctx), d, rep);
+    if ((st = dt_ea_check_labels(ctx->cfg, m, d, !dc.measurable[DT_TERM_SHIFT], unfinished, rep))) return st;
 
     /* Error analysis on train_val and test_val. */
     cJSON *ea = cJSON_CreateObject(), *per_class = NULL, *confusion = NULL;

@@ -444,7 +444,7 @@ dt_status dt_ea_scores(const dt_config *cfg, dt_model *m, const dt_data *d, dt_s
             if (cls) {
                 /* P(class 1): softmax of the logits, or the output when it is a softmax already. */
                 double p1 = m->output_softmax ? z[1] : 1.0 / (1.0 + exp((double)z[0] - z[1]));
-                int truth = (int)y[0], pred = z[1] > z[0];
+                int truth = dt_model_class_of(m, i), pred = z[1] > z[0];
                 sr[start + i] = (score_row){(float)p1, truth == 1};
                 tp += pred && truth == 1;
                 fp += pred && truth != 1;

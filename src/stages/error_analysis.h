@@ -132,4 +132,20 @@ dt_status dt_ea_analyze_split(const dt_config *cfg, dt_model *m, const dt_data *
  * (no error) for multi-class, which per_class covers. */
 dt_status dt_ea_scores(const dt_config *cfg, dt_model *m, const dt_data *d, dt_split_id s, cJSON **scores);
 
+/* decompose's checks of the trained model (src/stages/fit_checks.c):
+ * label-noise (confident learning on the out-of-sample rows: train_val, and
+ * test_val + test when test_from_train; not judged when `unfinished`) and
+ * loss-task-mismatch (class ids whose errors land next to the truth);
+ * metrics label_noise and error_label_distance_ratio.  Classification with
+ * cross_entropy only. */
+dt_status dt_ea_check_labels(const dt_config *cfg, dt_model *m, const dt_data *d, int test_from_train, int unfinished,
+                             dt_report *rep);
+/* not-converged: the validation error of the curve still falling when the
+ * fit ended (not by early stopping); metric convergence.  Returns 1 when it
+ * fired. */
+int dt_ea_check_convergence(const dt_fit_result *fr, const dt_ea_curve *c, const dt_data *d, dt_report *rep);
+/* training-oscillates: AUTOTRAINER's unstable-training rule on the
+ * validation error of the curve; metric oscillation. */
+void dt_ea_check_oscillation(const dt_ea_curve *c, const dt_data *d, dt_report *rep);
+
 #endif

@@ -19,7 +19,7 @@ static double batch_accuracy(const dt_model *m)
         const float *z = m->out->val + (size_t)r * K;
         int best = 0;
         for (int j = 1; j < K; j++) if (z[j] > z[best]) best = j;
-        right += best == (int)m->y->val[r];
+        right += best == dt_model_class_of(m, (size_t)r);
     }
     return (double)right / B;
 }
