@@ -26,7 +26,8 @@ typedef struct dt_zoo_data {
                                 half, and the test file has half as many as the train file */
     double noise;            /* the generator's noise (0: 0.3 for blobs, 0.1 otherwise) */
     int extra_features;      /* spirals, blobs: columns of N(0,1) noise after the two real features */
-    int regression;          /* spirals, blobs: the target is x0 + 0.5 x1 (a float), not the class */
+    int quantity_levels;     /* spirals, blobs: the label is the quantity x0 + 0.5 x1 rounded to this many
+                                equal-width levels (ids in value order), not the class */
     double x_scale;          /* every input value multiplied by this (stored as float) */
     double label_noise;      /* share of train-file labels replaced by another class, drawn uniformly */
     int shuffle_labels;      /* train and test labels permuted against the inputs */

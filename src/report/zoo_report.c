@@ -51,7 +51,7 @@ static cJSON *data_json(const dt_zoo_data *z)
     cJSON_AddStringToObject(d, "generator", gen[z->generator]);
     if (z->noise > 0) cJSON_AddNumberToObject(d, "noise", z->noise);
     if (z->extra_features) cJSON_AddNumberToObject(d, "extra_features", z->extra_features);
-    if (z->regression) cJSON_AddBoolToObject(d, "regression", 1);
+    if (z->quantity_levels) cJSON_AddNumberToObject(d, "quantity_levels", z->quantity_levels);
     if (z->x_scale != 0) cJSON_AddNumberToObject(d, "x_scale", z->x_scale);
     if (z->label_noise > 0) cJSON_AddNumberToObject(d, "label_noise", z->label_noise);
     if (z->shuffle_labels) cJSON_AddBoolToObject(d, "shuffle_labels", 1);

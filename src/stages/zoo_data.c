@@ -137,15 +137,34 @@ static void shuffle_labels(zset *s, dt_rng *r)
     }
 }
 
+/* The planted quantity of row i: a smooth function of the two real features. */
+static double quantity(const zset *s, size_t i)
+{
+    const float *x = s->f[0].x + i * s->f[0].dim;
+    return x[0] + 0.5 * x[1];
+}
+
 /* Plants the train-file bugs (and the test-file ones: shift, shuffle). */
 static dt_status plant(const dt_zoo_data *z, zset *tr, zset *te, int K, dt_rng *r)
 {
     dt_status st;
-    if (z->regression)
-        for (int w = 0; w < 2; w++) {
-            zset *s = w ? te : tr;
-            for (size_t i = 0; i < s->n; i++) s->y[i] = s->f[0].x[i * s->f[0].dim] + 0.5f * s->f[0].x[i * s->f[0].dim + 1];
+    if (z->quantity_levels > 1) {
+        /* Levels span the train file's range; test values beyond it take the end levels. */
+        double lo = INFINITY, hi = -INFINITY;
+        for (size_t i = 0; i < tr->n; i++) {
+            double q = quantity(tr, i);
+            lo = fmin(lo, q);
+            hi = fmax(hi, q);
         }
+        double w = (hi - lo) / z->quantity_levels;
+        for (int k = 0; k < 2; k++) {
+            zset *s = k ? te : tr;
+            for (size_t i = 0; i < s->n; i++) {
+                double l = floor((quantity(s, i) - lo) / (w > 0 ? w : 1));
+                s->y[i] = (float)(l < 0 ? 0 : l >= z->quantity_levels ? z->quantity_levels - 1 : l);
+            }
+        }
+    }
     if (z->shift_degrees != 0) {
         double a = z->shift_degrees * 3.141592653589793 / 180.0, c = cos(a), sn = sin(a);
         for (size_t i = 0; i < te->n; i++) {
@@ -252,7 +271,7 @@ static dt_status write_npy(const char *path, int kind, const float *v, size_t n,
     return st;
 }
 
-static dt_status write_set(const zset *s, const char *dir, const char *which, int regression, char *xset,
+static dt_status write_set(const zset *s, const char *dir, const char *which, char *xset,
                            char *yset, size_t size)
 {
     char path[1200];
@@ -267,7 +286,7 @@ static dt_status write_set(const zset *s, const char *dir, const char *which, in
     }
     if (s->nf > 1) snprintf(xset + n, size - (size_t)n, "}");
     snprintf(path, sizeof path, "%s/%s_y.npy", dir, which);
-    if ((st = write_npy(path, regression ? 0 : 2, s->y, s->n, 0, NULL))) return st;
+    if ((st = write_npy(path, 2, s->y, s->n, 0, NULL))) return st;
     snprintf(yset, size, "data.%s.y='%s'", which, path);
     return DT_OK;
 }
@@ -291,15 +310,14 @@ dt_status dt_zoo_make_data(const dt_zoo_data *z, int quick, unsigned long long s
     *n = 0;
     if (!st) {
         snprintf(sets[(*n)++], DT_ZOO_SET_LEN, "data.format=npy");
-        st = write_set(&tr, dir, "train", z->regression, sets[*n], sets[*n + 1], DT_ZOO_SET_LEN);
+        st = write_set(&tr, dir, "train", sets[*n], sets[*n + 1], DT_ZOO_SET_LEN);
         *n += 2;
     }
     if (!st) {
-        st = write_set(&te, dir, "test", z->regression, sets[*n], sets[*n + 1], DT_ZOO_SET_LEN);
+        st = write_set(&te, dir, "test", sets[*n], sets[*n + 1], DT_ZOO_SET_LEN);
         *n += 2;
     }
     if (!st && z->generator == DT_GEN_SEQUENCES) snprintf(sets[(*n)++], DT_ZOO_SET_LEN, "data.modality=sequence");
-    if (!st && z->regression) snprintf(sets[(*n)++], DT_ZOO_SET_LEN, "task=regression");
     zset_free(&tr);
     zset_free(&te);
     return st;
