@@ -9,6 +9,14 @@
 #include "dnntrouble/zoo.h"
 #include "internal.h"
 
+/* The buffer's text (the caller frees it), or NULL when an append ran out of memory. */
+static char *take(dt_sbuf *b)
+{
+    if (!b->oom) return b->p;
+    dt_sb_free(b);
+    return NULL;
+}
+
 static const char *result_word(const dt_zoo_result *r)
 {
     if (r->c->expected[0]) return r->detected ? "detected" : "missed";
@@ -147,11 +155,7 @@ char *dt_zoo_table_text(const dt_zoo_result *r, int n)
                      exp, fired_text(&r[i], fired, sizeof fired));
     }
     score_line(&b, r, n);
-    if (b.oom) {
-        dt_sb_free(&b);
-        return NULL;
-    }
-    return b.p;
+    return take(&b);
 }
 
 /* A Markdown cell: | and newlines would break the row. */
@@ -202,11 +206,7 @@ char *dt_zoo_table_markdown(const dt_zoo_result *r, int n)
     }
     dt_sb_puts(&b, "\n");
     score_line(&b, r, n);
-    if (b.oom) {
-        dt_sb_free(&b);
-        return NULL;
-    }
-    return b.p;
+    return take(&b);
 }
 
 static char *render_html(const dt_zoo_result *r, int n, const dt_zoo_options *o)
@@ -260,11 +260,7 @@ static char *render_html(const dt_zoo_result *r, int n, const dt_zoo_options *o)
     }
     dt_sb_puts(&b, "</table></section>\n<footer>Written by dnntrouble zoo. One self-contained file: no scripts, "
                    "nothing fetched.</footer>\n</main></body></html>\n");
-    if (b.oom) {
-        dt_sb_free(&b);
-        return NULL;
-    }
-    return b.p;
+    return take(&b);
 }
 
 static dt_status write_text(const char *dir, const char *file, char *text)
