@@ -107,8 +107,10 @@ dt_status dt_check_label(double v, int classification, const char *name, const c
 {
     if (!isfinite(v)) return dt_fail(DT_EDATA, "%s: %s: label is NaN or infinite", name, where);
     if (classification && (v != floor(v) || v < 0 || v >= DT_MAX_CLASSES))
-        return dt_fail(DT_EDATA, "%s: %s: class label %g is out of range (integers 0..%d)", name, where, v,
-                       DT_MAX_CLASSES - 1);
+        return dt_fail(DT_EDATA, "%s: %s: class label %g is out of range (integers 0..%d)%s", name, where, v,
+                       DT_MAX_CLASSES - 1,
+                       v != floor(v) ? "; if the label is a quantity, set task: regression (cross_entropy needs class ids)"
+                                     : "");
     return DT_OK;
 }
 
