@@ -80,11 +80,11 @@ const dt_zoo_case dt_zoo_cases[] = {
      "distribution-shift"},
 
     /* --- model description and init ------------------------------------------------ */
-    {"relu-on-logits", "DeepFD", "ReLU after the output layer of a 4-class cross-entropy (last activation)",
+    {"relu-on-logits", "DeepFD", "ReLU after the output layer of a 3-class cross-entropy (last activation)",
      ZOO_TABLE,
      {CUSTOM, "model.layers=[{type: linear, units: 32}, {type: relu}, {type: linear, units: classes}, {type: relu}]"},
      "debug", "output-activation-mismatch"},
-    {"sigmoid-on-logits", "DeepFD", "sigmoid after the output layer of a 4-class cross-entropy", ZOO_TABLE,
+    {"sigmoid-on-logits", "DeepFD", "sigmoid after the output layer of a 3-class cross-entropy", ZOO_TABLE,
      {CUSTOM,
       "model.layers=[{type: linear, units: 32}, {type: relu}, {type: linear, units: classes}, {type: sigmoid}]"},
      "debug", "output-activation-mismatch"},
@@ -116,7 +116,7 @@ const dt_zoo_case dt_zoo_cases[] = {
      "debug", "saturated-activations"},
     {"relu-killed", "AUTOTRAINER", "two ReLU layers, plain SGD at lr 5: the debug steps kill the second (dying ReLU)",
      ZOO_TABLE, {"model.depth=2", "train.optimizer=sgd", "train.lr=5"}, "debug", "dead-relu"},
-    {"constant-init", "DeepCrime", "every weight and bias of the hidden layer set to 0.1 (weight init)", ZOO_TABLE,
+    {"constant-init", "DeepCrime", "every weight and bias of both linear layers set to 0.1 (weight init)", ZOO_TABLE,
      {CUSTOM, "model.layers=[{type: linear, units: 32, init: {constant: 0.1}}, {type: relu}, "
               "{type: linear, units: classes, init: {constant: 0.1}}]"},
      "debug", "symmetric-init"},
