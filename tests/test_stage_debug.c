@@ -568,14 +568,15 @@ static void test_dead_relu_by_zero_outputs(void **state)
     " {name: f2, type: linear, units: 32, init: {normal: " std "}}, {type: relu},"                         \
     " {name: out, type: linear, units: classes, init: {normal: " std "}}]"
 
-/* Weights of std 1e-4 everywhere: every layer's gradient is ~1e-8 while the
- * first/last ratio stays near 1, so only BTTackler's median rule (median
- * mean |g| < 1e-5) sees it.  Std 300: the median exceeds 1e4 (exploding)
+/* Weights of std 1e-4 everywhere, plain SGD: every layer's gradient is ~1e-8
+ * while the first/last ratio stays near 1, so only BTTackler's median rule
+ * (median mean |g| < 1e-5) sees it.  Std 300: the median exceeds 1e4 (exploding)
  * with the ratio near 1 again. */
 static void test_gradient_median_rules(void **state)
 {
     dt_config cfg;
     custom_config(&cfg, THREE_LAYERS("1.0e-4"));
+    set(&cfg, "train.optimizer", "sgd");   /* Adam's scaled steps would lift the weights within 20 steps */
     dt_report *rep = run_debug(&cfg);
     assert_true(dt_report_has_finding(rep, "vanishing-gradients"));
     assert_true(evidence_num(rep, "vanishing-gradients", "median_mean_abs") < 1e-5);
@@ -594,6 +595,21 @@ static void test_gradient_median_rules(void **state)
     rep = run_debug(&cfg);
     assert_false(dt_report_has_finding(rep, "vanishing-gradients"));
     assert_false(dt_report_has_finding(rep, "exploding-gradients"));
+    dt_report_free(rep);
+}
+
+/* An output layer started at zero (a common, healthy choice) stops every
+ * gradient at init; its first step gives it weights, so neither
+ * input-unused nor vanishing-gradients may fire. */
+static void test_zero_output_layer_is_not_a_cut(void **state)
+{
+    dt_config cfg;
+    custom_config(&cfg, "[{name: f1, type: linear, units: 64}, {type: tanh},"
+                        " {name: out, type: linear, units: classes, init: zeros}]");
+    dt_report *rep = run_debug(&cfg);
+    assert_false(dt_report_has_finding(rep, "input-unused"));
+    assert_false(dt_report_has_finding(rep, "vanishing-gradients"));
+    assert_int_equal(other_errors(rep, NULL), 0);
     dt_report_free(rep);
 }
 
@@ -672,6 +688,7 @@ int main(void)
         cmocka_unit_test(test_constant_init_stays_symmetric),
         cmocka_unit_test(test_dead_relu_by_zero_outputs),
         cmocka_unit_test(test_gradient_median_rules),
+        cmocka_unit_test(test_zero_output_layer_is_not_a_cut),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -335,6 +335,23 @@ static void test_label_noise_is_estimated(void **state)
     st_free(r);
 }
 
+/* Two hidden units on clean spirals: the weak model errs on 45% and confident
+ * learning alone would blame a quarter of the labels; the nearest train rows
+ * agree with the labels, so no label-noise. */
+static void test_weak_model_is_not_label_noise(void **state)
+{
+    const char *sets[] = {"model.hidden=2", NULL};
+    st_run *r = st_stage(dt_stage_decompose, "decompose", spirals, sets);
+    const cJSON *ln = st_metric_json(r, "label_noise");
+    double est = label_noise_estimate(r);
+    double knn = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(ln, "neighbour_disagreement"));
+    print_message("weak model: confident learning %.3f, neighbours %.3f\n", est, knn);
+    assert_true(est > 0.15);
+    assert_true(knn < 0.05);
+    assert_false(dt_report_has_finding(r->rep, "label-noise"));
+    st_free(r);
+}
+
 /* Three epochs of spirals: the validation error still falls (and the
  * unfinished model's disagreements are not read as label noise); the same
  * run with room to stop early converges. */
@@ -434,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_target_sets_irreducible_error),
         cmocka_unit_test(test_run_trains_the_model_once),
         cmocka_unit_test(test_label_noise_is_estimated),
+        cmocka_unit_test(test_weak_model_is_not_label_noise),
         cmocka_unit_test(test_too_few_epochs_is_not_converged),
         cmocka_unit_test(test_numeric_target_read_as_classes),
         cmocka_unit_test(test_large_lr_tiny_batches_oscillate),

@@ -301,6 +301,20 @@ static void test_text_classes_are_characters(void **state)
     dt_test_rmtree(dir);
 }
 
+/* 30% planted label noise: the diagnosis is label-noise, not the bias the
+ * noise inflates (making the model bigger would not help). */
+static void test_label_noise_before_bias(void **state)
+{
+    const char *base[] = {"data.format=synthetic", "data.synthetic.generator=blobs", "data.synthetic.samples=3000",
+                          "data.synthetic.label_noise=0.3", "train.epochs=10", NULL};
+    st_run *r = st_stage(dt_stage_decompose, "decompose", base, NULL);
+    assert_true(dt_report_has_finding(r->rep, "high-bias"));
+    dt_run_verdict *v = verdict_of(r, r->dir);
+    expect_diagnosis(r, v, "label-noise", "of the labels look wrong");
+    free(v);
+    st_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +327,7 @@ int main(void)
         cmocka_unit_test(test_clean_and_regression_units),
         cmocka_unit_test(test_binary_scores),
         cmocka_unit_test(test_text_classes_are_characters),
+        cmocka_unit_test(test_label_noise_before_bias),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

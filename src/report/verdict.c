@@ -27,6 +27,9 @@ static const phrase phrases[] = {
     {"high-variance", "high variance (overfitting): train {train_error:e}, train-val {train_val_error:e}"},
     {"distribution-shift", "distribution shift: train-val {train_val_error:e}, test-val {test_val_error:e}"},
     {"val-overfitting", "the validation set was overfit: test-val {test_val_error:e}, test {test_error:e}"},
+    {"not-converged", "not converged: train-val error still falling ({val_error_start:e} -> {val_error_end:e} over the last {window:i} epochs)"},
+    {"training-oscillates", "training oscillates: {swings:i} swings of the train-val error in {epochs:i} epochs (largest {largest_swing:e})"},
+    {"label-noise", "about {estimated_share:p} of the labels look wrong ({flagged:i} of {rows:i} held-out rows, confident learning)"},
     /* compare */
     {"below-baseline", "no better than the {baseline:s} baseline: model {model_error:e}, baseline {baseline_error:e}"},
     {"input-independent", "input '{input:s}' is ignored: error {model_error:e} with it, {zeroed_error:e} with it zeroed"},
@@ -52,14 +55,26 @@ static const phrase phrases[] = {
     {"output-shape-mismatch", "the model output has shape {shape:s}, not [batch, {expected_width:i}]"},
     {"softmax-before-logits-loss", "softmax before cross_entropy, which takes logits"},
     {"init-loss-off", "the loss at initialization is {init_loss:n}, expected about {expected:n}"},
+    {"vanishing-gradients", "vanishing gradients: median mean |g| over the layers {median_mean_abs:n} ({phase:s})"},
     {"vanishing-gradients", "vanishing gradients: first/last layer gradient norm ratio {ratio:n} ({phase:s})"},
+    {"exploding-gradients", "exploding gradients: median mean |g| over the layers {median_mean_abs:n} ({phase:s})"},
     {"exploding-gradients", "exploding gradients: first/last layer gradient norm ratio {ratio:n} ({phase:s})"},
     {"gradient-check-failed", "the gradient check failed on {failed:i} of {checked:i} elements (worst: {worst_param:s})"},
     {"input-unused", "input '{input:s}' does not reach the loss (its gradient is zero)"},
     {"batch-dependency", "samples leak into each other: the output of sample {sample:i} depends on sample {other_sample:i}"},
     {"train-eval-mismatch", "training and evaluation mode disagree"},
     {"update-ratio-off", "updates of {param:s} are off scale: log10(update/weight) = {log10_ratio:n}"},
+    {"dead-relu", "dead ReLUs in layer {layer:s}: {zero_fraction:p} of its outputs are zero, {dead_fraction:p} of its units never activate"},
     {"dead-relu", "dead ReLUs: {dead_fraction:p} of the units of layer {layer:s} never activate"},
+    {"saturated-activations", "saturated {activation:s}: {saturated_fraction:p} of the units of layer {layer:s} have |pre-activation| >= 5 ({phase:s})"},
+    {"symmetric-init", "symmetric init: {identical_units:i} of the {units:i} units of layer {layer:s} stay identical"},
+    {"no-nonlinearity", "no activation between layers {first_layer:s} and {second_layer:s}: they compute one linear map"},
+    {"output-activation-mismatch", "{activation:s} on the logits of cross_entropy (layer {layer:s}): p <= {max_probability:n}, loss >= {min_loss:n}"},
+    {"output-activation-mismatch", "{activation:s} on the logits of cross_entropy over {classes:i} classes (layer {layer:s})"},
+    {"output-activation-mismatch", "the {activation:s} output (layer {layer:s}) cannot reach {share_outside:p} of the targets"},
+    {"loss-task-mismatch", "cross_entropy on a quantity: errors land {mean_error_distance:n} label units from the truth ({ratio:n} of random)"},
+    {"loss-task-mismatch", "task regression on {distinct_targets:i} integer targets: they look like class ids"},
+    {"loss-task-mismatch", "loss {loss:s} on class labels (task {task:s}, {classes:i} classes)"},
     /* improve, tune */
     {"no-remedy-helped", "none of the {attempts:i} remedies tried lowered the error {start_error:e}"},
     {"tune-no-healthy-trial", "every one of the {trials:i} tuning trials was sick or failed"},
@@ -184,17 +199,34 @@ static const char *const term_ids[][2] = {
     {"bias", "high-bias"}, {"variance", "high-variance"}, {"shift", "distribution-shift"},
     {"val_overfit", "val-overfitting"}};
 
-/* The diagnosis: the first error finding in run order; else the finding of
- * decompose's dominant term; else the first warning. */
+/* Warnings that name a broken set-up or run rather than a model to grow:
+ * while one holds, decompose's terms describe the bug (noisy labels inflate
+ * bias, an unfinished or symmetric model has not shown its capacity), so it
+ * goes before the dominant term. */
+static int run_level(const char *id, const char *dominant)
+{
+    static const char *const ids[] = {"label-noise", "not-converged", "training-oscillates", "loss-task-mismatch",
+                                      "no-nonlinearity", "symmetric-init", "saturated-activations"};
+    /* Noisy labels explain a high bias (the train error cannot fall below
+     * the noise); variance or shift stay the first thing to fix. */
+    if (!strcmp(id, "label-noise") && strcmp(dominant, "bias") && strcmp(dominant, "none") && dominant[0]) return 0;
+    for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
+        if (!strcmp(id, ids[i])) return 1;
+    return 0;
+}
+
+/* The diagnosis: the first error finding in run order; else the first
+ * run-level warning (run_level); else the finding of decompose's dominant
+ * term; else the first warning. */
 static const cJSON *pick_diagnosis(const cJSON *const *reports, int n, const cJSON **stage)
 {
-    for (int pass = 0; pass < 3; pass++)
+    for (int pass = 0; pass < 4; pass++)
         for (int i = 0; i < n; i++) {
             const cJSON *r = reports[i], *f;
             if (!r) continue;
             const char *dominant = dt_rj_str(r, "metrics.dominant", "");
             const char *want = NULL;
-            if (pass == 1) {
+            if (pass == 2) {
                 if (strcmp(dt_rj_str(r, "stage", ""), "decompose") != 0) continue;
                 for (size_t t = 0; t < sizeof term_ids / sizeof *term_ids; t++)
                     if (strcmp(term_ids[t][0], dominant) == 0) want = term_ids[t][1];
@@ -204,7 +236,8 @@ static const cJSON *pick_diagnosis(const cJSON *const *reports, int n, const cJS
             {
                 const char *sev = dt_rj_str(f, "severity", "");
                 int hit = pass == 0   ? strcmp(sev, "error") == 0
-                          : pass == 1 ? strcmp(dt_rj_str(f, "id", ""), want) == 0
+                          : pass == 1 ? strcmp(sev, "warning") == 0 && run_level(dt_rj_str(f, "id", ""), dominant)
+                          : pass == 2 ? strcmp(dt_rj_str(f, "id", ""), want) == 0
                                       : strcmp(sev, "warning") == 0;
                 if (hit) {
                     *stage = r;

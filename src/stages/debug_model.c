@@ -329,7 +329,10 @@ static void check_gradient_flow(dbg_state *s, const double *norm, const double *
     snprintf(key, sizeof key, "grad_median_mean_abs_%s", phase);
     dbg_check(s, key, med, med_explode ? EXPLODE_MEDIAN : VANISH_MEDIAN, !med_vanish && !med_explode);
     const char *fn = g->params[first]->name, *ln = g->params[last]->name;
-    if (vanish && !dt_report_has_finding(s->rep, "vanishing-gradients")) {
+    /* Vanishing is judged after the debug steps: at init an output layer
+     * started at zero stops every gradient, and its first step gives it
+     * weights (the init value stays in metrics.checks). */
+    if (vanish && strcmp(phase, "init") != 0 && !dt_report_has_finding(s->rep, "vanishing-gradients")) {
         dt_finding *f;
         if (!med_vanish)
             f = dt_report_finding(s->rep, "vanishing-gradients", DT_SEV_WARNING,
@@ -340,8 +343,10 @@ static void check_gradient_flow(dbg_state *s, const double *norm, const double *
                                   "gradients vanish across the network (%s): the median over weight tensors of the "
                                   "mean |g| is %.3g (< %.0e); |g(%s)| = %.3g, |g(%s)| = %.3g",
                                   phase, med, VANISH_MEDIAN, fn, gf, ln, gl);
-        dt_finding_evidence(f, "median_mean_abs", med);
-        dt_finding_evidence(f, "median_threshold", VANISH_MEDIAN);
+        if (med_vanish) {
+            dt_finding_evidence(f, "median_mean_abs", med);
+            dt_finding_evidence(f, "median_threshold", VANISH_MEDIAN);
+        }
         dt_finding_evidence(f, "first_norm", gf);
         dt_finding_evidence(f, "last_norm", gl);
         dt_finding_evidence(f, "ratio", ratio);
@@ -368,8 +373,10 @@ static void check_gradient_flow(dbg_state *s, const double *norm, const double *
                                   "gradients grow towards the input (%s): |g(%s)| = %.3g is %.3g times "
                                   "|g(%s)| = %.3g",
                                   phase, fn, gf, ratio, ln, gl);
-        dt_finding_evidence(f, "median_mean_abs", med);
-        dt_finding_evidence(f, "median_threshold", EXPLODE_MEDIAN);
+        if (med_explode && worst < 0) {
+            dt_finding_evidence(f, "median_mean_abs", med);
+            dt_finding_evidence(f, "median_threshold", EXPLODE_MEDIAN);
+        }
         dt_finding_evidence(f, "first_norm", isfinite(gf) ? gf : -1);
         dt_finding_evidence(f, "last_norm", isfinite(gl) ? gl : -1);
         if (isfinite(ratio)) dt_finding_evidence(f, "ratio", ratio);
@@ -472,8 +479,11 @@ static void set_input_grads(dt_model *m, int on)
 
 /* input-unused: d loss / d input identically zero over the debug batch (a
  * branch cut off at run time: dead units, zero weights, a multiplying zero).
- * An input no layer reads is already a configuration error. */
-static dt_status check_input_unused(dbg_state *s)
+ * An input no layer reads is already a configuration error.  Measured at
+ * init (*mask gets the inputs whose gradient is zero) and, with `report`,
+ * again after the debug steps: only inputs zero both times are reported, so
+ * an output layer started at zero (its first step gives it weights) is not. */
+static dt_status check_input_unused(dbg_state *s, unsigned *mask, int report)
 {
     dt_model *m = s->m;
     set_input_grads(m, 1);
@@ -481,6 +491,8 @@ static dt_status check_input_unused(dbg_state *s)
     dt_status st = dt_graph_forward(m->g, m->loss);
     if (!st) st = dt_graph_backward(m->g, m->loss);
     int unused = 0;
+    unsigned before = *mask;
+    *mask = 0;
     for (int i = 0; i < m->n_inputs && !st; i++) {
         dt_node *e[MAX_ENTRIES];
         int n = input_entries(m, i, e);
@@ -488,6 +500,8 @@ static dt_status check_input_unused(dbg_state *s)
         for (int k = 0; k < n; k++)
             for (size_t j = 0; j < s->B; j++) mx = fmax(mx, row_max_grad(e[k], j, s->B));
         if (n == 0 || mx > 0) continue;
+        *mask |= 1u << i;
+        if (!report || !(before >> i & 1u)) continue;
         unused++;
         const char *name = m->spec.inputs[i].name;
         dt_finding *f = dt_report_finding(s->rep, "input-unused", DT_SEV_ERROR,
@@ -504,7 +518,7 @@ static dt_status check_input_unused(dbg_state *s)
     }
     set_input_grads(m, 0);
     dt_graph_set_train(m->g, 1);
-    if (!st) dbg_check(s, "inputs_unused", unused, 0, unused == 0);
+    if (!st && report) dbg_check(s, "inputs_unused", unused, 0, unused == 0);
     return st;
 }
 
@@ -998,7 +1012,8 @@ dt_status dbg_model_checks(dbg_state *s)
 
     if ((st = check_gradients_numerically(s))) goto done;
     if ((st = check_batch_dependency(s))) goto done;
-    if ((st = check_input_unused(s))) goto done;
+    unsigned unused_mask = 0;
+    if ((st = check_input_unused(s, &unused_mask, 0))) goto done;
     if ((st = check_train_eval(s))) goto done;
 
     if ((st = train_steps(s, lr, ratio_steps, &steps_done))) goto done;
@@ -1017,6 +1032,8 @@ dt_status dbg_model_checks(dbg_state *s)
         dt_graph_set_train(g, 1);
         if (st) goto done;
         check_saturation(s, "trained");
+        /* Its evaluation-mode forward leaves the values layer_stats reads. */
+        if ((st = check_input_unused(s, &unused_mask, 1))) goto done;
         dt_report_metric_json(s->rep, "layers", layer_stats(s));
         dbg_check(s, "nan_or_inf", 0, 0, 1);
     }

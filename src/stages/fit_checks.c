@@ -3,6 +3,7 @@
  * ids that behave like a number, training stopped while validation error
  * still fell.  Rules and thresholds: docs/findings.md "## decompose". */
 #include <cJSON.h>
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,13 @@
 #define LABEL_NOISE_SHARE 0.10
 /* Out-of-sample rows needed before an estimate is worth reporting. */
 #define LABEL_NOISE_MIN_ROWS 100
+/* The second opinion that does not depend on the model: the majority label
+ * of the KNN_K nearest train rows (normalized inputs, at most KNN_TRAIN_MAX
+ * of them).  A weak or overfit model disagrees with clean labels where it is
+ * wrong; the neighbours do not. */
+#define KNN_K 10
+#define KNN_TRAIN_MAX 2000
+#define KNN_BLOCK 256               /* queries per sgemm */
 /* loss-task-mismatch (numeric target read as classes): the mean distance
  * between true and predicted label values of the errors, against the mean
  * distance between two different labels drawn from the class frequencies.
@@ -73,12 +81,120 @@ static dt_status split_probs(dt_model *m, const dt_data *d, dt_split_id s, float
     return st;
 }
 
+/* Normalized inputs of rows[0..n) of split s, every non-token field side by
+ * side (n x D, malloc'd); D = 0 when every field is token ids. */
+static float *inputs_of(const dt_data *d, dt_split_id s, const size_t *rows, size_t n, size_t *D_out)
+{
+    size_t D = 0;
+    for (int f = 0; f < dt_data_n_fields(d); f++)
+        if (!dt_data_field(d, f)->tokens) D += dt_data_field(d, f)->sample_dim;
+    *D_out = D;
+    if (!D) return NULL;
+    float *x = malloc(n * D * sizeof *x), *tmp = NULL;
+    if (!x) return NULL;
+    size_t at = 0;
+    for (int f = 0; f < dt_data_n_fields(d); f++) {
+        const dt_field *fd = dt_data_field(d, f);
+        if (fd->tokens) continue;
+        size_t F = fd->sample_dim;
+        tmp = realloc(tmp, n * F * sizeof *tmp);
+        if (!tmp) { free(x); return NULL; }
+        dt_data_batch_field(d, s, f, rows, n, tmp);
+        for (size_t r = 0; r < n; r++) memcpy(x + r * D + at, tmp + r * F, F * sizeof *x);
+        at += F;
+    }
+    free(tmp);
+    return x;
+}
+
+/* inputs_of over every row of splits[0..n_splits) in turn (n rows in all). */
+static float *heldout_inputs(const dt_data *d, const dt_split_id *splits, int n_splits, size_t n, size_t *D)
+{
+    size_t *rows = malloc((n ? n : 1) * sizeof *rows), at = 0;
+    float *x = NULL;
+    *D = 0;
+    for (int i = 0; i < n_splits && rows; i++) {
+        size_t ns = dt_data_split_size(d, splits[i]), Ds = 0;
+        if (!ns) continue;
+        for (size_t r = 0; r < ns; r++) rows[r] = r;
+        float *xs = inputs_of(d, splits[i], rows, ns, &Ds);
+        if (!xs) break;
+        if (!x) x = malloc(n * Ds * sizeof *x);
+        if (!x) { free(xs); break; }
+        memcpy(x + at * Ds, xs, ns * Ds * sizeof *x);
+        free(xs);
+        *D = Ds;
+        at += ns;
+    }
+    free(rows);
+    if (at != n) {
+        free(x);
+        return NULL;
+    }
+    return x;
+}
+
+/* Share of the held-out rows (xq, labels y) whose KNN_K nearest train rows
+ * vote for another label; -1 when it cannot be measured. */
+static double knn_disagreement(const dt_data *d, const float *xq, const int *y, size_t n, size_t D, int K)
+{
+    size_t nt = dt_data_split_size(d, DT_SPLIT_TRAIN), m = nt < KNN_TRAIN_MAX ? nt : KNN_TRAIN_MAX;
+    if (m < KNN_K || !D) return -1;
+    size_t *rows = malloc(m * sizeof *rows);
+    if (!rows) return -1;
+    for (size_t i = 0; i < m; i++) rows[i] = i * nt / m;   /* spread over the split, deterministic */
+    size_t Dt = 0;
+    float *xt = inputs_of(d, DT_SPLIT_TRAIN, rows, m, &Dt);
+    float *dot = malloc(KNN_BLOCK * m * sizeof *dot), *nn = malloc(m * sizeof *nn);
+    int *yt = malloc(m * sizeof *yt), *votes = calloc((size_t)K, sizeof *votes);
+    double share = -1;
+    if (!xt || Dt != D || !dot || !nn || !yt || !votes) goto done;
+    for (size_t j = 0; j < m; j++) {
+        nn[j] = cblas_sdot((int)D, xt + j * D, 1, xt + j * D, 1);
+        int c = (int)dt_data_label(d, DT_SPLIT_TRAIN, rows[j]);
+        yt[j] = c >= 0 && c < K ? c : 0;
+    }
+    size_t wrong = 0;
+    for (size_t r0 = 0; r0 < n; r0 += KNN_BLOCK) {
+        size_t b = n - r0 < KNN_BLOCK ? n - r0 : KNN_BLOCK;
+        /* |q - t|^2 = |t|^2 - 2 q.t + |q|^2; the last term ranks nothing. */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, (int)m, (int)D, -2.0f, xq + r0 * D, (int)D, xt,
+                    (int)D, 0.0f, dot, (int)m);
+        for (size_t q = 0; q < b; q++) {
+            float *dq = dot + q * m;
+            for (size_t j = 0; j < m; j++) dq[j] += nn[j];
+            int best[KNN_K];
+            for (int k = 0; k < KNN_K; k++) {
+                size_t bj = 0;
+                for (size_t j = 1; j < m; j++)
+                    if (dq[j] < dq[bj]) bj = j;
+                best[k] = (int)bj;
+                dq[bj] = INFINITY;
+            }
+            memset(votes, 0, (size_t)K * sizeof *votes);
+            for (int k = 0; k < KNN_K; k++) votes[yt[best[k]]]++;
+            int top = 0;
+            for (int c = 1; c < K; c++) if (votes[c] > votes[top]) top = c;
+            wrong += votes[top] > votes[y[r0 + q]];
+        }
+    }
+    share = (double)wrong / (double)n;
+done:
+    free(rows);
+    free(xt);
+    free(dot);
+    free(nn);
+    free(yt);
+    free(votes);
+    return share;
+}
+
 /* Confident learning (Northcutt, Jiang & Chuang 2021): per class j the
  * threshold t_j = mean predicted p_j over the rows labelled j; a row
  * labelled i is a likely label error when p_i < t_i and p_k >= t_k for some
  * other class k.  Also the ordinal test of the errors (see ORDINAL_*). */
 static void judge_labels(const dt_data *d, const float *p, const int *y, size_t n, int K, const char *splits,
-                         int unfinished, dt_report *rep)
+                         int unfinished, double knn, dt_report *rep)
 {
     double *t = calloc((size_t)K, sizeof *t);
     size_t *cnt = calloc((size_t)K, sizeof *cnt);
@@ -119,21 +235,27 @@ static void judge_labels(const dt_data *d, const float *p, const int *y, size_t 
     /* A model still learning is wrong where it has not learnt yet, not
      * where the labels are: its disagreements say nothing about them. */
     cJSON_AddBoolToObject(est, "judged", !unfinished);
+    double knn_margin = knn >= 0 ? DT_EA_NOISE_Z * sqrt(fmax(knn * (1 - knn), 1.0 / (double)n) / (double)n) : 0;
+    if (knn >= 0) cJSON_AddNumberToObject(est, "neighbour_disagreement", knn);
     dt_report_metric_json(rep, "label_noise", est);
-    if (!unfinished && n >= LABEL_NOISE_MIN_ROWS && share - margin > LABEL_NOISE_SHARE) {
+    /* The neighbours must not contradict the model (when they can be asked). */
+    int neighbours_agree = knn < 0 || knn - knn_margin > LABEL_NOISE_SHARE;
+    if (!unfinished && neighbours_agree && n >= LABEL_NOISE_MIN_ROWS && share - margin > LABEL_NOISE_SHARE) {
         int to = 0;
         for (int j = 1; j < K; j++) if (flag_to[j] > flag_to[to]) to = j;
         dt_finding *f = dt_report_finding(
             rep, "label-noise", DT_SEV_WARNING,
             "about %.0f%% of the labels look wrong (%zu of %zu out-of-sample rows of %s, +-%.1f%%): the trained "
-            "model confidently prefers another class to the given one (confident learning)",
-            100 * share, flagged, n, splits, 100 * margin);
+            "model confidently prefers another class to the given one (confident learning)%s",
+            100 * share, flagged, n, splits, 100 * margin,
+            knn >= 0 ? ", and the nearest train rows vote against the label as often" : "");
         dt_finding_evidence(f, "estimated_share", share);
         dt_finding_evidence(f, "flagged", (double)flagged);
         dt_finding_evidence(f, "rows", (double)n);
         dt_finding_evidence(f, "margin", margin);
         dt_finding_evidence(f, "threshold", LABEL_NOISE_SHARE);
         dt_finding_evidence(f, "most_flagged_towards_class", dt_data_original_class(d, to));
+        if (knn >= 0) dt_finding_evidence(f, "neighbour_disagreement", knn);
         dt_finding_suggest(f, "look at the top-loss rows (error_analysis.*.top_losses): are their labels right?");
         dt_finding_suggest(f, "fix or drop the mislabelled rows, or relabel a sample to measure the noise");
         dt_finding_suggest(f, "check the label pipeline: label column (data.csv.label), class order, rows and labels "
@@ -214,7 +336,16 @@ dt_status dt_ea_check_labels(const dt_config *cfg, dt_model *m, const dt_data *d
         at += ns;
         free(q);
     }
-    if (!st) judge_labels(d, p, y, n, K, test_from_train ? "train_val+test_val+test" : "train_val", unfinished, rep);
+    /* The neighbours' vote, only when the model's is judged. */
+    double knn = -1;
+    if (!st && !unfinished) {
+        size_t D = 0;
+        float *xq = heldout_inputs(d, splits, n_splits, n, &D);
+        if (xq) knn = knn_disagreement(d, xq, y, n, D, K);
+        free(xq);
+    }
+    if (!st) judge_labels(d, p, y, n, K, test_from_train ? "train_val+test_val+test" : "train_val", unfinished, knn,
+                          rep);
     free(p);
     free(y);
     return st;
