@@ -271,23 +271,41 @@ static dt_status write_npy(const char *path, int kind, const float *v, size_t n,
     return st;
 }
 
+/* path as a YAML single-quoted scalar ('' stands for a quote). */
+static int yaml_quoted(char *buf, size_t size, const char *path)
+{
+    size_t n = 0;
+    if (size < 3) return 0;
+    buf[n++] = '\'';
+    for (const char *p = path; *p && n + 3 < size; p++) {
+        if (*p == '\'') buf[n++] = '\'';
+        buf[n++] = *p;
+    }
+    buf[n++] = '\'';
+    buf[n] = '\0';
+    return (int)n;
+}
+
 static dt_status write_set(const zset *s, const char *dir, const char *which, char *xset,
                            char *yset, size_t size)
 {
-    char path[1200];
+    char path[1200], q[1300];
     dt_status st;
     int n = snprintf(xset, size, "data.%s.x=", which);
     if (s->nf > 1) n += snprintf(xset + n, size - (size_t)n, "{");
     for (int f = 0; f < s->nf; f++) {
         snprintf(path, sizeof path, "%s/%s_%s.npy", dir, which, s->f[f].name);
         if ((st = write_npy(path, s->f[f].kind, s->f[f].x, s->n, s->f[f].ndim, s->f[f].shape))) return st;
-        if (s->nf > 1) n += snprintf(xset + n, size - (size_t)n, "%s%s: '%s'", f ? ", " : "", s->f[f].name, path);
-        else n += snprintf(xset + n, size - (size_t)n, "'%s'", path);
+        yaml_quoted(q, sizeof q, path);
+        if ((size_t)n + strlen(q) + 64 >= size) return dt_fail(DT_EIO, "zoo: output path too long: '%s'", dir);
+        if (s->nf > 1) n += snprintf(xset + n, size - (size_t)n, "%s%s: %s", f ? ", " : "", s->f[f].name, q);
+        else n += snprintf(xset + n, size - (size_t)n, "%s", q);
     }
     if (s->nf > 1) snprintf(xset + n, size - (size_t)n, "}");
     snprintf(path, sizeof path, "%s/%s_y.npy", dir, which);
     if ((st = write_npy(path, 2, s->y, s->n, 0, NULL))) return st;
-    snprintf(yset, size, "data.%s.y='%s'", which, path);
+    yaml_quoted(q, sizeof q, path);
+    snprintf(yset, size, "data.%s.y=%s", which, q);
     return DT_OK;
 }
 
