@@ -96,6 +96,9 @@ cJSON *dt_zoo_to_json(const dt_zoo_result *r, int n, const dt_zoo_options *o)
     cJSON_AddStringToObject(j, "profile", o->quick ? "quick" : "full");
     cJSON_AddNumberToObject(j, "seed", (double)o->seed);
     cJSON_AddNumberToObject(j, "threads", o->threads > 0 ? o->threads : 1);
+    cJSON *base = cJSON_CreateArray();
+    for (int k = 0; dt_zoo_base_sets[k]; k++) cJSON_AddItemToArray(base, cJSON_CreateString(dt_zoo_base_sets[k]));
+    cJSON_AddItemToObject(j, "base_sets", base);
     double total = 0;
     for (int i = 0; i < n; i++) {
         const dt_zoo_case *c = r[i].c;
