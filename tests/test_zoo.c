@@ -21,6 +21,8 @@
 #include "dnntrouble/report.h"
 #include "dnntrouble/stage.h"
 #include "dnntrouble/zoo.h"
+#include "../src/stages/zoo_internal.h"   /* white box: the data recipes */
+#include "dnntrouble/data.h"
 #include "support/test_files.h"
 
 static char bin[1024];
@@ -104,6 +106,99 @@ static void test_score(void **state)
     /* Nothing flagged at all: no false alarm, nothing detected. */
     s = dt_zoo_score_results(r + 2, 2);
     assert_true(s.precision == 1.0 && s.recall == 1.0 && s.passed);
+}
+
+/* The recipe's train or test file (labels, and the first field's values). */
+static void load_file(const char *dir, const char *which, dt_npy *x, dt_npy *y)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s_x.npy", dir, which);
+    if (dt_npy_load(path, x)) fail_msg("%s", dt_last_error());
+    snprintf(path, sizeof path, "%s/%s_y.npy", dir, which);
+    if (dt_npy_load(path, y)) fail_msg("%s", dt_last_error());
+}
+
+static void make(const dt_zoo_data *z, const char *dir)
+{
+    char sets[DT_ZOO_DATA_SETS][DT_ZOO_SET_LEN];
+    int n = 0;
+    if (dt_zoo_make_data(z, 1, 7, dir, sets, &n)) fail_msg("%s", dt_last_error());
+    assert_int_equal(n, 5);   /* format, train x/y, test x/y */
+    assert_string_equal(sets[0], "data.format=npy");
+}
+
+/* Each data bug is what its field says, measured against the same draw without it. */
+static void test_data_recipes(void **state)
+{
+    char base[512], dir[600];
+    dt_test_tmpdir(base, sizeof base);
+    dt_npy x0, y0, x, y, tx, ty;
+    snprintf(dir, sizeof dir, "%s/clean", base);
+    make(&(dt_zoo_data){.generator = DT_GEN_SPIRALS, .extra_features = 4}, dir);
+    load_file(dir, "train", &x0, &y0);
+    assert_int_equal(x0.ndim, 2);
+    assert_int_equal(x0.shape[0], 1200);   /* quick profile: half of 2400 */
+    assert_int_equal(x0.shape[1], 6);      /* 2 spiral coordinates + 4 noise columns */
+
+    snprintf(dir, sizeof dir, "%s/noise", base);
+    make(&(dt_zoo_data){.generator = DT_GEN_SPIRALS, .extra_features = 4, .label_noise = 0.3}, dir);
+    load_file(dir, "train", &x, &y);
+    size_t changed = 0;
+    for (size_t i = 0; i < y.count; i++) changed += y.f32[i] != y0.f32[i];
+    assert_memory_equal(x.f32, x0.f32, x.count * sizeof *x.f32);   /* inputs untouched */
+    assert_int_equal(changed, 360);   /* exactly 30% of 1200, each moved to another class */
+    dt_npy_free(&x);
+    dt_npy_free(&y);
+
+    snprintf(dir, sizeof dir, "%s/leak", base);
+    make(&(dt_zoo_data){.generator = DT_GEN_SPIRALS, .extra_features = 4, .leak = 0.3}, dir);
+    load_file(dir, "train", &x, &y);
+    load_file(dir, "test", &tx, &ty);
+    assert_int_equal(tx.shape[0], 600);
+    assert_int_equal(x.shape[0], 1200 + 180);   /* 30% of the 600 test rows appended */
+    assert_memory_equal(x.f32 + 1200 * 6, tx.f32, 180 * 6 * sizeof *x.f32);
+    dt_npy_free(&x);
+    dt_npy_free(&y);
+    dt_npy_free(&tx);
+    dt_npy_free(&ty);
+
+    snprintf(dir, sizeof dir, "%s/imbalance", base);
+    make(&(dt_zoo_data){.generator = DT_GEN_SPIRALS, .imbalance = 20}, dir);
+    load_file(dir, "train", &x, &y);
+    size_t count[3] = {0};
+    for (size_t i = 0; i < y.count; i++) count[(int)y.f32[i]]++;
+    assert_int_equal(count[0], 400);                 /* class 0 keeps every row */
+    assert_int_equal(count[1], 89);   /* 400 / sqrt(20) */
+    assert_int_equal(count[2], 20);   /* 400 / 20 */
+    dt_npy_free(&x);
+    dt_npy_free(&y);
+
+    snprintf(dir, sizeof dir, "%s/scale", base);
+    make(&(dt_zoo_data){.generator = DT_GEN_SHAPES, .x_scale = 1.0 / 65025}, dir);
+    load_file(dir, "train", &x, &y);
+    assert_int_equal(x.ndim, 3);                     /* (N, 28, 28) images, now float */
+    assert_int_equal(x.dtype, DT_NPY_F4);
+    float mx = 0;
+    for (size_t i = 0; i < x.count; i++) mx = x.f32[i] > mx ? x.f32[i] : mx;
+    assert_true(mx > 0.003f && mx <= 255.0f / 65025 + 1e-7f);
+    dt_npy_free(&x);
+    dt_npy_free(&y);
+
+    snprintf(dir, sizeof dir, "%s/levels", base);
+    make(&(dt_zoo_data){.generator = DT_GEN_SPIRALS, .quantity_levels = 20}, dir);
+    load_file(dir, "train", &x, &y);
+    float lo = 99, hi = -99;
+    for (size_t i = 0; i < y.count; i++) {
+        lo = y.f32[i] < lo ? y.f32[i] : lo;
+        hi = y.f32[i] > hi ? y.f32[i] : hi;
+        /* ids in value order: the level of x0 + 0.5 x1 */
+    }
+    assert_true(lo == 0 && hi == 19);
+    dt_npy_free(&x);
+    dt_npy_free(&y);
+    dt_npy_free(&x0);
+    dt_npy_free(&y0);
+    dt_test_rmtree(base);
 }
 
 static int leftover_temp_files(const char *dir)
@@ -232,6 +327,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_score),
+        cmocka_unit_test(test_data_recipes),
         cmocka_unit_test(test_quick_profile),
         cmocka_unit_test(test_command_line),
     };

@@ -29,9 +29,9 @@ typedef struct dt_zoo_data {
     int quantity_levels;     /* spirals, blobs: the label is the quantity x0 + 0.5 x1 rounded to this many
                                 equal-width levels (ids in value order), not the class */
     double x_scale;          /* every input value multiplied by this (stored as float) */
-    double label_noise;      /* share of train-file labels replaced by another class, drawn uniformly */
+    double label_noise;      /* share of train-file rows (exact) whose label moves to another class */
     int shuffle_labels;      /* train and test labels permuted against the inputs */
-    double imbalance;        /* class k keeps imbalance^(-k/(K-1)) of its train rows (max:min = imbalance) */
+    double imbalance;        /* class k keeps its first imbalance^(-k/(K-1)) of train rows (max:min = imbalance) */
     double leak;             /* share of the test rows copied into the train file */
     double shift_degrees;    /* spirals, blobs: test features rotated by this angle (a shifted distribution) */
     int train_rows;          /* train file cut to this many rows (0: the profile's size) */

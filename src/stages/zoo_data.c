@@ -174,20 +174,36 @@ static dt_status plant(const dt_zoo_data *z, zset *tr, zset *te, int K, dt_rng *
             x[1] = (float)(sn * x0 + c * x1);
         }
     }
-    if (z->label_noise > 0 && K > 1)
-        for (size_t i = 0; i < tr->n; i++)
-            if (dt_rng_uniform(r) < z->label_noise)
-                tr->y[i] = (float)(((int)tr->y[i] + 1 + (int)dt_rng_below(r, (uint64_t)(K - 1))) % K);
+    if (z->label_noise > 0 && K > 1) {
+        /* Exactly round(share * n) rows, drawn without replacement (a partial shuffle). */
+        size_t *idx = malloc(tr->n * sizeof *idx), m = (size_t)llround(z->label_noise * (double)tr->n);
+        if (!idx) return oom();
+        for (size_t i = 0; i < tr->n; i++) idx[i] = i;
+        for (size_t i = 0; i < m && i < tr->n; i++) {
+            size_t j = i + (size_t)dt_rng_below(r, tr->n - i), t = idx[i];
+            idx[i] = idx[j];
+            idx[j] = t;
+            float *y = &tr->y[idx[i]];
+            *y = (float)(((int)*y + 1 + (int)dt_rng_below(r, (uint64_t)(K - 1))) % K);
+        }
+        free(idx);
+    }
     if (z->shuffle_labels) {
         shuffle_labels(tr, r);
         shuffle_labels(te, r);
     }
-    if (z->imbalance > 1 && K > 1) {
-        size_t *keep = malloc(tr->n * sizeof *keep), m = 0;
+    if (z->imbalance > 1 && K > 1 && K <= DT_MAX_CLASSES) {
+        /* Class k keeps its first round(n_k * imbalance^(-k/(K-1))) rows: an exact ratio. */
+        size_t total[DT_MAX_CLASSES] = {0}, kept[DT_MAX_CLASSES] = {0}, m = 0;
+        for (size_t i = 0; i < tr->n; i++) total[(int)tr->y[i]]++;
+        size_t *keep = malloc(tr->n * sizeof *keep);
         if (!keep) return oom();
         for (size_t i = 0; i < tr->n; i++) {
             int k = (int)tr->y[i];
-            if (dt_rng_uniform(r) < pow(z->imbalance, -(double)k / (K - 1))) keep[m++] = i;
+            if (kept[k] < (size_t)llround((double)total[k] * pow(z->imbalance, -(double)k / (K - 1)))) {
+                kept[k]++;
+                keep[m++] = i;
+            }
         }
         st = select_rows(tr, keep, m);
         free(keep);
