@@ -1,7 +1,9 @@
 /* decompose: checks of the trained model's out-of-sample predictions and of
- * its training curve — labels that look wrong (confident learning), class
- * ids that behave like a number, training stopped while validation error
- * still fell.  Rules and thresholds: docs/findings.md "## decompose". */
+ * its training curve — labels that look wrong (confident learning, with the
+ * nearest neighbours as a second opinion), class ids that behave like a
+ * number, training stopped while validation error still fell, validation
+ * error swinging between epochs.  Rules and thresholds: docs/findings.md
+ * "## decompose". */
 #include <cJSON.h>
 #include <cblas.h>
 #include <math.h>
@@ -243,12 +245,15 @@ static void judge_labels(const dt_data *d, const float *p, const int *y, size_t 
     if (!unfinished && neighbours_agree && n >= LABEL_NOISE_MIN_ROWS && share - margin > LABEL_NOISE_SHARE) {
         int to = 0;
         for (int j = 1; j < K; j++) if (flag_to[j] > flag_to[to]) to = j;
+        char knn_words[96] = "";
+        if (knn >= 0)
+            snprintf(knn_words, sizeof knn_words, "; the %d nearest train rows vote against %.0f%% of those labels",
+                     KNN_K, 100 * knn);
         dt_finding *f = dt_report_finding(
             rep, "label-noise", DT_SEV_WARNING,
             "about %.0f%% of the labels look wrong (%zu of %zu out-of-sample rows of %s, +-%.1f%%): the trained "
             "model confidently prefers another class to the given one (confident learning)%s",
-            100 * share, flagged, n, splits, 100 * margin,
-            knn >= 0 ? ", and the nearest train rows vote against the label as often" : "");
+            100 * share, flagged, n, splits, 100 * margin, knn_words);
         dt_finding_evidence(f, "estimated_share", share);
         dt_finding_evidence(f, "flagged", (double)flagged);
         dt_finding_evidence(f, "rows", (double)n);
