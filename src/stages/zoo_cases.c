@@ -65,7 +65,7 @@ const dt_zoo_case dt_zoo_cases[] = {
      {.generator = DT_GEN_SPIRALS, .extra_features = 4, .label_noise = 0.3}, {0},
      ZOO_TRAIN_STAGES, "label-noise"},
     {"shuffled-labels", "TheDeepChecker", "labels permuted against the inputs (wrong_labels)",
-     {.generator = DT_GEN_SPIRALS, .extra_features = 4, .shuffle_labels = 1}, {0}, "compare",
+     {.generator = DT_GEN_SPIRALS, .extra_features = 4, .shuffle_labels = 1}, {"data.splits.train_val=0.3"}, "compare",
      "input-independent"},
     {"class-imbalance", "DeepCrime", "class k keeps 20^(-k/2) of its train rows (unbalance data)",
      {.generator = DT_GEN_SPIRALS, .extra_features = 4, .imbalance = 20}, {0}, "debug", "class-imbalance"},
