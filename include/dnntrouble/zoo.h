@@ -41,7 +41,7 @@ typedef struct dt_zoo_data {
 
 typedef struct dt_zoo_case {
     const char *name;        /* a short id: lr-too-high */
-    const char *source;      /* DeepFD | TheDeepChecker | AUTOTRAINER | DeepCrime | UMLAUT | clean */
+    const char *source;      /* DeepFD | TheDeepChecker | AUTOTRAINER | DeepCrime | UMLAUT | FSDL (Tobin) | clean */
     const char *bug;         /* one line: what is planted */
     dt_zoo_data data;
     const char *sets[DT_ZOO_MAX_SETS];   /* KEY=VALUE config edits over the zoo's base config */

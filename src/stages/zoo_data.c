@@ -1,4 +1,4 @@
-/* The zoo's data: the data module's generators (blobs, shapes, sequences,
+/* The zoo's data: the data module's generators (spirals, blobs, shapes, sequences,
  * pairs) draw a train file and a test file, the case's data bug is planted
  * in them, and they are written as .npy files that the case's config reads,
  * exactly as a user's broken files would be. */
@@ -86,7 +86,7 @@ fail:
     return oom();
 }
 
-/* blobs: N(0,1) columns after the two real features. */
+/* Tabular data: N(0,1) columns after the two real features. */
 static dt_status widen(zset *s, int extra, dt_rng *r)
 {
     zfield *f = &s->f[0];
