@@ -823,25 +823,30 @@ static int has_unit_rows(const dt_model *m, const dt_node *p)
     return t == DT_LAYER_LINEAR || t == DT_LAYER_CONV2D || t == DT_LAYER_LSTM;
 }
 
-/* Rows (first axis) of p that equal an earlier row. */
+/* Rows (first axis) of p that equal another row: units with a twin. */
 static size_t twin_rows(const dt_node *p)
 {
     size_t rows = (size_t)p->shape[0], D = rows ? dt_numel(p) / rows : 0, twins = 0;
     if (rows < 2) return 0;
+    unsigned char *has = calloc(rows, 1);
+    if (!has) return 0;
     for (size_t u = 1; u < rows; u++) {
         const float *a = p->val + u * D;
         double amax = 0;
         for (size_t j = 0; j < D; j++) amax = fmax(amax, fabs(a[j]));
         double tol = TWIN_REL_TOL * amax;
-        int twin = 0;
-        for (size_t v = 0; v < u && !twin; v++) {
+        for (size_t v = 0; v < u; v++) {
             const float *b = p->val + v * D;
             size_t j = 0;
             while (j < D && fabs((double)a[j] - b[j]) <= tol) j++;
-            twin = j == D;
+            if (j == D) {
+                has[u] = has[v] = 1;
+                break;
+            }
         }
-        twins += twin;
     }
+    for (size_t u = 0; u < rows; u++) twins += has[u];
+    free(has);
     return twins;
 }
 
@@ -862,18 +867,17 @@ static void check_symmetry(dbg_state *s, const size_t *twins0)
     if (worst < 0) return;
     const dt_node *p = g->params[worst];
     size_t rows = (size_t)p->shape[0];
-    double share = (double)(worst_twins + 1) / (double)rows;
+    double share = (double)worst_twins / (double)rows;
     dt_finding *f = dt_report_finding(s->rep, "symmetric-init", DT_SEV_WARNING,
                                       "%zu of the %zu units of layer '%s' (%s) started with identical weights and "
                                       "are still identical after %d training steps: they receive the same gradient, "
-                                      "so the layer acts as %s",
-                                      worst_twins + 1 > rows ? rows : worst_twins + 1, rows, p->layer, p->name,
-                                      DBG_TRAIN_STEPS, worst_twins + 1 >= rows ? "a single unit" : "fewer units");
+                                      "so the copies add nothing",
+                                      worst_twins, rows, p->layer, p->name, DBG_TRAIN_STEPS);
     dt_finding_evidence_str(f, "layer", p->layer);
     dt_finding_evidence_str(f, "param", p->name);
-    dt_finding_evidence(f, "identical_units", (double)(worst_twins + 1 > rows ? rows : worst_twins + 1));
+    dt_finding_evidence(f, "identical_units", (double)worst_twins);
     dt_finding_evidence(f, "units", (double)rows);
-    dt_finding_evidence(f, "identical_share", share > 1 ? 1 : share);
+    dt_finding_evidence(f, "identical_share", share);
     dt_finding_evidence(f, "initial_twin_rows", (double)twins0[worst]);
     dt_finding_evidence(f, "steps", DBG_TRAIN_STEPS);
     dt_finding_suggest(f, "initialise '%s' randomly (init: default, he_normal or glorot_uniform) instead of a "
