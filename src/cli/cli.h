@@ -42,5 +42,7 @@ int dt_cli_predict(int argc, char **argv);
 int dt_cli_export(int argc, char **argv);
 /* `dnntrouble report RUN`: rewrites RUN/report.html from its JSON reports (report_cmd.c). */
 int dt_cli_report(int argc, char **argv);
+/* `dnntrouble zoo`: the bug zoo's detection table (zoo.c). */
+int dt_cli_zoo(int argc, char **argv);
 
 #endif

@@ -83,12 +83,13 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "predict") == 0) return dt_cli_predict(argc - 1, argv + 1);
     if (strcmp(cmd, "export") == 0) return dt_cli_export(argc - 1, argv + 1);
     if (strcmp(cmd, "report") == 0) return dt_cli_report(argc - 1, argv + 1);
+    if (strcmp(cmd, "zoo") == 0) return dt_cli_zoo(argc - 1, argv + 1);
 
     int is_stage = strcmp(cmd, "run") == 0 || dt_stage_find(cmd) != NULL;
     if (!is_stage && strcmp(cmd, "validate") != 0 && strcmp(cmd, "diff") != 0)
     {
         /* "did you mean": the closest command within two edits. */
-        static const char *const extra[] = {"run", "validate", "diff", "bench", "predict", "export", NULL};
+        static const char *const extra[] = {"run", "validate", "diff", "bench", "predict", "export", "report", "zoo", NULL};
         const char *best = NULL;
         int bd = 3;
         for (int i = 0; extra[i]; i++)

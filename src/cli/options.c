@@ -29,6 +29,7 @@ static const char *command_line(const char *cmd)
     if (strcmp(cmd, "predict") == 0) return "write predictions of a saved model for a data file (CSV out)";
     if (strcmp(cmd, "export") == 0) return "a PyTorch nn.Module that loads the checkpoint strictly";
     if (strcmp(cmd, "report") == 0) return "(re)write RUN/report.html from the run's JSON reports";
+    if (strcmp(cmd, "zoo") == 0) return "the built-in bug zoo: known broken set-ups, detection table";
     const dt_stage_def *s = dt_stage_find(cmd);
     return s ? s->help : NULL;
 }
@@ -57,12 +58,13 @@ void dt_cli_print_help(const char *cmd, FILE *out)
                 "  export RUN|CKPT --torch FILE.py\n"
                 "                         %s\n"
                 "  report RUN             %s\n"
+                "  zoo [--out DIR]        %s\n"
                 "\n%s  --version         print the version\n"
                 "\nexit codes: 0 passed (warnings allowed), 1 a stage failed or a gate tripped,\n"
                 "            2 usage or configuration error, 3 data error, 4 internal or resource error\n"
                 "Run 'dnntrouble COMMAND --help' for a command's options.\n",
                 command_line("validate"), command_line("diff"), command_line("bench"), command_line("predict"),
-                command_line("export"), command_line("report"), common_help);
+                command_line("export"), command_line("report"), command_line("zoo"), common_help);
         return;
     }
     if (strcmp(cmd, "diff") == 0) {
@@ -117,6 +119,27 @@ void dt_cli_print_help(const char *cmd, FILE *out)
                 "  --junit FILE   also write JUnit XML of the run\n"
                 "  --quiet        print nothing on success\n"
                 "  --help         this help\n",
+                command_line(cmd));
+        return;
+    }
+    if (strcmp(cmd, "zoo") == 0) {
+        fprintf(out,
+                "usage: dnntrouble zoo [options]\n\n%s.\n"
+                "Each case plants one known bug (from DeepFD, TheDeepChecker, AUTOTRAINER, DeepCrime,\n"
+                "UMLAUT) in generated data and a small model, runs the stages that should catch it and\n"
+                "checks that its expected finding fires; clean cases must raise no warning or error.\n"
+                "Prints the table with recall and precision and writes OUT/zoo.json, OUT/zoo.md,\n"
+                "OUT/zoo.html and each case's reports under OUT/cases/NAME/ (docs/zoo.md).\n"
+                "Exit 0 when every bug is detected and no clean case raises a false alarm, else 1.\n\n"
+                "options:\n"
+                "  --out DIR       output folder (default runs/zoo)\n"
+                "  --quick         the quick profile: half the data (what make test runs)\n"
+                "  --case NAME     run only this case; repeatable\n"
+                "  --list          list the cases and exit\n"
+                "  --seed N        seed of the data and of every stage (default 0)\n"
+                "  --threads N     BLAS threads per training run (default 1)\n"
+                "  --quiet         print nothing; only the exit code tells\n"
+                "  --help          this help\n",
                 command_line(cmd));
         return;
     }

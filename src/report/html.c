@@ -15,7 +15,7 @@
 
 #include "svg.h"
 
-static const char css[] =
+const char dt_html_css[] =
     "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;margin:0;"
     "background:#f6f7f9;color:#1d2330}"
     "main{max-width:1180px;margin:0 auto;padding:16px 24px 48px}"
@@ -886,7 +886,7 @@ char *dt_html_render(const cJSON *const *reports, int n, const cJSON *summary, c
                      "<meta name=\"generator\" content=\"" DT_TOOL_NAME " " DT_TOOL_VERSION "\"><title>");
     dt_sb_puts(&p.b, "dnntrouble: ");
     esc(&p, name);
-    dt_sb_printf(&p.b, "</title><style>%s</style></head><body><main>\n<h1>", css);
+    dt_sb_printf(&p.b, "</title><style>%s</style></head><body><main>\n<h1>", dt_html_css);
     esc(&p, name);
     dt_sb_puts(&p.b, "</h1><p class=\"meta\">dnntrouble " DT_TOOL_VERSION " · ");
     esc(&p, summary ? "run" : "stages");

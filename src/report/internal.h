@@ -42,6 +42,9 @@ int dt_rj_regression(const cJSON *const *reports, int n);
  * regression (MSE). */
 void dt_fmt_error(double v, int regression, char *buf, size_t size);
 
+/* The stylesheet of report.html, shared by every page dnntrouble writes (zoo.html). */
+extern const char dt_html_css[];
+
 /* PNG (8-bit grey or RGB, zlib from the system) as base64 text, for
  * <img src="data:image/png;base64,...">.  channels 1 or 3, pixels row-major
  * [h][w][channels].  Returns 0 on failure (out of memory). */
