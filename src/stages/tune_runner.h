@@ -1,12 +1,13 @@
 /* The tune stage's internals: trials, the search space (sampling and
- * coarse-to-fine narrowing, tune_space.c), the trial journal (trials.jsonl,
- * tune_journal.c), one trial's training with the sick-trial detectors
- * (tune.c) and the trial runner interface with its local process-pool
- * implementation (tune_runner.c).  See docs/tune.md.
+ * coarse-to-fine narrowing, tune_space.c), ASHA's rung state (tune_asha.c),
+ * the trial journal (trials.jsonl, tune_journal.c), one trial's training with
+ * the sick-trial detectors and the rung reports (tune.c) and the trial runner
+ * interface with its local process pool (tune_runner.c) and Open MPI
+ * (tune_mpi.c) implementations.  See docs/tune.md.
  *
- * The runner is the seam for other ways of running trials (e.g. MPI): the
- * stage only submits trials and waits for results; a runner never touches
- * the journal or the report. */
+ * The runner is the seam for ways of running trials: the stage only submits
+ * trials, answers rung reports (w->decide) and waits for results; a runner
+ * never touches the journal, the rung state or the report. */
 #ifndef DT_TUNE_RUNNER_H
 #define DT_TUNE_RUNNER_H
 
