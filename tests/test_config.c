@@ -528,6 +528,10 @@ static void test_fuzz_regressions(void **state)
     char text[1200];
     snprintf(text, sizeof text, "data: {format: csv, train: {path: %s}}\n", long_path);
     assert_error(a, text, "data.train.path is 1026 characters long once made absolute");
+    /* A null path through an alias counted as given, was written as nothing
+     * and read back as missing ("text: {path}"). */
+    assert_error(a, "data:\n  format: text\n  text: {path}\n", "data.text.path is empty: give the file's path");
+    assert_error(a, "data: {format: csv, csv: {path: \"\"}}\n", "data.csv.path is empty: give the file's path");
     /* An alias repeating a big mapping many times. */
     size_t cap = 200000, n = 0;
     char *big = malloc(cap);

@@ -139,6 +139,9 @@ dt_status dt_key_set_scalar(dt_config *cfg, int ki, const char *value, int quote
     case DT_KT_STR: {
         char expanded[2048];
         if (k->flags & DT_KF_PATH) {
+            /* An empty path would resolve to the config's folder (or count as given
+             * for a format that needs the file) and fail later, far from the key. */
+            if (!value[0]) return dt_fail(DT_ECONFIG, "%s: %s is empty: give the file's path", where, k->name);
             dt_status st = dt_expand_env(value, expanded, sizeof expanded, k->name, where);
             if (st) return st;
             value = expanded;
