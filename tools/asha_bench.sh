@@ -2,11 +2,12 @@
 # ASHA and tune --mpi benchmarks (issue 15).  Not a test: run it niced on a
 # machine as quiet as you can get, and note `uptime` next to the numbers.
 #
-#   tools/asha_bench.sh pruning [--seeds N] [--fmnist-epochs 6|9] [--out DIR]
+#   tools/asha_bench.sh pruning [--seeds N] [--fmnist-epochs 6|9] [--fmnist-trials N] [--jobs N] [--out DIR]
 #       No pruning vs stages.tune.pruner asha (random sampler, the same seeds, so the same first
 #       trials) through tools/tune_bench.sh: the digits MLP at its 8 epochs per trial (30 trials),
 #       and the Fashion-MNIST LeNet subset at 6 (or 9) epochs per trial (variants random-e6 /
-#       asha-e6, or -e9; 20 trials).  Per task: each variant's mean best train_val error with its standard error over
+#       asha-e6, or -e9; 20 trials, or --fmnist-trials).  --jobs: trials at once (the trials and
+#       ASHA's decisions do not depend on it).  Per task: each variant's mean best train_val error with its standard error over
 #       the seeds, the paired difference asha - none with its standard error, and the epochs ASHA
 #       trained as a share of no pruning's (per trial steps / budget, summed over trials and seeds).
 #   tools/asha_bench.sh mpi [--trials N] [--out DIR]
@@ -23,12 +24,16 @@ MODE=${1:-}
 SEEDS=10
 TRIALS=12
 FE=6
+FT=20
+JOBS=1
 OUT=runs/asha-bench
 while [ $# -gt 0 ]; do
     case "$1" in
     --seeds) SEEDS=$2; shift 2 ;;
     --trials) TRIALS=$2; shift 2 ;;
     --fmnist-epochs) FE=$2; shift 2 ;;
+    --fmnist-trials) FT=$2; shift 2 ;;
+    --jobs) JOBS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     *) MODE=usage; break ;;
     esac
@@ -41,9 +46,9 @@ pruning)
     # tune_bench.sh trains (reusing the runs already there); its own summary compares against a
     # variant named random, which the fmnist pair has not, so only its runs count here: a seed
     # whose runs are missing is left out below (the logs say why).
-    sh "$ROOT/tools/tune_bench.sh" --tasks digits --variants "random asha" --seeds "$SEEDS" --budget 30 \
+    sh "$ROOT/tools/tune_bench.sh" --tasks digits --variants "random asha" --seeds "$SEEDS" --budget 30 --jobs "$JOBS" \
         --out "$OUT/digits" >"$OUT.digits.log" 2>&1 || echo "tools/tune_bench.sh digits: see $OUT.digits.log"
-    sh "$ROOT/tools/tune_bench.sh" --tasks fmnist --variants "random-e$FE asha-e$FE" --seeds "$SEEDS" --budget 20 \
+    sh "$ROOT/tools/tune_bench.sh" --tasks fmnist --variants "random-e$FE asha-e$FE" --seeds "$SEEDS" --budget "$FT" --jobs "$JOBS" \
         --out "$OUT/fmnist" >"$OUT.fmnist.log" 2>&1 || echo "tools/tune_bench.sh fmnist: see $OUT.fmnist.log"
     python3 - "$OUT" "$SEEDS" "$FE" <<'EOF'
 import json, math, os, statistics, sys
@@ -122,7 +127,7 @@ m['trials_run'], m['jobs'], m['search_seconds'], m['trials_per_minute']))" "$dir
     echo "uptime: $(uptime)"
     ;;
 *)
-    echo "usage: $0 pruning [--seeds N] [--fmnist-epochs 6|9] [--out DIR] | mpi [--trials N] [--out DIR]" >&2
+    echo "usage: $0 pruning [--seeds N] [--fmnist-epochs 6|9] [--fmnist-trials N] [--jobs N] [--out DIR] | mpi [--trials N] [--out DIR]" >&2
     exit 2
     ;;
 esac
