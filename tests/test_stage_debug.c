@@ -35,19 +35,12 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static void set(dt_config *cfg, const char *key, const char *value)
-{
-    dt_status st = dt_config_set(cfg, key, value);
-    if (st) print_error("%s=%s: %s\n", key, value, dt_last_error());
-    assert_int_equal(st, DT_OK);
-}
-
 static void synthetic_config(dt_config *cfg, const char *generator, const char *samples)
 {
     dt_config_defaults(cfg);
-    set(cfg, "data.format", "synthetic");
-    set(cfg, "data.synthetic.generator", generator);
-    set(cfg, "data.synthetic.samples", samples);
+    dt_test_set(cfg, "data.format", "synthetic");
+    dt_test_set(cfg, "data.synthetic.generator", generator);
+    dt_test_set(cfg, "data.synthetic.samples", samples);
 }
 
 /* Runs the stage; the report is the caller's. */
@@ -135,10 +128,10 @@ static void test_text_letters_are_not_imbalanced(void **state)
     fclose(f);
     static dt_config cfg;
     dt_config_defaults(&cfg);
-    set(&cfg, "data.format", "text");
-    set(&cfg, "data.train.path", path);
-    set(&cfg, "data.text.seq_len", "8");
-    set(&cfg, "model.hidden", "16");
+    dt_test_set(&cfg, "data.format", "text");
+    dt_test_set(&cfg, "data.train.path", path);
+    dt_test_set(&cfg, "data.text.seq_len", "8");
+    dt_test_set(&cfg, "model.hidden", "16");
     dt_report *rep = run_debug(&cfg);
     assert_false(dt_report_has_finding(rep, "class-imbalance"));
     dt_report_free(rep);
@@ -155,7 +148,7 @@ static void test_clean_shapes_lenet(void **state)
 {
     dt_config cfg;
     synthetic_config(&cfg, "shapes", "300");
-    set(&cfg, "train.batch_size", "32");
+    dt_test_set(&cfg, "train.batch_size", "32");
     assert_clean(&cfg);
 }
 
@@ -163,7 +156,7 @@ static void test_clean_sequences_lstm(void **state)
 {
     dt_config cfg;
     synthetic_config(&cfg, "sequences", "300");
-    set(&cfg, "model.activation", "tanh");
+    dt_test_set(&cfg, "model.activation", "tanh");
     assert_clean(&cfg);
 }
 
@@ -189,8 +182,8 @@ static void test_clean_shapes_resnet(void **state)
 {
     dt_config cfg;
     synthetic_config(&cfg, "shapes", "300");
-    set(&cfg, "model.arch", "resnet");
-    set(&cfg, "train.batch_size", "16");
+    dt_test_set(&cfg, "model.arch", "resnet");
+    dt_test_set(&cfg, "train.batch_size", "16");
     assert_clean(&cfg);
     assert_layer_ops(&cfg, (const char *const[]){"conv2d", "batchnorm", "add", "global_avgpool", NULL});
 }
@@ -199,9 +192,9 @@ static void test_clean_sequences_transformer(void **state)
 {
     dt_config cfg;
     synthetic_config(&cfg, "sequences", "300");
-    set(&cfg, "model.arch", "transformer");
-    set(&cfg, "model.hidden", "16");
-    set(&cfg, "train.batch_size", "16");
+    dt_test_set(&cfg, "model.arch", "transformer");
+    dt_test_set(&cfg, "model.hidden", "16");
+    dt_test_set(&cfg, "train.batch_size", "16");
     assert_clean(&cfg);
     assert_layer_ops(&cfg, (const char *const[]){"pos_add", "attention", "gelu", "layernorm", NULL});
 }
@@ -212,9 +205,9 @@ static void test_clean_mlp_with_batchnorm_and_dropout(void **state)
 {
     dt_config cfg;
     synthetic_config(&cfg, "spirals", "600");
-    set(&cfg, "model.batch_norm", "true");
-    set(&cfg, "train.dropout", "0.3");
-    set(&cfg, "model.depth", "2");
+    dt_test_set(&cfg, "model.batch_norm", "true");
+    dt_test_set(&cfg, "train.dropout", "0.3");
+    dt_test_set(&cfg, "model.depth", "2");
     assert_clean(&cfg);
 }
 
@@ -223,8 +216,8 @@ static void test_unnormalized_images(void **state)
 {
     dt_config cfg;
     synthetic_config(&cfg, "shapes", "300");
-    set(&cfg, "train.batch_size", "32");
-    set(&cfg, "data.normalize", "false");
+    dt_test_set(&cfg, "train.batch_size", "32");
+    dt_test_set(&cfg, "data.normalize", "false");
     dt_report *rep = run_debug(&cfg);
     assert_true(dt_report_has_finding(rep, "inputs-not-normalized"));
     assert_int_equal(finding_severity(rep, "inputs-not-normalized"), DT_SEV_ERROR);
@@ -259,9 +252,9 @@ static char *csv_rows(int n, int classes, double scale, int offset)
 static void csv_config(dt_config *cfg, const char *train, const char *test)
 {
     dt_config_defaults(cfg);
-    set(cfg, "data.format", "csv");
-    set(cfg, "data.train.path", train);
-    if (test) set(cfg, "data.test.path", test);
+    dt_test_set(cfg, "data.format", "csv");
+    dt_test_set(cfg, "data.train.path", train);
+    if (test) dt_test_set(cfg, "data.test.path", test);
 }
 
 static void test_unnormalized_large_tabular(void **state)
@@ -272,7 +265,7 @@ static void test_unnormalized_large_tabular(void **state)
     free(rows);
     dt_config cfg;
     csv_config(&cfg, p, NULL);
-    set(&cfg, "data.normalize", "false");
+    dt_test_set(&cfg, "data.normalize", "false");
     dt_report *rep = run_debug(&cfg);
     assert_true(dt_report_has_finding(rep, "inputs-not-normalized"));
     assert_int_equal(finding_severity(rep, "inputs-not-normalized"), DT_SEV_ERROR);
@@ -291,7 +284,7 @@ static void test_softmax_before_cross_entropy(void **state)
 {
     dt_config cfg;
     synthetic_config(&cfg, "blobs", "600");
-    set(&cfg, "model.output_activation", "softmax");
+    dt_test_set(&cfg, "model.output_activation", "softmax");
     dt_report *rep = run_debug(&cfg);
     assert_true(dt_report_has_finding(rep, "softmax-before-logits-loss"));
     assert_int_equal(other_errors(rep, "softmax-before-logits-loss"), 0);
@@ -347,7 +340,7 @@ static void test_divergence_reports_nan_or_inf(void **state)
 {
     dt_config cfg;
     synthetic_config(&cfg, "blobs", "600");
-    set(&cfg, "train.lr", "1e35");
+    dt_test_set(&cfg, "train.lr", "1e35");
     dt_report *rep = run_debug(&cfg);
     assert_true(dt_report_has_finding(rep, "nan-or-inf"));
     assert_int_equal(other_errors(rep, "nan-or-inf"), 0);
@@ -369,8 +362,8 @@ static void test_divergence_reports_nan_or_inf(void **state)
 static void custom_config(dt_config *cfg, const char *layers)
 {
     synthetic_config(cfg, "blobs", "600");
-    set(cfg, "model.arch", "custom");
-    set(cfg, "model.layers", layers);
+    dt_test_set(cfg, "model.arch", "custom");
+    dt_test_set(cfg, "model.layers", layers);
 }
 
 /* A string evidence field of the first finding `id`. */
@@ -456,7 +449,7 @@ static void test_loss_task_mismatch(void **state)
 {
     dt_config cfg;
     synthetic_config(&cfg, "blobs", "600");
-    set(&cfg, "loss", "mse");
+    dt_test_set(&cfg, "loss", "mse");
     dt_report *rep = run_debug(&cfg);
     assert_int_equal(finding_severity(rep, "loss-task-mismatch"), DT_SEV_WARNING);
     assert_int_equal(other_errors(rep, NULL), 0);
@@ -467,7 +460,7 @@ static void test_loss_task_mismatch(void **state)
     write_file("ids.csv", rows, p, sizeof p);
     free(rows);
     csv_config(&cfg, p, NULL);
-    set(&cfg, "task", "regression");
+    dt_test_set(&cfg, "task", "regression");
     rep = run_debug(&cfg);
     assert_int_equal(finding_severity(rep, "loss-task-mismatch"), DT_SEV_WARNING);
     assert_true(evidence_num(rep, "loss-task-mismatch", "distinct_targets") == 3);
@@ -486,7 +479,7 @@ static void test_loss_task_mismatch(void **state)
     write_file("quantity.csv", text, reg, sizeof reg);
     free(text);
     csv_config(&cfg, reg, NULL);
-    set(&cfg, "task", "regression");
+    dt_test_set(&cfg, "task", "regression");
     rep = run_debug(&cfg);
     assert_false(dt_report_has_finding(rep, "loss-task-mismatch"));
     assert_no_zoo_findings(rep);
@@ -500,8 +493,8 @@ static void test_tanh_saturation(void **state)
     dt_config cfg;
     char buf[64];
     synthetic_config(&cfg, "shapes", "300");
-    set(&cfg, "model.arch", "custom");
-    set(&cfg, "model.layers", "[{type: flatten}, {name: f1, type: linear, units: 64, init: {normal: 1.0}},"
+    dt_test_set(&cfg, "model.arch", "custom");
+    dt_test_set(&cfg, "model.layers", "[{type: flatten}, {name: f1, type: linear, units: 64, init: {normal: 1.0}},"
                               " {name: act, type: tanh}, {name: out, type: linear, units: classes}]");
     dt_report *rep = run_debug(&cfg);
     assert_true(dt_report_has_finding(rep, "saturated-activations"));
@@ -510,7 +503,7 @@ static void test_tanh_saturation(void **state)
     assert_int_equal(other_errors(rep, NULL), 0);
     dt_report_free(rep);
 
-    set(&cfg, "model.layers", "[{type: flatten}, {name: f1, type: linear, units: 64},"
+    dt_test_set(&cfg, "model.layers", "[{type: flatten}, {name: f1, type: linear, units: 64},"
                               " {name: act, type: tanh}, {name: out, type: linear, units: classes}]");
     rep = run_debug(&cfg);
     assert_no_zoo_findings(rep);
@@ -548,16 +541,16 @@ static void test_dead_relu_by_zero_outputs(void **state)
 {
     dt_config cfg;
     synthetic_config(&cfg, "shapes", "300");
-    set(&cfg, "model.arch", "custom");
-    set(&cfg, "model.layers", "[{type: flatten}, {name: f1, type: linear, units: 64}, {name: r1, type: relu},"
+    dt_test_set(&cfg, "model.arch", "custom");
+    dt_test_set(&cfg, "model.layers", "[{type: flatten}, {name: f1, type: linear, units: 64}, {name: r1, type: relu},"
                               " {name: out, type: linear, units: classes}]");
-    set(&cfg, "train.lr", "0.1");
+    dt_test_set(&cfg, "train.lr", "0.1");
     dt_report *rep = run_debug(&cfg);
     assert_true(dt_report_has_finding(rep, "dead-relu"));
     assert_true(evidence_num(rep, "dead-relu", "zero_fraction") >= 0.7);
     assert_true(evidence_num(rep, "dead-relu", "dead_fraction") < 0.7);
     dt_report_free(rep);
-    set(&cfg, "train.lr", "3e-4");
+    dt_test_set(&cfg, "train.lr", "3e-4");
     rep = run_debug(&cfg);
     assert_false(dt_report_has_finding(rep, "dead-relu"));
     dt_report_free(rep);
@@ -576,7 +569,7 @@ static void test_gradient_median_rules(void **state)
 {
     dt_config cfg;
     custom_config(&cfg, THREE_LAYERS("1.0e-4"));
-    set(&cfg, "train.optimizer", "sgd");   /* Adam's scaled steps would lift the weights within 20 steps */
+    dt_test_set(&cfg, "train.optimizer", "sgd");   /* Adam's scaled steps would lift the weights within 20 steps */
     dt_report *rep = run_debug(&cfg);
     assert_true(dt_report_has_finding(rep, "vanishing-gradients"));
     assert_true(evidence_num(rep, "vanishing-gradients", "median_mean_abs") < 1e-5);

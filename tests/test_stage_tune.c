@@ -23,15 +23,9 @@
 #include "dnntrouble/report.h"
 #include "dnntrouble/stage.h"
 #include "support/test_files.h"
+#include "support/test_models.h"
 
 static char g_bin[1024];   /* build/dnntrouble next to this test's folder */
-
-static void set(dt_config *c, const char *key, const char *value)
-{
-    dt_status st = dt_config_set(c, key, value);
-    if (st) print_error("%s\n", dt_last_error());
-    assert_int_equal(st, DT_OK);
-}
 
 /* A small spirals problem with an MLP and plain SGD. */
 static dt_config *base_config(void)
@@ -39,24 +33,24 @@ static dt_config *base_config(void)
     dt_config *c = malloc(sizeof *c);
     assert_non_null(c);
     dt_config_defaults(c);
-    set(c, "name", "tune-test");
-    set(c, "seed", "3");
-    set(c, "threads", "1");
-    set(c, "data.format", "synthetic");
-    set(c, "data.synthetic.generator", "spirals");
-    set(c, "data.synthetic.samples", "1200");
-    set(c, "data.synthetic.noise", "0.1");
-    set(c, "data.splits.train_val", "0.2");
-    set(c, "model.arch", "mlp");
-    set(c, "model.hidden", "32");
-    set(c, "train.optimizer", "sgd");
-    set(c, "train.batch_size", "32");
-    set(c, "train.epochs", "4");
-    set(c, "stages.tune.trials", "6");
-    set(c, "stages.tune.rounds", "2");
-    set(c, "stages.tune.top_k", "2");
-    set(c, "stages.tune.jobs", "1");
-    set(c, "stages.tune.space.train.lr", "{log_uniform: [1.0e-3, 1.0]}");
+    dt_test_set(c, "name", "tune-test");
+    dt_test_set(c, "seed", "3");
+    dt_test_set(c, "threads", "1");
+    dt_test_set(c, "data.format", "synthetic");
+    dt_test_set(c, "data.synthetic.generator", "spirals");
+    dt_test_set(c, "data.synthetic.samples", "1200");
+    dt_test_set(c, "data.synthetic.noise", "0.1");
+    dt_test_set(c, "data.splits.train_val", "0.2");
+    dt_test_set(c, "model.arch", "mlp");
+    dt_test_set(c, "model.hidden", "32");
+    dt_test_set(c, "train.optimizer", "sgd");
+    dt_test_set(c, "train.batch_size", "32");
+    dt_test_set(c, "train.epochs", "4");
+    dt_test_set(c, "stages.tune.trials", "6");
+    dt_test_set(c, "stages.tune.rounds", "2");
+    dt_test_set(c, "stages.tune.top_k", "2");
+    dt_test_set(c, "stages.tune.jobs", "1");
+    dt_test_set(c, "stages.tune.space.train.lr", "{log_uniform: [1.0e-3, 1.0]}");
     assert_int_equal(dt_config_check(c), DT_OK);
     return c;
 }
@@ -146,12 +140,12 @@ static double param(const cJSON *entry_or_best, const char *key)
 static void test_same_seed_same_trials_and_best(void **state)
 {
     dt_config *cfg = base_config();
-    set(cfg, "stages.tune.space.train.batch_size", "{choice: [16, 32, 64]}");
+    dt_test_set(cfg, "stages.tune.space.train.batch_size", "{choice: [16, 32, 64]}");
     char d1[64], d2[64];
     make_dir(d1, sizeof d1);
     make_dir(d2, sizeof d2);
     dt_report *r1 = run_tune(cfg, d1);
-    set(cfg, "stages.tune.jobs", "2");   /* parallel: the same trials, the same results */
+    dt_test_set(cfg, "stages.tune.jobs", "2");   /* parallel: the same trials, the same results */
     dt_report *r2 = run_tune(cfg, d2);
     journal j1, j2;
     read_journal(d1, &j1);
@@ -199,15 +193,15 @@ static void test_layer_option_in_the_space(void **state)
     dt_config *cfg = malloc(sizeof *cfg);
     assert_non_null(cfg);
     dt_config_defaults(cfg);
-    set(cfg, "data.format", "synthetic");
-    set(cfg, "data.synthetic.generator", "spirals");
-    set(cfg, "data.synthetic.samples", "600");
-    set(cfg, "model.arch", "custom");
-    set(cfg, "model.layers", "[{name: f1, type: linear, units: 8}, {type: relu}, {name: out, type: linear}]");
-    set(cfg, "train.epochs", "2");
-    set(cfg, "stages.tune.trials", "4");
-    set(cfg, "stages.tune.rounds", "1");
-    set(cfg, "stages.tune.space.model.layers.f1.units", "{int: [4, 64]}");
+    dt_test_set(cfg, "data.format", "synthetic");
+    dt_test_set(cfg, "data.synthetic.generator", "spirals");
+    dt_test_set(cfg, "data.synthetic.samples", "600");
+    dt_test_set(cfg, "model.arch", "custom");
+    dt_test_set(cfg, "model.layers", "[{name: f1, type: linear, units: 8}, {type: relu}, {name: out, type: linear}]");
+    dt_test_set(cfg, "train.epochs", "2");
+    dt_test_set(cfg, "stages.tune.trials", "4");
+    dt_test_set(cfg, "stages.tune.rounds", "1");
+    dt_test_set(cfg, "stages.tune.space.model.layers.f1.units", "{int: [4, 64]}");
     assert_int_equal(dt_config_check(cfg), DT_OK);
     char d[64];
     make_dir(d, sizeof d);
@@ -234,7 +228,7 @@ static void test_layer_option_in_the_space(void **state)
     assert_int_equal(st, DT_OK);
     assert_true(dt_layer_opt(&bc->model.desc.layers[0], "units") == units);
     /* A preset key has no effect on a described network: refused at load. */
-    set(cfg, "stages.tune.space.model.hidden", "{int: [4, 64]}");
+    dt_test_set(cfg, "stages.tune.space.model.hidden", "{int: [4, 64]}");
     assert_int_equal(dt_config_check(cfg), DT_ECONFIG);
     assert_non_null(strstr(dt_last_error(), "search a layer option instead"));
     free(bc);
@@ -250,9 +244,9 @@ static void test_default_space(void **state)
 {
     dt_config *cfg = base_config();
     cfg->stages.tune.n_space = 0;
-    set(cfg, "train.lr", "0.01");
-    set(cfg, "stages.tune.trials", "3");
-    set(cfg, "stages.tune.rounds", "1");
+    dt_test_set(cfg, "train.lr", "0.01");
+    dt_test_set(cfg, "stages.tune.trials", "3");
+    dt_test_set(cfg, "stages.tune.rounds", "1");
     char d[64];
     make_dir(d, sizeof d);
     dt_report *r = run_tune(cfg, d);
@@ -271,11 +265,11 @@ static void test_default_space(void **state)
 static void test_ranges_narrow_round_by_round(void **state)
 {
     dt_config *cfg = base_config();
-    set(cfg, "stages.tune.trials", "12");
-    set(cfg, "stages.tune.rounds", "3");
-    set(cfg, "stages.tune.top_k", "3");
-    set(cfg, "stages.tune.space.train.lr", "{log_uniform: [1.0e-4, 1.0]}");
-    set(cfg, "stages.tune.space.train.batch_size", "{choice: [16, 32, 64]}");
+    dt_test_set(cfg, "stages.tune.trials", "12");
+    dt_test_set(cfg, "stages.tune.rounds", "3");
+    dt_test_set(cfg, "stages.tune.top_k", "3");
+    dt_test_set(cfg, "stages.tune.space.train.lr", "{log_uniform: [1.0e-4, 1.0]}");
+    dt_test_set(cfg, "stages.tune.space.train.batch_size", "{choice: [16, 32, 64]}");
     char dir[64];
     make_dir(dir, sizeof dir);
     dt_report *rep = run_tune(cfg, dir);
@@ -317,9 +311,9 @@ static void test_ranges_narrow_round_by_round(void **state)
 static void test_exploding_lr_trials_are_sick_and_stopped_early(void **state)
 {
     dt_config *cfg = base_config();
-    set(cfg, "stages.tune.trials", "8");
-    set(cfg, "stages.tune.rounds", "1");
-    set(cfg, "stages.tune.space.train.lr", "{log_uniform: [1.0e-2, 100]}");
+    dt_test_set(cfg, "stages.tune.trials", "8");
+    dt_test_set(cfg, "stages.tune.rounds", "1");
+    dt_test_set(cfg, "stages.tune.space.train.lr", "{log_uniform: [1.0e-2, 100]}");
     char dir[64];
     make_dir(dir, sizeof dir);
     dt_report *rep = run_tune(cfg, dir);
@@ -361,9 +355,9 @@ static void test_exploding_lr_trials_are_sick_and_stopped_early(void **state)
 static void test_learning_rate_too_small_is_not_decreasing(void **state)
 {
     dt_config *cfg = base_config();
-    set(cfg, "stages.tune.trials", "2");
-    set(cfg, "stages.tune.rounds", "1");
-    set(cfg, "stages.tune.space.train.lr", "{log_uniform: [1.0e-8, 1.0e-7]}");
+    dt_test_set(cfg, "stages.tune.trials", "2");
+    dt_test_set(cfg, "stages.tune.rounds", "1");
+    dt_test_set(cfg, "stages.tune.space.train.lr", "{log_uniform: [1.0e-8, 1.0e-7]}");
     char dir[64];
     make_dir(dir, sizeof dir);
     dt_report *rep = run_tune(cfg, dir);
@@ -538,14 +532,14 @@ static void test_torn_last_line_is_ignored(void **state)
 static void test_learning_rate_within_3x_of_dense_grid(void **state)
 {
     dt_config *cfg = base_config();
-    set(cfg, "data.synthetic.samples", "2000");
-    set(cfg, "data.synthetic.noise", "0.3");
-    set(cfg, "train.epochs", "4");
-    set(cfg, "stages.tune.trials", "24");
-    set(cfg, "stages.tune.rounds", "3");
-    set(cfg, "stages.tune.top_k", "3");
-    set(cfg, "stages.tune.jobs", "2");
-    set(cfg, "stages.tune.space.train.lr", "{log_uniform: [1.0e-3, 3.0]}");
+    dt_test_set(cfg, "data.synthetic.samples", "2000");
+    dt_test_set(cfg, "data.synthetic.noise", "0.3");
+    dt_test_set(cfg, "train.epochs", "4");
+    dt_test_set(cfg, "stages.tune.trials", "24");
+    dt_test_set(cfg, "stages.tune.rounds", "3");
+    dt_test_set(cfg, "stages.tune.top_k", "3");
+    dt_test_set(cfg, "stages.tune.jobs", "2");
+    dt_test_set(cfg, "stages.tune.space.train.lr", "{log_uniform: [1.0e-3, 3.0]}");
     char dir[64];
     make_dir(dir, sizeof dir);
     dt_report *rep = run_tune(cfg, dir);

@@ -25,15 +25,9 @@
 #include "dnntrouble/report.h"
 #include "dnntrouble/stage.h"
 #include "support/test_files.h"
+#include "support/test_models.h"
 
 static char g_bin[1024];   /* build/dnntrouble next to this test's folder */
-
-static void set(dt_config *c, const char *key, const char *value)
-{
-    dt_status st = dt_config_set(c, key, value);
-    if (st) print_error("%s\n", dt_last_error());
-    assert_int_equal(st, DT_OK);
-}
 
 /* Spirals, an MLP, SGD; 9 epochs: rungs at epochs 1 and 3 (eta 3). */
 static dt_config *asha_config(void)
@@ -41,25 +35,25 @@ static dt_config *asha_config(void)
     dt_config *c = malloc(sizeof *c);
     assert_non_null(c);
     dt_config_defaults(c);
-    set(c, "name", "asha-test");
-    set(c, "seed", "5");
-    set(c, "threads", "1");
-    set(c, "data.format", "synthetic");
-    set(c, "data.synthetic.generator", "spirals");
-    set(c, "data.synthetic.samples", "900");
-    set(c, "data.splits.train_val", "0.2");
-    set(c, "model.arch", "mlp");
-    set(c, "model.hidden", "32");
-    set(c, "train.optimizer", "sgd");
-    set(c, "train.batch_size", "32");
-    set(c, "train.epochs", "9");
-    set(c, "stages.tune.trials", "12");
-    set(c, "stages.tune.rounds", "2");
-    set(c, "stages.tune.top_k", "2");
-    set(c, "stages.tune.jobs", "1");
-    set(c, "stages.tune.pruner", "asha");
-    set(c, "stages.tune.space.train.lr", "{log_uniform: [1.0e-3, 1.0]}");
-    set(c, "stages.tune.space.train.momentum", "{uniform: [0.0, 0.9]}");
+    dt_test_set(c, "name", "asha-test");
+    dt_test_set(c, "seed", "5");
+    dt_test_set(c, "threads", "1");
+    dt_test_set(c, "data.format", "synthetic");
+    dt_test_set(c, "data.synthetic.generator", "spirals");
+    dt_test_set(c, "data.synthetic.samples", "900");
+    dt_test_set(c, "data.splits.train_val", "0.2");
+    dt_test_set(c, "model.arch", "mlp");
+    dt_test_set(c, "model.hidden", "32");
+    dt_test_set(c, "train.optimizer", "sgd");
+    dt_test_set(c, "train.batch_size", "32");
+    dt_test_set(c, "train.epochs", "9");
+    dt_test_set(c, "stages.tune.trials", "12");
+    dt_test_set(c, "stages.tune.rounds", "2");
+    dt_test_set(c, "stages.tune.top_k", "2");
+    dt_test_set(c, "stages.tune.jobs", "1");
+    dt_test_set(c, "stages.tune.pruner", "asha");
+    dt_test_set(c, "stages.tune.space.train.lr", "{log_uniform: [1.0e-3, 1.0]}");
+    dt_test_set(c, "stages.tune.space.train.momentum", "{uniform: [0.0, 0.9]}");
     assert_int_equal(dt_config_check(c), DT_OK);
     return c;
 }
@@ -207,7 +201,7 @@ static void test_same_verdicts_for_any_jobs(void **state)
     dt_test_tmpdir(d1, sizeof d1);
     dt_test_tmpdir(d2, sizeof d2);
     dt_report *r1 = run_tune(cfg, d1);
-    set(cfg, "stages.tune.jobs", "2");
+    dt_test_set(cfg, "stages.tune.jobs", "2");
     dt_report *r2 = run_tune(cfg, d2);
     lines l1, l2;
     read_lines(d1, &l1);
@@ -267,7 +261,7 @@ static void test_promoted_trial_scores_as_unpruned(void **state)
 static void test_rung_state_survives_resume(void **state)
 {
     dt_config *cfg = asha_config();
-    set(cfg, "stages.tune.jobs", "2");
+    dt_test_set(cfg, "stages.tune.jobs", "2");
     char clean[512], cut[512], path[600], cpath[600];
     dt_test_tmpdir(clean, sizeof clean);
     dt_test_tmpdir(cut, sizeof cut);

@@ -20,15 +20,9 @@
 #include "dnntrouble/report.h"
 #include "dnntrouble/stage.h"
 #include "support/test_files.h"
+#include "support/test_models.h"
 
 #define MAX_TRIALS 64
-
-static void set(dt_config *c, const char *key, const char *value)
-{
-    dt_status st = dt_config_set(c, key, value);
-    if (st) print_error("%s\n", dt_last_error());
-    assert_int_equal(st, DT_OK);
-}
 
 /* A config that only holds a space (the proposer reads nothing else). */
 static dt_config *space_config(const char *sampler, unsigned long long seed)
@@ -37,11 +31,11 @@ static dt_config *space_config(const char *sampler, unsigned long long seed)
     assert_non_null(c);
     dt_config_defaults(c);
     c->seed = seed;
-    set(c, "stages.tune.sampler", sampler);
-    set(c, "stages.tune.space.train.lr", "{log_uniform: [1.0e-5, 1.0]}");
-    set(c, "stages.tune.space.train.dropout", "{uniform: [0, 0.9]}");
-    set(c, "stages.tune.space.model.hidden", "{int: [8, 512]}");
-    set(c, "stages.tune.space.train.optimizer", "{choice: [sgd, adam, adamw]}");
+    dt_test_set(c, "stages.tune.sampler", sampler);
+    dt_test_set(c, "stages.tune.space.train.lr", "{log_uniform: [1.0e-5, 1.0]}");
+    dt_test_set(c, "stages.tune.space.train.dropout", "{uniform: [0, 0.9]}");
+    dt_test_set(c, "stages.tune.space.model.hidden", "{int: [8, 512]}");
+    dt_test_set(c, "stages.tune.space.train.optimizer", "{choice: [sgd, adam, adamw]}");
     return c;
 }
 
@@ -185,8 +179,8 @@ static void constant_liar(int multivariate)
     assert_non_null(c);
     dt_config_defaults(c);
     c->seed = 11;
-    set(c, "stages.tune.sampler", "tpe");
-    set(c, "stages.tune.space.model.hidden", "{int: [1, 200]}");
+    dt_test_set(c, "stages.tune.sampler", "tpe");
+    dt_test_set(c, "stages.tune.space.model.hidden", "{int: [1, 200]}");
     c->stages.tune.multivariate = multivariate;
     enum { FIN = 14, RUN = 24 };
     dt_trial t[FIN + RUN];
@@ -262,22 +256,22 @@ static dt_config *stage_config(void)
     dt_config *c = malloc(sizeof *c);
     assert_non_null(c);
     dt_config_defaults(c);
-    set(c, "seed", "5");
-    set(c, "data.format", "synthetic");
-    set(c, "data.synthetic.generator", "spirals");
-    set(c, "data.synthetic.samples", "800");
-    set(c, "data.splits.train_val", "0.2");
-    set(c, "model.arch", "mlp");
-    set(c, "model.hidden", "16");
-    set(c, "train.optimizer", "sgd");
-    set(c, "train.batch_size", "32");
-    set(c, "train.epochs", "2");
-    set(c, "stages.tune.sampler", "tpe");
-    set(c, "stages.tune.trials", "9");
-    set(c, "stages.tune.startup_trials", "4");
-    set(c, "stages.tune.jobs", "2");
-    set(c, "stages.tune.space.train.lr", "{log_uniform: [1.0e-3, 1.0]}");
-    set(c, "stages.tune.space.train.momentum", "{uniform: [0, 0.9]}");
+    dt_test_set(c, "seed", "5");
+    dt_test_set(c, "data.format", "synthetic");
+    dt_test_set(c, "data.synthetic.generator", "spirals");
+    dt_test_set(c, "data.synthetic.samples", "800");
+    dt_test_set(c, "data.splits.train_val", "0.2");
+    dt_test_set(c, "model.arch", "mlp");
+    dt_test_set(c, "model.hidden", "16");
+    dt_test_set(c, "train.optimizer", "sgd");
+    dt_test_set(c, "train.batch_size", "32");
+    dt_test_set(c, "train.epochs", "2");
+    dt_test_set(c, "stages.tune.sampler", "tpe");
+    dt_test_set(c, "stages.tune.trials", "9");
+    dt_test_set(c, "stages.tune.startup_trials", "4");
+    dt_test_set(c, "stages.tune.jobs", "2");
+    dt_test_set(c, "stages.tune.space.train.lr", "{log_uniform: [1.0e-3, 1.0]}");
+    dt_test_set(c, "stages.tune.space.train.momentum", "{uniform: [0, 0.9]}");
     assert_int_equal(dt_config_check(c), DT_OK);
     return c;
 }
@@ -373,17 +367,17 @@ static void test_stage_two_workers_reproducible_and_resumable(void **state)
 static void test_sampler_keys_checked(void **state)
 {
     dt_config *c = stage_config();
-    set(c, "stages.tune.rounds", "3");
+    dt_test_set(c, "stages.tune.rounds", "3");
     assert_int_equal(dt_config_check(c), DT_ECONFIG);
     assert_non_null(strstr(dt_last_error(), "stages.tune.rounds has no effect with stages.tune.sampler tpe"));
-    set(c, "stages.tune.sampler", "random");
-    set(c, "stages.tune.startup_trials", "10");
+    dt_test_set(c, "stages.tune.sampler", "random");
+    dt_test_set(c, "stages.tune.startup_trials", "10");
     assert_int_equal(dt_config_check(c), DT_OK);
-    set(c, "stages.tune.ei_candidates", "48");
+    dt_test_set(c, "stages.tune.ei_candidates", "48");
     assert_int_equal(dt_config_check(c), DT_ECONFIG);
     assert_non_null(strstr(dt_last_error(), "stages.tune.ei_candidates has no effect with stages.tune.sampler random"));
-    set(c, "stages.tune.ei_candidates", "24");
-    set(c, "stages.tune.multivariate", "true");
+    dt_test_set(c, "stages.tune.ei_candidates", "24");
+    dt_test_set(c, "stages.tune.multivariate", "true");
     assert_int_equal(dt_config_check(c), DT_ECONFIG);
     assert_non_null(strstr(dt_last_error(), "stages.tune.multivariate has no effect with stages.tune.sampler random"));
     free(c);

@@ -31,3 +31,10 @@ dt_model *dt_test_preset(const dt_test_model *t)
     assert_int_equal(st, DT_OK);
     return m;
 }
+
+void dt_test_set(dt_config *c, const char *key, const char *value)
+{
+    dt_status st = dt_config_set(c, key, value);
+    if (st) print_error("%s=%s: %s\n", key, value, dt_last_error());
+    assert_int_equal(st, DT_OK);
+}

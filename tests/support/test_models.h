@@ -4,6 +4,7 @@
 #ifndef DT_TEST_MODELS_H
 #define DT_TEST_MODELS_H
 
+#include "dnntrouble/config.h"
 #include "dnntrouble/model.h"
 
 typedef struct dt_test_model {
@@ -23,5 +24,7 @@ typedef struct dt_test_model {
 void dt_test_preset_spec(const dt_test_model *t, dt_model_spec *s);
 /* Built, not initialised. */
 dt_model *dt_test_preset(const dt_test_model *t);
+/* dt_config_set that fails the test (with the key, value and the library's message). */
+void dt_test_set(dt_config *c, const char *key, const char *value);
 
 #endif
