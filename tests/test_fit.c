@@ -14,22 +14,6 @@
 #include "support/test_models.h"
 #include "dnntrouble/train.h"
 
-static dt_data *synthetic(dt_generator gen, size_t samples, double noise)
-{
-    dt_data_spec s;
-    dt_data_spec_defaults(&s);
-    s.format = DT_FORMAT_SYNTHETIC;
-    s.generator = gen;
-    s.samples = samples;
-    s.noise = noise;
-    s.seed = 3;
-    dt_data *d = NULL;
-    dt_status st = dt_data_load(&s, NULL, &d);
-    if (st) print_error("%s\n", dt_last_error());
-    assert_int_equal(st, DT_OK);
-    return d;
-}
-
 static dt_model *mlp(const dt_data *d, int hidden, int batch_norm, int batch, uint64_t seed)
 {
     dt_test_model s = {0};
@@ -56,7 +40,7 @@ static dt_model *mlp(const dt_data *d, int hidden, int batch_norm, int batch, ui
  * stay, and the re-evaluation differs.) */
 static void test_restore_best_restores_batchnorm_statistics(void **state)
 {
-    dt_data *d = synthetic(DT_GEN_SPIRALS, 1200, 0.3);
+    dt_data *d = dt_test_synthetic(DT_GEN_SPIRALS, 1200, 0.3, 3);
     dt_model *m = mlp(d, 32, 1, 32, 5);
     assert_true(m->g->state_len > 0);
     dt_optimizer o;
@@ -109,7 +93,7 @@ static int on_epoch(void *ctx, const dt_fit_epoch_info *e)
 
 static void test_epoch_hook_sees_each_epoch(void **state)
 {
-    dt_data *d = synthetic(DT_GEN_SPIRALS, 600, 0.3);
+    dt_data *d = dt_test_synthetic(DT_GEN_SPIRALS, 600, 0.3, 3);
     dt_model *m = mlp(d, 32, 1, 16, 3);
     dt_optimizer o;
     dt_optim_cfg oc = dt_optim_defaults(DT_OPT_ADAM, 0.02f);
@@ -139,7 +123,7 @@ static int stop_after_2(void *ctx, const dt_fit_epoch_info *e)
 
 static void test_epoch_hook_can_stop_the_fit(void **state)
 {
-    dt_data *d = synthetic(DT_GEN_SPIRALS, 600, 0.3);
+    dt_data *d = dt_test_synthetic(DT_GEN_SPIRALS, 600, 0.3, 3);
     dt_model *m = mlp(d, 32, 1, 16, 3);
     dt_optimizer o;
     dt_optim_cfg oc = dt_optim_defaults(DT_OPT_ADAM, 0.02f);
@@ -162,7 +146,7 @@ static void test_epoch_hook_can_stop_the_fit(void **state)
 /* dt_model_state_save / load round-trip parameters and running statistics. */
 static void test_state_snapshot_covers_params_and_statistics(void **state)
 {
-    dt_data *d = synthetic(DT_GEN_BLOBS, 300, 0.1);
+    dt_data *d = dt_test_synthetic(DT_GEN_BLOBS, 300, 0.1, 3);
     dt_model *m = mlp(d, 8, 1, 16, 1);
     dt_graph *g = m->g;
     assert_int_equal(dt_model_state_size(m), g->n_param_values + g->state_len);
@@ -206,7 +190,7 @@ static int logging_hook(void *ctx, const dt_fit_step *s)
 
 static void test_hook_sees_every_step_and_can_stop(void **state)
 {
-    dt_data *d = synthetic(DT_GEN_BLOBS, 300, 0.1);
+    dt_data *d = dt_test_synthetic(DT_GEN_BLOBS, 300, 0.1, 3);
     size_t n = dt_data_split_size(d, DT_SPLIT_TRAIN);
     for (int stop = 0; stop < 2; stop++) {
         dt_model *m = mlp(d, 8, 0, 32, 1);
@@ -243,7 +227,7 @@ static void test_hook_sees_every_step_and_can_stop(void **state)
 /* fixed_rows: every step on the same rows, bit-identical to stepping by hand. */
 static void test_fixed_batch_equals_repeated_steps(void **state)
 {
-    dt_data *d = synthetic(DT_GEN_BLOBS, 300, 0.1);
+    dt_data *d = dt_test_synthetic(DT_GEN_BLOBS, 300, 0.1, 3);
     enum { B = 16, STEPS = 25 };
     size_t rows[B];
     for (int i = 0; i < B; i++) rows[i] = (size_t)(3 * i + 1);
@@ -306,7 +290,7 @@ static int step_logging_hook(void *ctx, const dt_fit_step *s)
 static void test_history_of_a_long_fit(void **state)
 {
     enum { EPOCHS = 300, B = 16 };
-    dt_data *d = synthetic(DT_GEN_SPIRALS, 400, 0.3);
+    dt_data *d = dt_test_synthetic(DT_GEN_SPIRALS, 400, 0.3, 3);
     size_t rows[B];
     for (size_t i = 0; i < B; i++) rows[i] = i;
     dt_model *m = mlp(d, 16, 0, B, 3);

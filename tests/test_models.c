@@ -13,22 +13,6 @@
 #include "support/test_models.h"
 #include "dnntrouble/train.h"
 
-static dt_data *synthetic(dt_generator gen, size_t samples, double noise)
-{
-    dt_data_spec s;
-    dt_data_spec_defaults(&s);
-    s.format = DT_FORMAT_SYNTHETIC;
-    s.generator = gen;
-    s.samples = samples;
-    s.noise = noise;
-    s.seed = 1;
-    dt_data *d = NULL;
-    dt_status st = dt_data_load(&s, NULL, &d);
-    if (st) print_error("%s\n", dt_last_error());
-    assert_int_equal(st, DT_OK);
-    return d;
-}
-
 static dt_model *model_for(const dt_data *d, dt_arch arch, int hidden, int batch)
 {
     dt_test_model s = {0};
@@ -48,7 +32,7 @@ static dt_model *model_for(const dt_data *d, dt_arch arch, int hidden, int batch
 
 static void test_mlp_reaches_near_zero_training_loss(void **state)
 {
-    dt_data *d = synthetic(DT_GEN_SPIRALS, 600, 0.0);
+    dt_data *d = dt_test_synthetic(DT_GEN_SPIRALS, 600, 0.0, 1);
     dt_model *m = model_for(d, DT_ARCH_MLP, 128, 64);
     dt_optimizer o;
     dt_optim_cfg oc = dt_optim_defaults(DT_OPT_ADAM, 1e-2f);
@@ -90,14 +74,14 @@ static void fit_one_batch(dt_data *d, dt_arch arch, int hidden, int batch, int s
 
 static void test_lenet_fits_one_batch(void **state)
 {
-    dt_data *d = synthetic(DT_GEN_SHAPES, 200, 0.1);
+    dt_data *d = dt_test_synthetic(DT_GEN_SHAPES, 200, 0.1, 1);
     fit_one_batch(d, DT_ARCH_LENET, 0, 32, 150, 3e-3f);
     dt_data_free(d);
 }
 
 static void test_lstm_fits_one_batch(void **state)
 {
-    dt_data *d = synthetic(DT_GEN_SEQUENCES, 200, 0.1);
+    dt_data *d = dt_test_synthetic(DT_GEN_SEQUENCES, 200, 0.1, 1);
     fit_one_batch(d, DT_ARCH_LSTM, 32, 32, 300, 1e-2f);
     dt_data_free(d);
 }
@@ -105,7 +89,7 @@ static void test_lstm_fits_one_batch(void **state)
 /* Same seed, one thread: bit-identical weights after N steps. */
 static void test_training_is_deterministic(void **state)
 {
-    dt_data *d = synthetic(DT_GEN_SHAPES, 200, 0.1);
+    dt_data *d = dt_test_synthetic(DT_GEN_SHAPES, 200, 0.1, 1);
     float *w[2];
     size_t n = 0;
     for (int run = 0; run < 2; run++) {

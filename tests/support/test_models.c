@@ -38,3 +38,19 @@ void dt_test_set(dt_config *c, const char *key, const char *value)
     if (st) print_error("%s=%s: %s\n", key, value, dt_last_error());
     assert_int_equal(st, DT_OK);
 }
+
+dt_data *dt_test_synthetic(dt_generator gen, size_t samples, double noise, uint64_t seed)
+{
+    dt_data_spec s;
+    dt_data_spec_defaults(&s);
+    s.format = DT_FORMAT_SYNTHETIC;
+    s.generator = gen;
+    s.samples = samples;
+    s.noise = noise;
+    s.seed = seed;
+    dt_data *d = NULL;
+    dt_status st = dt_data_load(&s, NULL, &d);
+    if (st) print_error("%s\n", dt_last_error());
+    assert_int_equal(st, DT_OK);
+    return d;
+}

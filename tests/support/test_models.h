@@ -5,6 +5,7 @@
 #define DT_TEST_MODELS_H
 
 #include "dnntrouble/config.h"
+#include "dnntrouble/data.h"
 #include "dnntrouble/model.h"
 
 typedef struct dt_test_model {
@@ -24,6 +25,9 @@ typedef struct dt_test_model {
 void dt_test_preset_spec(const dt_test_model *t, dt_model_spec *s);
 /* Built, not initialised. */
 dt_model *dt_test_preset(const dt_test_model *t);
+/* Generated data (dt_data_load of a synthetic spec) with the given generator, size, noise and
+ * seed; fails the test when it cannot be made. */
+dt_data *dt_test_synthetic(dt_generator gen, size_t samples, double noise, uint64_t seed);
 /* dt_config_set that fails the test (with the key, value and the library's message). */
 void dt_test_set(dt_config *c, const char *key, const char *value);
 
