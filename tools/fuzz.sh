@@ -2,7 +2,8 @@
 # Builds each libFuzzer harness with clang (fuzzer + ASan + UBSan) and runs
 # it for SECONDS, printing how many executions it survived.
 #   usage: sh tools/fuzz.sh SECONDS tests/fuzz/fuzz_x.c ...
-# Library sources are compiled once into build/fuzz/libfuzzsrc.a; a source
+# Library sources are compiled once into build/fuzz/libfuzzsrc.a (again when
+# they or any header change); a source
 # that does not compile (work in progress elsewhere) is skipped with a
 # warning, and each harness links only what it needs from the archive.
 # Seeds come from tests/fuzz/seeds/NAME/ when present; the working corpus
@@ -18,7 +19,9 @@ mkdir -p "$out/obj"
 objs=""
 for src in $(find src -name '*.c' ! -path 'src/cli/*' | sort); do
     o="$out/obj/$(echo "$src" | tr / _).o"
-    if [ ! -f "$o" ] || [ "$src" -nt "$o" ]; then
+    # A header newer than the object changes what it was compiled against (a
+    # struct's layout): rebuild then too, or objects of two trees get linked.
+    if [ ! -f "$o" ] || [ "$src" -nt "$o" ] || [ -n "$(find include src -name '*.h' -newer "$o" | head -n 1)" ]; then
         if ! $CC $FLAGS -fsanitize=fuzzer-no-link -c "$src" -o "$o" 2>"$o.log"; then
             echo "fuzz: warning: $src does not compile, skipped (see $o.log)" >&2
             rm -f "$o"
