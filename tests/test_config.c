@@ -532,6 +532,14 @@ static void test_fuzz_regressions(void **state)
      * and read back as missing ("text: {path}"). */
     assert_error(a, "data:\n  format: text\n  text: {path}\n", "data.text.path is empty: give the file's path");
     assert_error(a, "data: {format: csv, csv: {path: \"\"}}\n", "data.csv.path is empty: give the file's path");
+    /* fuzz_model: a reshape with no shape parsed (only the config check
+     * refused it), and its JSON form, what a checkpoint holds, did not read
+     * back: the parse itself refuses it now. */
+    const char *no_shape = "data: {format: synthetic}\nmodel:\n  layers:\n    - {type: flatten}\n"
+                           "    - {name: out, type: reshape}\n";
+    dt_config_defaults(a);
+    assert_int_equal(dt_config_parse_string(a, no_shape, strlen(no_shape), "test.yaml", "/base"), DT_ECONFIG);
+    assert_non_null(strstr(dt_last_error(), "test.yaml:5: model.layers: layer 'out': reshape needs option 'shape'"));
     /* An alias repeating a big mapping many times. */
     size_t cap = 200000, n = 0;
     char *big = malloc(cap);

@@ -197,6 +197,11 @@ static dt_status parse_layer(dt_parse_ctx *p, yaml_node_t *m, int index, dt_laye
         if (st) return st;
         if (o >= 0) seen |= 1u << o;
     }
+    /* A required option left out would be written back as an empty value that
+     * no reader accepts (a checkpoint's description, the resolved config). */
+    for (int o = 0; o < DT_LAYER_MAX_OPTS && def->opts[o].name; o++)
+        if (def->opts[o].def <= DT_LOPT_REQUIRED && !(seen >> o & 1u))
+            return layer_fail(p, line, l, index, "%s needs option '%s'", def->name, def->opts[o].name);
     return DT_OK;
 }
 
