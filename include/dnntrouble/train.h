@@ -24,6 +24,10 @@ typedef struct dt_eval {
     size_t n;
 } dt_eval;
 
+/* The binomial standard error of an error rate measured on n rows, with a
+ * floor of about one row's worth of doubt when no row is wrong. */
+double dt_error_se(double err, size_t n);
+
 /* Evaluation mode over a whole split.  pred (optional, split size) receives
  * the predicted class (classification) and row_loss (optional) each row's loss. */
 dt_status dt_model_evaluate(dt_model *m, const dt_data *d, dt_split_id s, dt_eval *res, int *pred,
@@ -95,6 +99,12 @@ typedef struct dt_fit_epoch {
 
 /* Entries of dt_fit_result.history: a fixed array, so results copy by value. */
 #define DT_FIT_HISTORY 128
+
+/* Early stopping's patience: is an epoch that is not the best (ev) still
+ * learning?  Classification: its error is within two standard errors of the
+ * lowest so far (min_error) and its loss is the lowest so far (below
+ * min_loss).  Regression: never (a lower error is a new best). */
+int dt_fit_still_learning(int regression, const dt_eval *ev, double min_error, double min_loss);
 
 typedef struct dt_fit_result {
     int epochs_run;

@@ -46,12 +46,7 @@ double dt_ea_error_scale(const dt_data *d)
 double dt_ea_se(const dt_data *d, double err, size_t n, const float *row_loss)
 {
     if (n == 0) return 0.0;
-    if (d->task == DT_TASK_CLASSIFICATION || !row_loss) {
-        double p = err < 0 ? 0 : err > 1 ? 1 : err;
-        double v = p * (1 - p);
-        if (v < 1.0 / (double)n) v = 1.0 / (double)n; /* 0 errors still leaves about 1/n of doubt */
-        return sqrt(v / (double)n);
-    }
+    if (d->task == DT_TASK_CLASSIFICATION || !row_loss) return dt_error_se(err, n);
     double m = 0, v = 0;
     for (size_t i = 0; i < n; i++) m += row_loss[i];
     m /= (double)n;
