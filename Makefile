@@ -2,7 +2,7 @@
 #   make test        install missing packages, build, run every test (closing line: N passed, N failed)
 #   make demo        install, build, run the quick-start pipeline on generated data
 #   make bench       training throughput of the starter models (and PyTorch side by side if present)
-#   make fuzz        run each libFuzzer harness for FUZZ_SECONDS
+#   make fuzz        run each libFuzzer harness for FUZZ_SECONDS (or FUZZ_RUNS executions)
 #   make valgrind    every test under valgrind memcheck (errors and leaks fail the binary)
 #   SANITIZE=1       ASan + UBSan build (in build/san)
 #   WERROR=1         warnings are errors (CI)
@@ -110,9 +110,10 @@ valgrind: deps
 	@DT_UNDER_VALGRIND=1 RUNNER="$(VALGRIND)" sh tests/run-tests.sh $(BUILD) $(TEST_BIN)
 
 FUZZ_SECONDS ?= 60
+FUZZ_RUNS ?=
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 fuzz: deps
-	@sh tools/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_SRC)
+	@FUZZ_RUNS=$(FUZZ_RUNS) sh tools/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_SRC)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin

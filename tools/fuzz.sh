@@ -2,6 +2,8 @@
 # Builds each libFuzzer harness with clang (fuzzer + ASan + UBSan) and runs
 # it for SECONDS, printing how many executions it survived.
 #   usage: sh tools/fuzz.sh SECONDS tests/fuzz/fuzz_x.c ...
+# FUZZ_RUNS=N stops each harness after N executions instead (or at SECONDS,
+# whichever comes first).
 # Library sources are compiled once into build/fuzz/libfuzzsrc.a (again when
 # they or any header change); a source
 # that does not compile (work in progress elsewhere) is skipped with a
@@ -45,12 +47,13 @@ for h in "$@"; do
     seeds=""
     [ -d "tests/fuzz/seeds/${name#fuzz_}" ] && seeds="tests/fuzz/seeds/${name#fuzz_}"
     log="$out/$name.log"
-    "$bin" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+    start=$(date +%s)
+    "$bin" -max_total_time="$secs" ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
         -artifact_prefix="$out/crash-$name-" "$corpus" $seeds >"$log" 2>&1
     rc=$?
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     if [ $rc -eq 0 ]; then
-        echo "$name: survived ${runs:-?} executions in ${secs}s (corpus $(ls "$corpus" | wc -l) inputs)"
+        echo "$name: survived ${runs:-?} executions in $(( $(date +%s) - start ))s (corpus $(ls "$corpus" | wc -l) inputs)"
     else
         echo "$name: FAILED after ${runs:-?} executions (exit $rc); see $log"
         grep -m 5 -E 'ERROR|SUMMARY|runtime error' "$log"
