@@ -218,6 +218,19 @@ static void test_cycle(void **state)
         "config.yaml:4", "layer 'a'", "cycle");
 }
 
+/* A layer that names a later one is refused; the cycle check walks each
+ * layer once.  Here layer i adds layers i+1 and i+2, so there are 2^60-odd
+ * routes from the first to the last: walked one by one they never end. */
+static void test_cycle_check_is_linear(void **state)
+{
+    static char yaml[16384];
+    int n = snprintf(yaml, sizeof yaml, "model:\n  arch: custom\n  layers:\n");
+    for (int i = 0; i < 90; i++)
+        n += snprintf(yaml + n, sizeof yaml - (size_t)n, "    - {name: l%d, type: add, in: [l%d, l%d]}\n", i, i + 1, i + 2);
+    n += snprintf(yaml + n, sizeof yaml - (size_t)n, "    - {name: l90, type: relu}\n    - {name: l91, type: linear}\n");
+    ERR(yaml, "config.yaml:4", "layer 'l0'", "listed after it");
+}
+
 static void test_shapes_do_not_fit(void **state)
 {
     /* blobs are [B,2]: a conv needs images; an add needs equal shapes. */
@@ -468,6 +481,7 @@ int main(void)
         cmocka_unit_test(test_key_given_twice),
         cmocka_unit_test(test_in_names_nothing),
         cmocka_unit_test(test_cycle),
+        cmocka_unit_test(test_cycle_check_is_linear),
         cmocka_unit_test(test_shapes_do_not_fit),
         cmocka_unit_test(test_input_nobody_reads),
         cmocka_unit_test(test_dead_end_layer),

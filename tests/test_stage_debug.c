@@ -422,6 +422,25 @@ static void test_linear_stack_has_no_nonlinearity(void **state)
     dt_report_free(rep);
 }
 
+/* The check walks each layer once: 60 adds, each of the two before it, give
+ * 2^40-odd routes from the output back to the ReLUs, and walked route by
+ * route the stage never ended. */
+static void test_nonlinearity_check_is_linear(void **state)
+{
+    static char layers[8192];
+    int n = snprintf(layers, sizeof layers, "[{name: f0, type: linear, units: 8}, {name: r0, type: relu}, "
+                                            "{name: r1, type: relu}, {name: a0, type: add, in: [r1, r0]}, "
+                                            "{name: a1, type: add, in: [a0, r1]}");
+    for (int i = 2; i < 60; i++)
+        n += snprintf(layers + n, sizeof layers - (size_t)n, ", {name: a%d, type: add, in: [a%d, a%d]}", i, i - 1, i - 2);
+    snprintf(layers + n, sizeof layers - (size_t)n, ", {name: out, type: linear, units: classes}]");
+    dt_config cfg;
+    custom_config(&cfg, layers);
+    dt_report *rep = run_debug(&cfg);
+    assert_false(dt_report_has_finding(rep, "no-nonlinearity"));
+    dt_report_free(rep);
+}
+
 /* A sigmoid on the logits caps the softmax: over 4 classes p <= 1/(1+3/e). */
 static void test_activation_on_logits(void **state)
 {
@@ -675,6 +694,7 @@ int main(void)
         cmocka_unit_test(test_divergence_reports_nan_or_inf),
         cmocka_unit_test(test_gradcheck_catches_wrong_backward),
         cmocka_unit_test(test_linear_stack_has_no_nonlinearity),
+        cmocka_unit_test(test_nonlinearity_check_is_linear),
         cmocka_unit_test(test_activation_on_logits),
         cmocka_unit_test(test_loss_task_mismatch),
         cmocka_unit_test(test_tanh_saturation),

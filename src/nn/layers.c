@@ -546,16 +546,20 @@ void dt_layer_format_opt(const dt_layer_desc *l, int opt, char *buf, unsigned lo
 
 /* ------------------------------------------------------------ graph check */
 
-/* 1 when layer j depends on layer i through `in` links (listing order aside). */
-static int depends_on(const dt_model_desc *d, int j, int i, int depth)
+/* 1 when layer j depends on layer i through `in` links (listing order
+ * aside).  Each layer is walked once (seen): layers that read each other by
+ * many routes would otherwise cost one walk per route, 2^layers (fuzz_model:
+ * 9 layers reading [r1, f2] ran past the fuzzer's timeout). */
+static int depends_on(const dt_model_desc *d, int j, int i, unsigned char *seen)
 {
     if (j == i) return 1;
-    if (depth > DT_MAX_LAYERS) return 0;
+    if (seen[j]) return 0;
+    seen[j] = 1;
     const dt_layer_desc *l = &d->layers[j];
-    if (l->n_in == 0) return j > 0 && depends_on(d, j - 1, i, depth + 1);
+    if (l->n_in == 0) return j > 0 && depends_on(d, j - 1, i, seen);
     for (int k = 0; k < l->n_in; k++) {
         int s = dt_model_desc_find(d, l->in[k]);
-        if (s >= 0 && depends_on(d, s, i, depth + 1)) return 1;
+        if (s >= 0 && depends_on(d, s, i, seen)) return 1;
     }
     return 0;
 }
@@ -622,7 +626,8 @@ dt_status dt_model_desc_check(dt_model_desc *d, const dt_input_shape *inputs, in
             int s = dt_model_desc_find(d, l->in[k]), x = input_index(inputs, n_inputs, l->in[k]);
             if (s == i) return desc_fail(where, l, "'in' names the layer itself (a cycle)");
             if (s > i) {
-                if (depends_on(d, s, i, 0))
+                unsigned char seen[DT_MAX_LAYERS] = {0};
+                if (depends_on(d, s, i, seen))
                     return desc_fail(where, l, "'in' names '%s', which itself reads this layer: a cycle", l->in[k]);
                 return desc_fail(where, l, "'in' names '%s', listed after it (line %d): list each layer after its inputs",
                                  l->in[k], d->layers[s].line);

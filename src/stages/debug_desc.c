@@ -50,17 +50,20 @@ static int source_of(const dt_model_desc *d, int i, int k)
 }
 
 /* A linear layer reaching layer i's inputs through pass-through layers only
- * (-1: none).  The description is acyclic and `in` names earlier layers. */
-static int linear_feeding(const dt_model_desc *d, int i, int *between)
+ * (-1: none).  The description is acyclic and `in` names earlier layers.
+ * Each layer is walked once (seen): a chain of adds each reading the two
+ * before it has 2^layers routes. */
+static int linear_feeding(const dt_model_desc *d, int i, int *between, unsigned char *seen)
 {
     int n = d->layers[i].n_in ? d->layers[i].n_in : 1;
     for (int k = 0; k < n; k++) {
         int j = source_of(d, i, k);
-        if (j < 0) continue;
+        if (j < 0 || seen[j]) continue;
+        seen[j] = 1;
         layer_role r = role_of(d->layers[j].type);
         if (r == ROLE_LINEAR) return j;
         if (r == ROLE_PASS) {
-            int found = linear_feeding(d, j, between);
+            int found = linear_feeding(d, j, between, seen);
             if (found >= 0) {
                 (*between)++;
                 return found;
@@ -76,7 +79,8 @@ static void check_nonlinearity(dbg_state *s)
     int pairs = 0, first = -1, second = -1, between = 0;
     for (int i = 0; i < d->n_layers; i++) {
         if (role_of(d->layers[i].type) != ROLE_LINEAR) continue;
-        int b = 0, j = linear_feeding(d, i, &b);
+        unsigned char seen[DT_MAX_LAYERS] = {0};
+        int b = 0, j = linear_feeding(d, i, &b, seen);
         if (j < 0) continue;
         if (!pairs++) { first = j; second = i; between = b; }
     }
