@@ -3,7 +3,8 @@
 #   make demo        install, build, run the quick-start pipeline on generated data
 #   make bench       training throughput of the starter models (and PyTorch side by side if present)
 #   make fuzz        run each libFuzzer harness for FUZZ_SECONDS (or FUZZ_RUNS executions)
-#   make valgrind    every test under valgrind memcheck (errors and leaks fail the binary)
+#   make valgrind    every test under valgrind memcheck (errors and leaks fail the binary);
+#                    JOBS=N runs N binaries at once
 #   SANITIZE=1       ASan + UBSan build (in build/san)
 #   WERROR=1         warnings are errors (CI)
 
@@ -107,7 +108,7 @@ VALGRIND ?= valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-k
 valgrind: deps
 	@command -v valgrind >/dev/null || { echo "valgrind not found (apt-get install valgrind)"; exit 1; }
 	@$(MAKE) --no-print-directory $(BIN) $(TEST_BIN)
-	@DT_UNDER_VALGRIND=1 RUNNER="$(VALGRIND)" sh tests/run-tests.sh $(BUILD) $(TEST_BIN)
+	@DT_UNDER_VALGRIND=1 JOBS=$(JOBS) RUNNER="$(VALGRIND)" sh tests/run-tests.sh $(BUILD) $(TEST_BIN)
 
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS ?=
