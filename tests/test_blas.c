@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "dnntrouble/blas.h"
+#include "support/test_files.h"
 
 static const dt_cpu_features intel_avx512 = {DT_CPU_INTEL, 1, 1};
 static const dt_cpu_features intel_avx2 = {DT_CPU_INTEL, 1, 0};
@@ -169,7 +170,7 @@ static void test_binary_replaces_a_generic_kernel(void **state)
     dt_cpu_features cpu;
     /* valgrind answers CPUID for this process with its own CPU model, while the
      * child binary runs natively: the two would name different kernels. */
-    if (getenv("DT_UNDER_VALGRIND")) {
+    if (dt_test_under_valgrind()) {
         print_message("(under valgrind: CPUID is emulated here, not in the child; skipped)\n");
         skip();
     }

@@ -86,7 +86,7 @@ static void test_mnist_and_rss(void **state)
 #if defined(__SANITIZE_ADDRESS__)
     print_message("(ASan build: shadow memory and quarantine inflate RSS; the 100 MB bound is checked without it)\n");
 #else
-    if (getenv("DT_UNDER_VALGRIND")) print_message("(under valgrind: its own memory inflates RSS; bound not checked)\n");
+    if (dt_test_under_valgrind()) print_message("(under valgrind: its own memory inflates RSS; bound not checked)\n");
     else assert_true(kb > 0 && kb < 100 * 1024);
 #endif
 }

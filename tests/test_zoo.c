@@ -210,6 +210,9 @@ static int leftover_temp_files(const char *dir)
     return n;
 }
 
+/* Every case in the quick profile; under valgrind the clean cases and every
+ * third bug case (each case is its own run, so a subset changes none of
+ * them: memcheck needs the code paths, not all 28 trainings). */
 static void test_quick_profile(void **state)
 {
     char dir[512], path[700];
@@ -217,24 +220,27 @@ static void test_quick_profile(void **state)
     dt_zoo_options o = {.out_dir = dir, .quick = 1, .threads = 1};
     dt_zoo_result *r = calloc((size_t)dt_n_zoo_cases, sizeof *r);
     assert_non_null(r);
-    int regressions = 0;
+    int regressions = 0, n = 0, bug = 0;
     for (int i = 0; i < dt_n_zoo_cases; i++) {
         const dt_zoo_case *c = &dt_zoo_cases[i];
-        dt_status st = dt_zoo_run_case(c, &o, &r[i]);
+        if (c->expected[0] && dt_test_under_valgrind() && bug++ % 3 != 0) continue;
+        dt_status st = dt_zoo_run_case(c, &o, &r[n]);
         if (st) fail_msg("case %s: %s", c->name, dt_last_error());
         if (!c->expected[0]) {
-            if (r[i].false_alarm) {
-                print_error("clean case %s raised: %s %s\n", c->name, r[i].fired, r[i].error);
+            if (r[n].false_alarm) {
+                print_error("clean case %s raised: %s %s\n", c->name, r[n].fired, r[n].error);
                 regressions++;
             }
-        } else if (!r[i].detected) {
-            print_error("case %s missed: expected %s, fired '%s' %s\n", c->name, c->expected, r[i].fired, r[i].error);
+        } else if (!r[n].detected) {
+            print_error("case %s missed: expected %s, fired '%s' %s\n", c->name, c->expected, r[n].fired, r[n].error);
             regressions++;
         }
+        n++;
     }
+    if (n < dt_n_zoo_cases) print_message("under valgrind: %d of %d cases\n", n, dt_n_zoo_cases);
     assert_int_equal(regressions, 0);
 
-    assert_int_equal(dt_zoo_write(r, dt_n_zoo_cases, &o), DT_OK);
+    assert_int_equal(dt_zoo_write(r, n, &o), DT_OK);
     assert_int_equal(leftover_temp_files(dir), 0);
     snprintf(path, sizeof path, "%s/zoo.json", dir);
     char *text = dt_test_read(path);
@@ -243,15 +249,15 @@ static void test_quick_profile(void **state)
     free(text);
     assert_non_null(j);
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(j, "profile")), "quick");
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "cases")), dt_n_zoo_cases);
-    dt_zoo_score s = dt_zoo_score_results(r, dt_n_zoo_cases);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "cases")), n);
+    dt_zoo_score s = dt_zoo_score_results(r, n);
     const cJSON *score = cJSON_GetObjectItem(j, "score");
     assert_int_equal(cJSON_GetObjectItem(score, "detected")->valueint, s.detected);
     assert_int_equal(cJSON_GetObjectItem(score, "false_alarms")->valueint, 0);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItem(score, "passed")));
     assert_int_equal(cJSON_GetObjectItem(score, "detected")->valueint, cJSON_GetObjectItem(score, "bugs")->valueint);
     const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "cases"), 0);
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(first, "name")), dt_zoo_cases[0].name);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(first, "name")), r[0].c->name);
     assert_non_null(cJSON_GetObjectItem(first, "fired"));
     cJSON_Delete(j);
 
@@ -260,15 +266,15 @@ static void test_quick_profile(void **state)
     char *html = dt_test_read(path);
     assert_non_null(html);
     assert_non_null(strstr(html, "recall"));
-    for (int i = 0; i < dt_n_zoo_cases; i++) {
+    for (int i = 0; i < n; i++) {
         char link[200], page[800];
-        snprintf(link, sizeof link, "href=\"cases/%s/report.html\"", dt_zoo_cases[i].name);
+        snprintf(link, sizeof link, "href=\"cases/%s/report.html\"", r[i].c->name);
         if (!strstr(html, link)) fail_msg("zoo.html lacks %s", link);
-        snprintf(page, sizeof page, "%s/cases/%s/report.html", dir, dt_zoo_cases[i].name);
+        snprintf(page, sizeof page, "%s/cases/%s/report.html", dir, r[i].c->name);
         if (!r[i].stopped || r[i].fired[0]) assert_int_equal(access(page, R_OK), 0);
     }
     free(html);
-    char *table = dt_zoo_table_text(r, dt_n_zoo_cases), *md = dt_zoo_table_markdown(r, dt_n_zoo_cases);
+    char *table = dt_zoo_table_text(r, n), *md = dt_zoo_table_markdown(r, n);
     assert_non_null(strstr(table, "recall"));
     assert_non_null(strstr(md, "| `clean-mlp` | clean |"));
     fputs(table, stdout);   /* the measured table in the test log (print_message cuts at 1 KiB) */

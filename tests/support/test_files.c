@@ -94,3 +94,5 @@ void dt_test_tool_path(const char *argv0, char *out, size_t size)
     char abs[PATH_MAX];
     snprintf(out, size, "%s", realpath(rel, abs) ? abs : rel);
 }
+
+int dt_test_under_valgrind(void) { return getenv("DT_UNDER_VALGRIND") != NULL; }

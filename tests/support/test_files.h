@@ -20,6 +20,9 @@ const char *dt_test_data_root(void);
  * (BUILD/tests/test_x -> BUILD/dnntrouble), as an absolute path when it
  * exists (mpirun and chdir'd children look relative paths up elsewhere). */
 void dt_test_tool_path(const char *argv0, char *out, size_t size);
+/* 1 under `make valgrind` (DT_UNDER_VALGRIND set): memcheck runs code ~60x
+ * slower, so a test that repeats one path many times may run fewer of them. */
+int dt_test_under_valgrind(void);
 /* rm -rf DIR. */
 void dt_test_rmtree(const char *dir);
 
