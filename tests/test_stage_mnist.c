@@ -84,6 +84,12 @@ static void test_broken_configs(void **state)
     run_three(raw, r);
     assert_true(dt_report_has_finding(r[1], "inputs-not-normalized"));
     free_three(r);
+    /* Each case loads MNIST and runs the stages afresh: under valgrind (~60x
+     * slower) the first shows the paths, the others repeat them. */
+    if (dt_test_under_valgrind()) {
+        print_message("under valgrind: 1 of 3 broken configs\n");
+        return;
+    }
 
     const char *softmax[] = {"model.output_activation=softmax", NULL};
     run_three(softmax, r);
