@@ -36,6 +36,10 @@ int dt_model_class_of(const dt_model *m, size_t r)
 
 /* Loss of one row from the model output (cross-entropy from logits, or
  * the squared error); the predicted class through *pred. */
+/* A regression model: mse on raw targets (mse on class labels trains on
+ * one-hot rows and is scored as classification). */
+static int regresses(const dt_model *m) { return m->spec.loss == DT_LOSS_MSE && !m->onehot_targets; }
+
 static float row_loss_of(const dt_model *m, size_t r, int *pred)
 {
     int k = m->out->shape[1];
@@ -89,7 +93,7 @@ dt_status dt_model_evaluate_with(dt_model *m, const dt_data *d, dt_split_id s, d
             int p;
             float l = row_loss_of(m, i, &p);
             loss += l;
-            if (m->spec.loss == DT_LOSS_MSE && !m->onehot_targets) err += l * to_raw;
+            if (regresses(m)) err += l * to_raw;
             else err += p != dt_model_class_of(m, i);
             if (pred) pred[start + i] = p;
             if (row_loss) row_loss[start + i] = (float)(l * to_raw);
@@ -241,7 +245,7 @@ dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_
             for (size_t r = 0; r < k; r++) {   /* the running train error, from this step's forward pass */
                 int p;
                 float l = row_loss_of(m, r, &p);
-                wrong += m->spec.loss == DT_LOSS_MSE && !m->onehot_targets ? l : p != dt_model_class_of(m, r);
+                wrong += regresses(m) ? l : p != dt_model_class_of(m, r);
             }
             rows_seen += k;
             if (opts->on_step) {
@@ -280,8 +284,7 @@ dt_status dt_model_fit(dt_model *m, dt_optimizer *o, const dt_data *d, const dt_
              * validation sets) is still learning. */
             int better = ev.error < res->best_val_error ||
                          (ev.error == res->best_val_error && ev.loss < res->best_val_loss);
-            int learning = dt_fit_still_learning(m->spec.loss == DT_LOSS_MSE && !m->onehot_targets, &ev, min_error,
-                                                 min_loss);
+            int learning = dt_fit_still_learning(regresses(m), &ev, min_error, min_loss);
             min_error = fmin(min_error, ev.error);
             min_loss = fmin(min_loss, ev.loss);
             if (better) {
