@@ -97,6 +97,28 @@ static int same_trials(const dt_config *c, const dt_trial *a, const dt_trial *b,
     return 1;
 }
 
+/* Kernel widths by Optuna's rule (parzen_estimator.py, univariate), worked
+ * by hand on [0, 10]: the values sorted with the prior's centre 5 and the
+ * ends, each kernel as wide as its farther neighbour, the outermost ones
+ * looking inwards, clipped below at 10 / min(100, m + 2). */
+static void test_kernel_widths_count_the_prior_centre(void **state)
+{
+    double sg[4];
+    /* 1, 2, (5), 9: 1 -> 1 clipped to 2; 2 -> max(1, 3); 9 -> 9 - 5. */
+    assert_int_equal(dt_tpe_sigmas((double[]){9, 1, 2}, 3, 0, 10, sg), 0);
+    assert_float_equal(sg[0], 4.0, 1e-12);
+    assert_float_equal(sg[1], 2.0, 1e-12);
+    assert_float_equal(sg[2], 3.0, 1e-12);
+    assert_float_equal(sg[3], 10.0, 1e-12);
+    /* A lone good trial at 9 reaches to the centre, not across the range
+     * (which would make l(x) about as flat as the prior). */
+    assert_int_equal(dt_tpe_sigmas((double[]){9}, 1, 0, 10, sg), 0);
+    assert_float_equal(sg[0], 4.0, 1e-12);
+    /* Next to the centre: the clip, 10 / 3. */
+    assert_int_equal(dt_tpe_sigmas((double[]){5.5}, 1, 0, 10, sg), 0);
+    assert_float_equal(sg[0], 10.0 / 3.0, 1e-12);
+}
+
 static void test_reproducible_from_the_seed(void **state)
 {
     for (int mv = 0; mv < 2; mv++) {
@@ -226,7 +248,7 @@ static int cmp_double(const void *a, const void *b)
 
 static void test_tpe_beats_random_at_a_fixed_budget(void **state)
 {
-    enum { SEEDS = 11, BUDGET = 30 };
+    enum { SEEDS = 101, BUDGET = 30 };
     double tpe[SEEDS], mv[SEEDS], rnd[SEEDS];
     for (int k = 0; k < SEEDS; k++) {
         dt_config *ct = space_config("tpe", 100 + (unsigned long long)k), *cr = space_config("random", 100 + (unsigned long long)k);
@@ -386,6 +408,7 @@ static void test_sampler_keys_checked(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kernel_widths_count_the_prior_centre),
         cmocka_unit_test(test_reproducible_from_the_seed),
         cmocka_unit_test(test_proposal_ignores_the_last_lag_results),
         cmocka_unit_test(test_constant_liar_proposes_no_running_point_twice),

@@ -55,4 +55,10 @@ int dt_tune_in_space(const dt_config *cfg, const dt_trial *t);
  * n - lag has finished and n >= stages.tune.startup_trials). */
 void dt_tune_tpe_propose(const dt_config *cfg, const dt_tune_history *h, int lag, dt_trial *out);
 
+/* The kernel widths of one numeric key's Parzen estimator: sigma[j] for the
+ * trial values mu[0..m) on the sampled axis within [lo, hi], and sigma[m]
+ * for the prior (Optuna's univariate rule; tune_tpe.c).  -1 when out of
+ * memory. */
+int dt_tpe_sigmas(const double *mu, int m, double lo, double hi, double *sigma);
+
 #endif

@@ -15,14 +15,16 @@
  *   - numeric keys: truncated normals on the range (the log axis for
  *     log_uniform; for int the range widened by 1/2 each side and the mass
  *     of [v - 1/2, v + 1/2]), each kernel's sigma the larger distance to its
- *     neighbours (the first and last: to their one neighbour), clipped to
+ *     neighbours among the trials' values and the prior's centre (the first
+ *     and last: to their one inner neighbour), clipped to
  *     [range / min(100, kernels + 1), range], the prior counted among the
- *     kernels (the "magic clip");
+ *     kernels (the "magic clip"; dt_tpe_sigmas);
  *   - choices: each kernel puts prior_weight / kernels on every choice and
  *     1 more on its own, normalised.
  * With stages.tune.multivariate (Optuna's multivariate=True) l and g are
- * mixtures of products over the keys instead, a candidate takes every value
- * from one kernel of l, and whole candidates are ranked.
+ * mixtures of products over the keys instead, each key's kernels of one
+ * width (Optuna's 0.2 n^(-1/(d+4)) of the range), a candidate takes every
+ * value from one kernel of l, and whole candidates are ranked.
  * Beyond Optuna: the winner must differ from every earlier trial (finished
  * or running) in some key; a trial's score is deterministic in its values,
  * so a repeat teaches nothing.  When the best candidate repeats one, the
@@ -90,8 +92,36 @@ static int cmp_vi(const void *a, const void *b)
     return (x->i > y->i) - (x->i < y->i);
 }
 
-/* Builds key s's estimator over the trials idx[0..m) (sorted by id). */
-static int parzen_build(parzen *pz, const dt_space_param *p, int s, const dt_trial *t, const int *idx, int m)
+int dt_tpe_sigmas(const double *mu, int m, double lo, double hi, double *sigma)
+{
+    /* Optuna sorts the trials' values together with the prior's centre and
+     * the two ends of the range; a kernel reaches to its farther neighbour.
+     * Counting the centre keeps a lone good trial's kernel about as wide as
+     * its distance from the middle; without it that kernel spans the range
+     * and l(x) hardly differs from the prior. */
+    double range = hi - lo, minsigma = range / fmin(100.0, 2.0 + m);
+    int n = m + 1;
+    vi *sorted = malloc((size_t)n * sizeof *sorted);
+    if (!sorted) return -1;
+    for (int j = 0; j < m; j++) sorted[j] = (vi){mu[j], j};
+    sorted[m] = (vi){0.5 * (lo + hi), m};
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_vi);
+    for (int q = 0; q < n; q++) {
+        double left = q > 0 ? sorted[q - 1].v : lo, right = q + 1 < n ? sorted[q + 1].v : hi;
+        double v = sorted[q].v, sg = fmax(v - left, right - v);
+        /* consider_endpoints=False: the outermost kernels look inwards only. */
+        if (n >= 2 && q == 0) sg = right - v;
+        if (n >= 2 && q == n - 1) sg = v - left;
+        if (sorted[q].i < m) sigma[sorted[q].i] = fmin(fmax(sg, minsigma), range);
+    }
+    sigma[m] = range;
+    free(sorted);
+    return 0;
+}
+
+/* Builds key s's estimator over the trials idx[0..m) (sorted by id); dims
+ * > 0 is multivariate over that many keys. */
+static int parzen_build(parzen *pz, const dt_space_param *p, int s, const dt_trial *t, const int *idx, int m, int dims)
 {
     memset(pz, 0, sizeof *pz);
     pz->kind = p->kind;
@@ -119,30 +149,19 @@ static int parzen_build(parzen *pz, const dt_space_param *p, int s, const dt_tri
         return 0;
     }
     key_range(p, &pz->lo, &pz->hi);
-    double range = pz->hi - pz->lo;
     pz->mu = malloc((size_t)pz->n * sizeof *pz->mu);
     pz->sigma = malloc((size_t)pz->n * sizeof *pz->sigma);
-    vi *sorted = malloc((size_t)(m > 0 ? m : 1) * sizeof *sorted);
-    if (!pz->mu || !pz->sigma || !sorted) {
-        free(sorted);
-        return -1;
-    }
-    for (int j = 0; j < m; j++) sorted[j] = (vi){key_axis(p, t[idx[j]].num[s]), j};
-    qsort(sorted, (size_t)m, sizeof *sorted, cmp_vi);
-    double minsigma = range / fmin(100.0, 1.0 + pz->n);
-    for (int q = 0; q < m; q++) {
-        double left = q > 0 ? sorted[q - 1].v : pz->lo, right = q + 1 < m ? sorted[q + 1].v : pz->hi;
-        double v = sorted[q].v, sg = fmax(v - left, right - v);
-        /* Optuna's consider_endpoints=False: the outermost kernels look inwards only. */
-        if (m >= 2 && q == 0) sg = right - v;
-        if (m >= 2 && q == m - 1) sg = v - left;
-        int j = sorted[q].i;
-        pz->mu[j] = v;
-        pz->sigma[j] = fmin(fmax(sg, minsigma), range);
-    }
+    if (!pz->mu || !pz->sigma) return -1;
+    for (int j = 0; j < m; j++) pz->mu[j] = key_axis(p, t[idx[j]].num[s]);
     pz->mu[m] = 0.5 * (pz->lo + pz->hi);
+    if (!dims) return dt_tpe_sigmas(pz->mu, m, pz->lo, pz->hi, pz->sigma);
+    /* Multivariate: one width for every kernel, Scott's rule in d dimensions
+     * (Optuna's 0.2 n^(-1/(d+4)) of the range), clipped as above. */
+    double range = pz->hi - pz->lo;
+    double sg = 0.2 * pow(m > 1 ? m : 1, -1.0 / (dims + 4)) * range;
+    sg = fmin(fmax(sg, range / fmin(100.0, 2.0 + m)), range);
+    for (int j = 0; j < m; j++) pz->sigma[j] = sg;
     pz->sigma[m] = range;
-    free(sorted);
     return 0;
 }
 
@@ -306,7 +325,7 @@ static int propose_univariate(const dt_config *cfg, const dt_tune_history *h, co
         const dt_space_param *p = &cfg->stages.tune.space[s];
         cand *c = cs + (size_t)s * (size_t)ne;
         parzen l, g;
-        int bl = parzen_build(&l, p, s, h->t, good, n_good), bg = bl ? -1 : parzen_build(&g, p, s, h->t, bad, n_bad);
+        int bl = parzen_build(&l, p, s, h->t, good, n_good, 0), bg = bl ? -1 : parzen_build(&g, p, s, h->t, bad, n_bad, 0);
         for (int k = 0; k < ne && !bl && !bg; k++) {
             c[k].draw = k;
             c[k].v = kernel_sample(&l, p, pick_kernel(&l, rng), rng);
@@ -357,8 +376,8 @@ static int propose_multivariate(const dt_config *cfg, const dt_tune_history *h, 
     parzen l[DT_MAX_SPACE], g[DT_MAX_SPACE];
     for (; built < ns && ok; built++) {
         const dt_space_param *p = &cfg->stages.tune.space[built];
-        ok = parzen_build(&l[built], p, built, h->t, good, n_good) == 0;
-        ok = parzen_build(&g[built], p, built, h->t, bad, n_bad) == 0 && ok;
+        ok = parzen_build(&l[built], p, built, h->t, good, n_good, ns) == 0;
+        ok = parzen_build(&g[built], p, built, h->t, bad, n_bad, ns) == 0 && ok;
     }
     /* The best candidate that repeats no earlier trial; with none, the best. */
     double best_acq = -INFINITY;
