@@ -25,7 +25,7 @@
 set -eu
 
 SEEDS=10
-BUDGET=30
+BUDGET=60
 TASKS="digits fmnist"
 VARIANTS="random tpe"
 OUT=runs/tune-bench
