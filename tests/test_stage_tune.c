@@ -308,6 +308,44 @@ static void test_ranges_narrow_round_by_round(void **state)
     free(cfg);
 }
 
+/* Under a pruner a round may finish fewer than top_k trials: the pruned
+ * ones that got furthest fill up, so the next round is not narrowed around
+ * the one trial that happened to finish. */
+static void test_pruned_trials_fill_the_narrowing(void **state)
+{
+    dt_config *cfg = base_config();
+    dt_test_set(cfg, "stages.tune.space.train.lr", "{log_uniform: [1.0e-4, 1.0]}");
+    dt_test_set(cfg, "stages.tune.space.train.batch_size", "{choice: [16, 32, 64]}");
+    /* id: lr, batch index, status, rung, score */
+    const struct { double lr; int bs; dt_trial_status st; int rung; double score; } rows[] = {
+        {1e-3, 0, DT_TRIAL_OK, 0, 0.20},     {1e-2, 1, DT_TRIAL_PRUNED, 1, 0.25},
+        {1e-1, 2, DT_TRIAL_PRUNED, 0, 0.10}, {3e-3, 0, DT_TRIAL_PRUNED, 1, 0.22},
+        {0.9, 2, DT_TRIAL_SICK, 0, NAN},
+    };
+    enum { N = sizeof rows / sizeof rows[0] };
+    dt_trial t[N];
+    dt_trial_result r[N];
+    for (int i = 0; i < N; i++) {
+        t[i] = (dt_trial){.id = i, .n = 2, .num = {rows[i].lr}, .choice = {0, rows[i].bs}};
+        r[i] = (dt_trial_result){.id = i, .status = rows[i].st, .rung = rows[i].rung, .score = rows[i].score,
+                                 .val_loss = rows[i].score};
+    }
+    dt_tune_ranges all, next;
+    dt_tune_ranges_init(cfg, &all);
+    /* top_k 3: the OK trial 0, then pruned 3 and 1 (rung 1, by score); not
+     * 2, the best score but stopped a rung earlier. */
+    dt_tune_ranges_narrow(cfg, &all, t, r, N, 3, &next);
+    assert_true(next.r[0].lo < 1e-3 && next.r[0].hi > 1e-2 && next.r[0].hi < 1e-1);
+    assert_int_equal(next.r[1].allowed[0], 1);
+    assert_int_equal(next.r[1].allowed[1], 1);
+    assert_int_equal(next.r[1].allowed[2], 0);
+    /* top_k 1: the OK trial alone. */
+    dt_tune_ranges_narrow(cfg, &all, t, r, N, 1, &next);
+    assert_true(next.r[0].hi < 3e-3);
+    assert_int_equal(next.r[1].allowed[1], 0);
+    free(cfg);
+}
+
 static void test_exploding_lr_trials_are_sick_and_stopped_early(void **state)
 {
     dt_config *cfg = base_config();
@@ -579,6 +617,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_layer_option_in_the_space),
         cmocka_unit_test(test_default_space),
         cmocka_unit_test(test_ranges_narrow_round_by_round),
+        cmocka_unit_test(test_pruned_trials_fill_the_narrowing),
         cmocka_unit_test(test_exploding_lr_trials_are_sick_and_stopped_early),
         cmocka_unit_test(test_learning_rate_too_small_is_not_decreasing),
         cmocka_unit_test(test_kill_9_then_resume_matches_uninterrupted),

@@ -50,6 +50,10 @@ const char *dt_trial_status_name(dt_trial_status s);
 /* Ranking: OK before anything else, then lower score, then lower val_loss,
  * then lower id.  Negative when a ranks before b. */
 int dt_trial_result_cmp(const dt_trial_result *a, const dt_trial_result *b);
+/* Pruned trials among themselves: the furthest rung first, then the lower
+ * score there (unscored last), then lower id (Optuna ranks pruned trials by
+ * their last step, then the value there).  Negative when a ranks before b. */
+int dt_trial_pruned_cmp(const dt_trial_result *a, const dt_trial_result *b);
 
 /* ------------------------------------------------------ ASHA (pruning) */
 
@@ -122,9 +126,10 @@ typedef struct dt_tune_ranges {
 /* Round 0: the whole space. */
 void dt_tune_ranges_init(const dt_config *cfg, dt_tune_ranges *out);
 /* The next round's ranges from `prev` and the finished trials (any order):
- * around the top_k OK trials, in log units for log_uniform, widened by a
- * margin and clipped to `prev`; choices narrow to those seen in the top_k.
- * With no OK trial the ranges stay as they are. */
+ * around the top_k OK trials (fewer than top_k: pruned ones fill up, by
+ * dt_trial_pruned_cmp), in log units for log_uniform, widened by a margin
+ * and clipped to `prev`; choices narrow to those seen in the top_k.  With
+ * no OK or pruned trial the ranges stay as they are. */
 void dt_tune_ranges_narrow(const dt_config *cfg, const dt_tune_ranges *prev, const dt_trial *trials,
                            const dt_trial_result *results, int n, int top_k, dt_tune_ranges *out);
 /* Draws trial `id` of round `round` (deterministic in seed, round, id and ranges). */

@@ -26,6 +26,15 @@ int dt_trial_result_cmp(const dt_trial_result *a, const dt_trial_result *b)
     return (a->id > b->id) - (a->id < b->id);
 }
 
+int dt_trial_pruned_cmp(const dt_trial_result *x, const dt_trial_result *y)
+{
+    if (x->rung != y->rung) return x->rung > y->rung ? -1 : 1;
+    int xs = isfinite(x->score), ys = isfinite(y->score);
+    if (xs != ys) return xs ? -1 : 1;
+    if (xs && x->score != y->score) return x->score < y->score ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
 int dt_tune_round_size(int trials, int rounds, int r)
 {
     if (rounds < 1) rounds = 1;
@@ -63,17 +72,28 @@ static int cmp_ranked(const void *a, const void *b)
     return dt_trial_result_cmp(((const ranked *)a)->r, ((const ranked *)b)->r);
 }
 
+static int cmp_pruned_ranked(const void *a, const void *b)
+{
+    return dt_trial_pruned_cmp(((const ranked *)a)->r, ((const ranked *)b)->r);
+}
+
 void dt_tune_ranges_narrow(const dt_config *cfg, const dt_tune_ranges *prev, const dt_trial *trials,
                            const dt_trial_result *results, int n, int top_k, dt_tune_ranges *out)
 {
     *out = *prev;
     ranked *rk = malloc((size_t)(n > 0 ? n : 1) * sizeof *rk);
     if (!rk) return;
-    int ok = 0;
+    int ok = 0, pruned = 0;
     for (int i = 0; i < n; i++)
         if (results[i].status == DT_TRIAL_OK) rk[ok++] = (ranked){&results[i], i};
     qsort(rk, (size_t)ok, sizeof *rk, cmp_ranked);
-    int k = ok < top_k ? ok : top_k;
+    /* Under a pruner a round may finish fewer than top_k trials; the pruned
+     * ones that got furthest fill up (as TPE's good set does), so the next
+     * round is not narrowed around the few trials that happened to finish. */
+    for (int i = 0; i < n && ok < top_k; i++)
+        if (results[i].status == DT_TRIAL_PRUNED) rk[ok + pruned++] = (ranked){&results[i], i};
+    qsort(rk + ok, (size_t)pruned, sizeof *rk, cmp_pruned_ranked);
+    int k = ok + pruned < top_k ? ok + pruned : top_k;
     for (int s = 0; s < out->n && k > 0; s++) {
         const dt_space_param *p = &cfg->stages.tune.space[s];
         dt_tune_range *r = &out->r[s];

@@ -293,17 +293,10 @@ static int cmp_by_result(const void *a, const void *b, void *ctx)
     return dt_trial_result_cmp(&r[*(const int *)a], &r[*(const int *)b]);
 }
 
-/* Pruned trials: the furthest rung first, then by score (Optuna ranks pruned
- * trials by their last step, then the value there). */
 static int cmp_pruned(const void *a, const void *b, void *ctx)
 {
-    const dt_trial_result *x = (const dt_trial_result *)ctx + *(const int *)a;
-    const dt_trial_result *y = (const dt_trial_result *)ctx + *(const int *)b;
-    if (x->rung != y->rung) return x->rung > y->rung ? -1 : 1;
-    int xs = isfinite(x->score), ys = isfinite(y->score);
-    if (xs != ys) return xs ? -1 : 1;
-    if (xs && x->score != y->score) return x->score < y->score ? -1 : 1;
-    return (x->id > y->id) - (x->id < y->id);
+    const dt_trial_result *r = ctx;
+    return dt_trial_pruned_cmp(&r[*(const int *)a], &r[*(const int *)b]);
 }
 
 static int n_candidates(const dt_config *cfg)
