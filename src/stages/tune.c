@@ -136,7 +136,15 @@ static int rung_epoch(void *ctx, const dt_fit_epoch_info *e)
         SET_SICK(r, "train_val error is %g at epoch %d", ev.error, e->epoch);
         return 1;
     }
-    dt_rung_report rep = {r->id, k, e->epoch, ev.error, ev.loss};
+    /* Zeroed whole: the report travels as raw bytes (a pipe or MPI), and
+     * an initialiser leaves the padding after `epoch` undefined. */
+    dt_rung_report rep;
+    memset(&rep, 0, sizeof rep);
+    rep.id = r->id;
+    rep.rung = k;
+    rep.epoch = e->epoch;
+    rep.score = ev.error;
+    rep.val_loss = ev.loss;
     dt_rung_verdict v;
     if ((w->err = w->ask->ask(w->ask->ctx, &rep, &v)) != DT_OK) return 1;
     if (v != DT_RUNG_PRUNE) return 0;
