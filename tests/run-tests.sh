@@ -29,7 +29,12 @@ report() {
     s=$(count SKIPPED "$out_dir/$1.out")
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
     # A binary that died before cmocka could report counts as one failure.
-    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); crashed="$crashed $2(rc=$rc)"; fi
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); crashed="$crashed $2(rc=$rc)"
+    # valgrind --quiet prints only errors, as ==PID== lines; a forked child's
+    # errors do not reach the binary's exit code, so they count here.
+    elif [ -n "${RUNNER:-}" ] && grep -q '^==[0-9]*== ' "$out_dir/$1.out"; then
+        failed=$((failed + 1)); crashed="$crashed $2(valgrind errors)"
+    fi
 }
 
 i=0
