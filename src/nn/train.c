@@ -34,12 +34,12 @@ int dt_model_class_of(const dt_model *m, size_t r)
     return best;
 }
 
-/* Loss of one row from the model output (cross-entropy from logits, or
- * the squared error); the predicted class through *pred. */
 /* A regression model: mse on raw targets (mse on class labels trains on
  * one-hot rows and is scored as classification). */
 static int regresses(const dt_model *m) { return m->spec.loss == DT_LOSS_MSE && !m->onehot_targets; }
 
+/* Loss of one row from the model output (cross-entropy from logits, or
+ * the squared error); the predicted class through *pred. */
 static float row_loss_of(const dt_model *m, size_t r, int *pred)
 {
     int k = m->out->shape[1];
