@@ -38,11 +38,15 @@ static void test_two_branch_net_learns_pairs(void **state)
 {
     char layers[1400];
     layers_key(layers, sizeof layers, "", "txt");
-    const char *sets[] = {layers, NULL};
-    st_run *r = st_stage(dt_stage_decompose, "decompose", pairs_base, sets);
+    /* Under valgrind (memcheck is several hundred times slower on the LSTM
+     * branch) two epochs on 1200 samples walk the same code; the bound needs 15. */
+    int vg = dt_test_under_valgrind();
+    const char *full[] = {layers, NULL}, *light[] = {layers, "train.epochs=2", "data.synthetic.samples=1200", NULL};
+    st_run *r = st_stage(dt_stage_decompose, "decompose", pairs_base, vg ? light : full);
     double test_err = st_metric(r, "test_error");
     print_message("two-branch net on pairs: test error %.4f (train %.4f)\n", test_err, st_metric(r, "train_error"));
-    assert_true(test_err <= 0.05);
+    if (vg) print_message("(under valgrind: 2 epochs on 1200 samples; bound not checked)\n");
+    else assert_true(test_err <= 0.05);
     st_free(r);
 }
 

@@ -99,7 +99,21 @@ static void assert_no_zoo_findings(const dt_report *rep)
         if (dt_report_has_finding(rep, *id)) fail_msg("clean set-up raised %s", *id);
 }
 
-static void assert_clean(dt_config *cfg)
+/* Layer statistics name each of these ops (NULL-terminated) at least once. */
+static void assert_layer_ops(dt_report *rep, const char *const *ops)
+{
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(dt_report_metrics(rep), "layers"), *l;
+    for (const char *const *o = ops; *o; o++) {
+        int seen = 0;
+        cJSON_ArrayForEach(l, layers)
+            seen |= !strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(l, "op")), *o);
+        if (!seen) fail_msg("debug's layer statistics lack op %s", *o);
+    }
+}
+
+/* One debug run: no error finding, every check shown, and (ops not NULL)
+ * those ops in the layer statistics. */
+static void assert_clean(dt_config *cfg, const char *const *ops)
 {
     dt_report *rep = run_debug(cfg);
     assert_int_equal(other_errors(rep, NULL), 0);
@@ -115,6 +129,7 @@ static void assert_clean(dt_config *cfg)
     double failed = -1;
     assert_true(dt_report_get_metric(rep, "gradcheck_failed", &failed));
     assert_true(failed == 0);
+    if (ops) assert_layer_ops(rep, ops);
     dt_report_free(rep);
 }
 
@@ -141,7 +156,7 @@ static void test_clean_blobs_mlp(void **state)
 {
     dt_config cfg;
     synthetic_config(&cfg, "blobs", "600");
-    assert_clean(&cfg);
+    assert_clean(&cfg, NULL);
 }
 
 static void test_clean_shapes_lenet(void **state)
@@ -149,7 +164,7 @@ static void test_clean_shapes_lenet(void **state)
     dt_config cfg;
     synthetic_config(&cfg, "shapes", "300");
     dt_test_set(&cfg, "train.batch_size", "32");
-    assert_clean(&cfg);
+    assert_clean(&cfg, NULL);
 }
 
 static void test_clean_sequences_lstm(void **state)
@@ -157,21 +172,7 @@ static void test_clean_sequences_lstm(void **state)
     dt_config cfg;
     synthetic_config(&cfg, "sequences", "300");
     dt_test_set(&cfg, "model.activation", "tanh");
-    assert_clean(&cfg);
-}
-
-/* Layer statistics name each of these ops at least once. */
-static void assert_layer_ops(dt_config *cfg, const char *const *ops)
-{
-    dt_report *rep = run_debug(cfg);
-    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(dt_report_metrics(rep), "layers"), *l;
-    for (const char *const *o = ops; *o; o++) {
-        int seen = 0;
-        cJSON_ArrayForEach(l, layers)
-            seen |= !strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(l, "op")), *o);
-        if (!seen) fail_msg("debug's layer statistics lack op %s", *o);
-    }
-    dt_report_free(rep);
+    assert_clean(&cfg, NULL);
 }
 
 /* The ramp's presets run clean through every debug check: gradient check,
@@ -184,8 +185,7 @@ static void test_clean_shapes_resnet(void **state)
     synthetic_config(&cfg, "shapes", "300");
     dt_test_set(&cfg, "model.arch", "resnet");
     dt_test_set(&cfg, "train.batch_size", "16");
-    assert_clean(&cfg);
-    assert_layer_ops(&cfg, (const char *const[]){"conv2d", "batchnorm", "add", "global_avgpool", NULL});
+    assert_clean(&cfg, (const char *const[]){"conv2d", "batchnorm", "add", "global_avgpool", NULL});
 }
 
 static void test_clean_sequences_transformer(void **state)
@@ -195,8 +195,7 @@ static void test_clean_sequences_transformer(void **state)
     dt_test_set(&cfg, "model.arch", "transformer");
     dt_test_set(&cfg, "model.hidden", "16");
     dt_test_set(&cfg, "train.batch_size", "16");
-    assert_clean(&cfg);
-    assert_layer_ops(&cfg, (const char *const[]){"pos_add", "attention", "gelu", "layernorm", NULL});
+    assert_clean(&cfg, (const char *const[]){"pos_add", "attention", "gelu", "layernorm", NULL});
 }
 
 /* Dropout and batch-norm: the train/eval switch must reach them, and
@@ -208,7 +207,7 @@ static void test_clean_mlp_with_batchnorm_and_dropout(void **state)
     dt_test_set(&cfg, "model.batch_norm", "true");
     dt_test_set(&cfg, "train.dropout", "0.3");
     dt_test_set(&cfg, "model.depth", "2");
-    assert_clean(&cfg);
+    assert_clean(&cfg, NULL);
 }
 
 /* Raw 0..255 pixels. */

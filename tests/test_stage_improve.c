@@ -153,7 +153,12 @@ static void test_bias_ladder_ramps_lenet_to_resnet(void **state)
     snprintf(sety, sizeof sety, "data.train.y=%s", yp);
     const char *base[] = {"data.format=npy", setx, sety, "model.arch=lenet", "train.epochs=6", "train.lr=0.001",
                           "train.early_stopping.patience=0", "stages.improve.max_attempts=3", NULL};
-    st_run *r = st_stage(dt_stage_improve, "improve", base, NULL);
+    /* Under valgrind (memcheck is several hundred times slower on these
+     * convolutions) the same ladder on 2 epochs of 400 samples reaches the
+     * ResNet and trains it; whether it helps needs the full budget. */
+    int vg = dt_test_under_valgrind(), epochs = vg ? 2 : 6;
+    const char *light[] = {"train.epochs=2", "data.subset.samples=400", NULL};
+    st_run *r = st_stage(dt_stage_improve, "improve", base, vg ? light : NULL);
     st_print(r);
     assert_string_equal(cJSON_GetStringValue(st_metric_json(r, "dominant")), "bias");
     const cJSON *attempts = st_metric_json(r, "attempts"), *a = NULL, *it;
@@ -166,13 +171,19 @@ static void test_bias_ladder_ramps_lenet_to_resnet(void **state)
     double after = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(a, "after"));
     double margin = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(a, "margin"));
     print_message("lenet -> resnet: train_val error %.4f -> %.4f (margin %.4f)\n", before, after, margin);
-    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "kept")));
-    assert_true(after < before - margin);
     assert_true(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(a, "params_after")) >
                 cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(a, "params_before")));
-    assert_int_equal(curve_epochs(a, "before_curve"), 6);
-    assert_int_equal(curve_epochs(a, "after_curve"), 6);
+    assert_int_equal(curve_epochs(a, "before_curve"), epochs);
+    assert_int_equal(curve_epochs(a, "after_curve"), epochs);
     assert_true(dt_report_has_finding(r->rep, "different-architecture"));
+    if (vg) {
+        print_message("(under valgrind: 2 epochs on 400 samples; kept, improved.yaml and its rerun not checked)\n");
+        st_free(r);
+        dt_test_rmtree(dir);
+        return;
+    }
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "kept")));
+    assert_true(after < before - margin);
     assert_true(dt_report_has_finding(r->rep, "remedy-helped"));
     /* improved.yaml: the resnet's description, arch resnet, reproducing the kept error */
     char path[700];
