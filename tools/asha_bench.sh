@@ -9,7 +9,8 @@
 #       asha-e6, or -e9; 20 trials, or --fmnist-trials).  --jobs: trials at once (the trials and
 #       ASHA's decisions do not depend on it).  Per task: each variant's mean best train_val error with its standard error over
 #       the seeds, the paired difference asha - none with its standard error, and the epochs ASHA
-#       trained as a share of no pruning's (per trial steps / budget, summed over trials and seeds).
+#       trained as a share of no pruning's (per trial steps / budget, summed over trials and seeds);
+#       the same for the best trial's held-out error (mean of its test_val and test errors).
 #   tools/asha_bench.sh mpi [--trials N] [--out DIR]
 #       Trials per minute of `mpirun -np 2` (one trainer) and `-np 3` (two trainers) on the digits
 #       task (MLP 256, 20 epochs per trial) without pruning (tune.json trials_per_minute: the search
@@ -65,6 +66,12 @@ def epochs(task, v, s):
     rows = [json.loads(l) for l in open(p) if l.endswith("\n")]
     return sum(r["steps"] / r["budget"] for r in rows if "status" in r and r.get("budget"))
 
+def heldout(best):
+    # The best trial's retrained model on data no trial was chosen by: the mean of its test_val and
+    # test errors.  The best train_val error is the minimum over the trials that finished, so it is
+    # biased low, and more so the more trials finish (no pruning finishes about all of them).
+    return (best["test_val_error"] + best["test_error"]) / 2
+
 def mean_se(xs):
     m = statistics.mean(xs)
     return m, (statistics.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else float("nan"))
@@ -75,21 +82,23 @@ for task, none, asha in (("digits", "random", "asha"), ("fmnist", "random-e" + f
         a, b = metrics(task, none, s), metrics(task, asha, s)
         if a and b and "best" in a and "best" in b:
             rows.append((s, a["best"]["train_val_error"], b["best"]["train_val_error"], epochs(task, none, s),
-                         epochs(task, asha, s), b["trials_pruned"]))
+                         epochs(task, asha, s), b["trials_pruned"], heldout(a["best"]), heldout(b["best"])))
     if len(rows) < seeds:
         print("%s: %d of %d seeds complete" % (task, len(rows), seeds))
     if not rows:
         continue
-    print("\n%s (%s vs %s): seed, best none, best asha, budgets trained none, asha, trials pruned" % (task, none, asha))
+    print("\n%s (%s vs %s): seed, best none, best asha, budgets trained none, asha, trials pruned, "
+          "held-out none, asha" % (task, none, asha))
     for r in rows:
-        print("  %2d  %.4f  %.4f  %6.2f  %6.2f  %d" % r)
-    mn, sn = mean_se([r[1] for r in rows])
-    ma, sa = mean_se([r[2] for r in rows])
-    md, sd = mean_se([r[2] - r[1] for r in rows])
+        print("  %2d  %.4f  %.4f  %6.2f  %6.2f  %d  %.4f  %.4f" % r)
     share = sum(r[4] for r in rows) / sum(r[3] for r in rows)
-    print("%s: %d seeds; best none %.4f +- %.4f, asha %.4f +- %.4f (mean +- standard error); "
-          "asha - none %+.4f +- %.4f; asha trained %.1f%% of no pruning's epochs"
-          % (task, len(rows), mn, sn, ma, sa, md, sd, 100 * share))
+    for what, i in (("best train_val", 1), ("held-out", 6)):
+        mn, sn = mean_se([r[i] for r in rows])
+        ma, sa = mean_se([r[i + 1] for r in rows])
+        md, sd = mean_se([r[i + 1] - r[i] for r in rows])
+        print("%s: %d seeds; %s none %.4f +- %.4f, asha %.4f +- %.4f (mean +- standard error); asha - none %+.4f +- %.4f"
+              % (task, len(rows), what, mn, sn, ma, sa, md, sd))
+    print("%s: asha trained %.1f%% of no pruning's epochs" % (task, 100 * share))
 EOF
     ;;
 mpi)
