@@ -4,8 +4,8 @@
     /usr/bin/python3 tools/fidelity.py [--seeds 0,1,2] [--bin build/dnntrouble]
                                        [--data ../shared/data/mnist] [--epochs 4]
                                        [--arch lenet|mlp] [--hidden 64]
-                                       [--torch-init default|he_normal] [--only torch|dnntrouble]
-                                       [--set KEY=VALUE ...]
+                                       [--torch-init default|he_normal] [--torch-ulp]
+                                       [--only torch|dnntrouble] [--jobs N] [--set KEY=VALUE ...]
 
 The recipe (issue 11): Adam lr 1e-3 (betas 0.9/0.999, eps 1e-8, no weight decay), batch 64
 with the partial last batch kept, 4 epochs at a constant learning rate, inputs standardized
@@ -21,13 +21,19 @@ as dnntrouble's fit does; PyTorch's last-epoch error is printed too.
 dnntrouble runs as `dnntrouble decompose` on a generated config (one BLAS thread); PyTorch
 on one thread.  The MNIST files are read in place, never copied.  Prints each run, then
 per side the mean and the standard error of the mean over the seeds (sample standard
-deviation / sqrt(n)), and the difference with its standard error.
+deviation / sqrt(n)), and the difference with its standard error.  With six seeds or more it
+also applies issue 11's three-seed criterion to each disjoint triple of seeds and to random
+triples, PyTorch's against PyTorch's own included (docs/fidelity.md: what that criterion can
+resolve).  --torch-ulp moves one weight of PyTorch's start by one unit in the last place: the
+change in its result is what float32 rounding alone does to a run.
 """
 import argparse
 import gzip
 import json
 import math
+import multiprocessing
 import os
+import random
 import struct
 import subprocess
 import sys
@@ -114,6 +120,10 @@ def torch_run(seed, args):
         for mod in hidden:
             nn.init.kaiming_normal_(mod.weight, nonlinearity="relu")
             nn.init.zeros_(mod.bias)
+    if args.torch_ulp:   # one rounding's worth of difference in the start: how much of a run's result is chaos
+        with torch.no_grad():
+            w = model.c1.weight.view(-1) if args.arch == "lenet" else model.f1.weight.view(-1)
+            w[0] = float(np.nextafter(np.float32(w[0].item()), np.float32(np.inf)))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(seed)
 
@@ -177,7 +187,7 @@ def dt_run(seed, args):
             cmd += ["--set", s]
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode not in (0, 1):
-            sys.exit(f"fidelity: {' '.join(cmd)} exited {p.returncode}: {p.stderr.strip()}")
+            raise RuntimeError(f"fidelity: {' '.join(cmd)} exited {p.returncode}: {p.stderr.strip()}")
         with open(os.path.join(tmp, "run", "decompose.json")) as f:
             rep = json.load(f)
     m = rep["metrics"]
@@ -185,6 +195,43 @@ def dt_run(seed, args):
     pooled = (m["test_val_error"] * n_tv + m["test_error"] * n_t) / (n_tv + n_t)
     return {"test_error": pooled, "train_val_error": m["train_val_error"],
             "best_epoch": m.get("best_epoch")}
+
+
+def run_seed(job):
+    """Both sides of one seed (a worker of --jobs): [(side, result, seconds)]."""
+    seed, sides, args = job
+    out = []
+    for name in sides:
+        t0 = time.time()
+        out.append((name, RUNNERS[name](seed, args), time.time() - t0))
+    return out
+
+
+def three_seed_check(torch_errs, dt_errs, draws=100000):
+    """Issue 11's criterion - a three-seed mean within two of PyTorch's three-seed standard errors -
+    over the disjoint triples of the seeds run, and how often it holds for random triples: of
+    dnntrouble against PyTorch, and of PyTorch against three other seeds of its own (what the
+    criterion gives an engine that *is* PyTorch)."""
+    def holds(mine, ref):
+        (m, _), (r, se) = mean_se(mine), mean_se(ref)
+        return abs(m - r) <= 2 * se
+    n = len(torch_errs)
+    for i in range(0, n - n % 3, 3):
+        t, d = torch_errs[i:i + 3], dt_errs[i:i + 3]
+        (mt, st), (md, _) = mean_se(t), mean_se(d)
+        print(f"  triple {i // 3}: torch {100 * mt:.3f}% +- {100 * st:.3f}%, dnntrouble {100 * md:.3f}%, "
+              f"difference {100 * (md - mt):+.3f}%: {'holds' if holds(d, t) else 'misses'}")
+    rng = random.Random(0)
+    vs_torch = sum(holds(rng.sample(dt_errs, 3), rng.sample(torch_errs, 3)) for _ in range(draws))
+    self_check = 0
+    for _ in range(draws):
+        six = rng.sample(torch_errs, 6)
+        self_check += holds(six[3:], six[:3])
+    print(f"  random triples ({draws} draws): dnntrouble against PyTorch holds {100 * vs_torch / draws:.1f}%; "
+          f"PyTorch against its own other seeds {100 * self_check / draws:.1f}%")
+
+
+RUNNERS = {"torch": torch_run, "dnntrouble": dt_run}
 
 
 def main():
@@ -196,25 +243,28 @@ def main():
     ap.add_argument("--arch", choices=["lenet", "mlp"], default="lenet")
     ap.add_argument("--hidden", type=int, default=64, help="MLP width (dnntrouble's model.hidden default)")
     ap.add_argument("--torch-init", choices=["default", "he_normal"], default="default")
+    ap.add_argument("--torch-ulp", action="store_true",
+                    help="nudge one weight of PyTorch's start (c1 or f1, the first) up by one unit in the last place")
     ap.add_argument("--only", choices=["torch", "dnntrouble"])
+    ap.add_argument("--jobs", type=int, default=1, help="seeds run at once (each run keeps one thread)")
     ap.add_argument("--set", action="append", help="extra dnntrouble --set KEY=VALUE (repeatable)")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     if not os.path.exists(os.path.join(args.data, FILES["train_images"])):
         sys.exit(f"fidelity: MNIST not found in {args.data} (--data DIR)")
-    sides = [("torch", torch_run), ("dnntrouble", dt_run)]
-    if args.only:
-        sides = [s for s in sides if s[0] == args.only]
-    results = {name: [] for name, _ in sides}
-    for seed in seeds:
-        for name, fn in sides:
-            t0 = time.time()
-            r = fn(seed, args)
-            results[name].append(r)
-            extra = f"  (last epoch {100 * r['test_error_last']:.2f}%)" if "test_error_last" in r else ""
-            print(f"{name:10s} seed {seed}: test error {100 * r['test_error']:.2f}%{extra}, train_val "
-                  f"{100 * r['train_val_error']:.2f}%, best epoch {r['best_epoch']}, {time.time() - t0:.0f} s",
-                  flush=True)
+    sides = [args.only] if args.only else ["torch", "dnntrouble"]
+    results = {name: [] for name in sides}
+    jobs = [(seed, sides, args) for seed in seeds]
+    try:
+        with multiprocessing.Pool(max(1, args.jobs)) as pool:   # results in seed order, whatever finishes first
+            for seed, runs in zip(seeds, pool.imap(run_seed, jobs)):
+                for name, r, secs in runs:
+                    results[name].append(r)
+                    extra = f"  (last epoch {100 * r['test_error_last']:.2f}%)" if "test_error_last" in r else ""
+                    print(f"{name:10s} seed {seed}: test error {100 * r['test_error']:.2f}%{extra}, train_val "
+                          f"{100 * r['train_val_error']:.2f}%, best epoch {r['best_epoch']}, {secs:.0f} s", flush=True)
+    except RuntimeError as e:
+        sys.exit(str(e))
     means = {}
     for name, rs in results.items():
         m, se = mean_se([r["test_error"] for r in rs])
@@ -230,6 +280,9 @@ def main():
         within = abs(diff) <= 2 * st
         print(f"difference dnntrouble - torch: {100 * diff:+.3f}% (SE of the difference {100 * se:.3f}%); "
               f"{'within' if within else 'NOT within'} two standard errors of PyTorch's mean ({200 * st:.3f}%)")
+        if len(seeds) >= 6:
+            three_seed_check([r["test_error"] for r in results["torch"]],
+                             [r["test_error"] for r in results["dnntrouble"]])
 
 
 if __name__ == "__main__":
