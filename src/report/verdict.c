@@ -31,7 +31,8 @@ static const phrase phrases[] = {
     {"training-oscillates", "training oscillates: {swings:i} swings of the train-val error in {epochs:i} epochs (largest {largest_swing:e})"},
     {"label-noise", "about {estimated_share:p} of the labels look wrong ({flagged:i} of {rows:i} held-out rows, confident learning)"},
     /* compare */
-    {"below-baseline", "no better than the {baseline:s} baseline: model {model_error:e}, baseline {baseline_error:e}"},
+    {"below-baseline", "not clearly better than the {baseline:s} baseline: model {model_error:e}, baseline {baseline_error:e} (it must win by {margin:e})"},
+    {"below-baseline", "not clearly better than the {baseline:s} baseline: model {model_error:e}, baseline {baseline_error:e}"},
     {"input-independent", "input '{input:s}' is ignored: error {model_error:e} with it, {zeroed_error:e} with it zeroed"},
     {"input-independent", "the model ignores its inputs: error {model_error:e}, {zero_input_error:e} with the inputs zeroed"},
     {"below-known-result", "worse than the known result ({source:s}): model {model_error:e}, target {target_error:e}"},
