@@ -4,7 +4,7 @@
     /usr/bin/python3 tools/fidelity.py [--seeds 0,1,2] [--bin build/dnntrouble]
                                        [--data ../shared/data/mnist] [--epochs 4]
                                        [--arch lenet|mlp] [--hidden 64]
-                                       [--torch-init default|he_normal] [--torch-ulp]
+                                       [--torch-init default|he_normal] [--torch-ulp] [--replay]
                                        [--only torch|dnntrouble] [--jobs N] [--set KEY=VALUE ...]
 
 The recipe (issue 11): Adam lr 1e-3 (betas 0.9/0.999, eps 1e-8, no weight decay), batch 64
@@ -25,7 +25,10 @@ deviation / sqrt(n)), and the difference with its standard error.  With six seed
 also applies issue 11's three-seed criterion to each disjoint triple of seeds and to random
 triples, PyTorch's against PyTorch's own included (docs/fidelity.md: what that criterion can
 resolve).  --torch-ulp moves one weight of PyTorch's start by one unit in the last place: the
-change in its result is what float32 rounding alone does to a run.
+change in its result is what float32 rounding alone does to a run.  --replay pairs the two
+sides: PyTorch trains from dnntrouble's initial weights on dnntrouble's train/train_val split in
+dnntrouble's batch order (the same draws, redrawn here bit for bit), so the seeds' results differ
+only by the engines' arithmetic and what it sets off.
 """
 import argparse
 import gzip
@@ -78,11 +81,18 @@ def torch_run(seed, args):
     ytr = read_idx(os.path.join(d, FILES["train_labels"])).astype(np.int64)
     xte = read_idx(os.path.join(d, FILES["test_images"]))
     yte = read_idx(os.path.join(d, FILES["test_labels"])).astype(np.int64)
-    perm = np.random.RandomState(seed).permutation(len(xtr))
-    n_val = int(round(0.1 * len(xtr)))
-    val_rows, train_rows = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    replay = replay_plan(seed, args, ytr) if args.replay else None
+    if replay:
+        train_rows, val_rows = replay["train_rows"], replay["val_rows"]
+    else:
+        perm = np.random.RandomState(seed).permutation(len(xtr))
+        n_val = int(round(0.1 * len(xtr)))
+        val_rows, train_rows = np.sort(perm[:n_val]), np.sort(perm[n_val:])
     mean = float(xtr[train_rows].astype(np.float64).mean())
     std = float(xtr[train_rows].astype(np.float64).std())
+    if replay and not (math.isclose(mean, replay["mean"], rel_tol=1e-6) and math.isclose(std, replay["std"], rel_tol=1e-6)):
+        raise RuntimeError(f"fidelity: --replay drew a different train split from dnntrouble's (mean/std {mean:.6g}/"
+                           f"{std:.6g} here, {replay['mean']:.6g}/{replay['std']:.6g} in its checkpoint)")
 
     def tensor(x):
         return torch.from_numpy(((x.astype(np.float32) - np.float32(mean)) / np.float32(std))[:, None])
@@ -120,10 +130,12 @@ def torch_run(seed, args):
         for mod in hidden:
             nn.init.kaiming_normal_(mod.weight, nonlinearity="relu")
             nn.init.zeros_(mod.bias)
+    if replay:
+        model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in replay["init"].items()}, strict=True)
     if args.torch_ulp:   # one rounding's worth of difference in the start: how much of a run's result is chaos
-        with torch.no_grad():
-            w = model.c1.weight.view(-1) if args.arch == "lenet" else model.f1.weight.view(-1)
-            w[0] = float(np.nextafter(np.float32(w[0].item()), np.float32(np.inf)))
+        with torch.no_grad():   # c1's first tap, or f1's first unit on the centre pixel (a corner pixel is never ink)
+            w, i = (model.c1.weight.view(-1), 0) if args.arch == "lenet" else (model.f1.weight.view(-1), 14 * 28 + 14)
+            w[i] = float(np.nextafter(np.float32(w[i].item()), np.float32(np.inf)))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(seed)
 
@@ -138,15 +150,18 @@ def torch_run(seed, args):
         model.train()
         return wrong / len(x), loss / len(x)
 
-    best, best_err, best_loss, best_epoch = None, math.inf, math.inf, 0
+    best, best_err, best_loss, best_epoch, epoch_losses = None, math.inf, math.inf, 0, []
     for epoch in range(1, args.epochs + 1):
-        order = torch.randperm(len(x_train), generator=gen)
+        order = torch.from_numpy(replay["orders"][epoch - 1]) if replay else torch.randperm(len(x_train), generator=gen)
+        losses = []
         for i in range(0, len(order), 64):
             idx = order[i:i + 64]
             loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            losses.append(loss.item())
+        epoch_losses.append(sum(losses) / len(losses))
         err, vloss = evaluate(x_val, y_val)
         if err < best_err or (err == best_err and vloss < best_loss):
             best_err, best_loss, best_epoch = err, vloss, epoch
@@ -154,7 +169,7 @@ def torch_run(seed, args):
     last = evaluate(x_test, y_test)[0]
     model.load_state_dict(best)
     return {"test_error": evaluate(x_test, y_test)[0], "test_error_last": last, "train_val_error": best_err,
-            "best_epoch": best_epoch}
+            "best_epoch": best_epoch, "epoch_losses": epoch_losses}
 
 
 # -------------------------------------------------------------- dnntrouble
@@ -176,25 +191,131 @@ train: {{optimizer: adam, lr: 1.0e-3, batch_size: 64, epochs: {epochs}, schedule
 """
 
 
-def dt_run(seed, args):
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    n, = struct.unpack("<Q", raw[:8])
+    head = json.loads(raw[8:8 + n])
+    return {k: np.frombuffer(raw, dtype="<f4", count=(v["data_offsets"][1] - v["data_offsets"][0]) // 4,
+                             offset=8 + n + v["data_offsets"][0]).reshape(v["shape"])
+            for k, v in head.items() if k != "__metadata__"}, head.get("__metadata__", {})
+
+
+def dt_decompose(seed, args, epochs, extra=()):
+    """`dnntrouble decompose` on the recipe: (its report, its trained weights)."""
     with tempfile.TemporaryDirectory(prefix="dt-fidelity-") as tmp:
         cfg = os.path.join(tmp, "fidelity.yaml")
         with open(cfg, "w") as f:
-            f.write(CONFIG.format(seed=seed, d=os.path.abspath(args.data), epochs=args.epochs, arch=args.arch,
+            f.write(CONFIG.format(seed=seed, d=os.path.abspath(args.data), epochs=epochs, arch=args.arch,
                                   hidden=args.hidden, **FILES))
         cmd = [args.bin, "decompose", cfg, "--out", os.path.join(tmp, "run"), "--quiet"]
-        for s in args.set or []:
+        for s in list(args.set or []) + list(extra):
             cmd += ["--set", s]
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode not in (0, 1):
             raise RuntimeError(f"fidelity: {' '.join(cmd)} exited {p.returncode}: {p.stderr.strip()}")
         with open(os.path.join(tmp, "run", "decompose.json")) as f:
             rep = json.load(f)
-    m = rep["metrics"]
+        return (rep,) + read_safetensors(os.path.join(tmp, "run", rep["artifacts"]["model"]))
+
+
+def dt_run(seed, args):
+    m = dt_decompose(seed, args, args.epochs)[0]["metrics"]
     n_tv, n_t = m["test_val_n"], m["test_n"]   # the two halves of the test set
     pooled = (m["test_val_error"] * n_tv + m["test_error"] * n_t) / (n_tv + n_t)
     return {"test_error": pooled, "train_val_error": m["train_val_error"],
-            "best_epoch": m.get("best_epoch")}
+            "best_epoch": m.get("best_epoch"), "epoch_losses": m["history"]["train_loss"]}
+
+
+# ------------------------------------------------------ --replay: dnntrouble's draws in PyTorch
+# PyTorch trains from dnntrouble's start on dnntrouble's split and batch order, so the two runs of a
+# seed differ only in their arithmetic.  The split and the order are redrawn here exactly as
+# src/core/rng.c, src/data/split.c, src/data/dataset.c and src/data/batcher.c draw them (the seeds'
+# salts are theirs); the start is dnntrouble's own, read from a one-epoch run at lr 1e-30, which
+# moves no float32 weight.  The epochs' mean training losses, printed for both, show how far the
+# two stay together: to every printed digit until a rounding-level difference tips one decision
+# (a ReLU, a max-pool, an argmax), after which they part as PyTorch's own run does from a start one
+# unit in the last place away (--replay --torch-ulp --only torch).
+
+M64 = (1 << 64) - 1
+
+
+class DtRng:
+    """xoroshiro128+ seeded by splitmix64: dt_rng."""
+
+    def __init__(self, seed):
+        x = seed & M64
+        s = []
+        for _ in range(2):
+            x = (x + 0x9E3779B97F4A7C15) & M64
+            z = x
+            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+            s.append(z ^ (z >> 31))
+        self.s0, self.s1 = s
+
+    def u64(self):
+        s0, s1 = self.s0, self.s1
+        r = (s0 + s1) & M64
+        s1 ^= s0
+        self.s0 = (((s0 << 24) | (s0 >> 40)) & M64) ^ s1 ^ ((s1 << 16) & M64)
+        self.s1 = ((s1 << 37) | (s1 >> 27)) & M64
+        return r
+
+    def below(self, n):
+        limit = M64 - M64 % n
+        while True:
+            v = self.u64()
+            if v < limit:
+                return v % n
+
+    def shuffle(self, a):
+        for i in range(len(a), 1, -1):
+            j = self.below(i)
+            a[i - 1], a[j] = a[j], a[i - 1]
+
+
+def dt_split(rows, labels, classes, target, rng):
+    """dt_split_count: a stratified `target` rows held out, largest-remainder quotas per class."""
+    order = list(rows)
+    rng.shuffle(order)
+    count = [0] * classes
+    for r in order:
+        count[int(labels[r])] += 1
+    want = [target * count[c] / len(order) for c in range(classes)]
+    quota = [math.floor(w) for w in want]
+    frac = [w - math.floor(w) for w in want]
+    while sum(quota) < target:
+        best = -1
+        for c in range(classes):
+            if quota[c] < count[c] and (best < 0 or frac[c] > frac[best]):
+                best = c
+        quota[best] += 1
+        frac[best] = -1
+    kept, held = [], []
+    for r in order:
+        c = int(labels[r])
+        if quota[c]:
+            quota[c] -= 1
+            held.append(r)
+        else:
+            kept.append(r)
+    return np.array(sorted(kept)), np.array(sorted(held))
+
+
+def replay_plan(seed, args, ytr):
+    data_rng = DtRng(seed ^ 0xDA7A5EED)
+    train_rows, val_rows = dt_split(range(len(ytr)), ytr, int(ytr.max()) + 1, math.floor(0.1 * len(ytr) + 0.5),
+                                    data_rng)
+    fit_rng = DtRng(seed ^ 0xB5297A4D3F1A2C6B)
+    orders = []
+    for _ in range(args.epochs):
+        order = list(range(len(train_rows)))
+        fit_rng.shuffle(order)
+        orders.append(np.array(order, dtype=np.int64))
+    _, init, meta = dt_decompose(seed, args, 1, ["train.lr=1e-30"])
+    return {"train_rows": train_rows, "val_rows": val_rows, "orders": orders, "init": init,
+            "mean": json.loads(meta["mean"])[0], "std": json.loads(meta["std"])[0]}
 
 
 def run_seed(job):
@@ -244,7 +365,9 @@ def main():
     ap.add_argument("--hidden", type=int, default=64, help="MLP width (dnntrouble's model.hidden default)")
     ap.add_argument("--torch-init", choices=["default", "he_normal"], default="default")
     ap.add_argument("--torch-ulp", action="store_true",
-                    help="nudge one weight of PyTorch's start (c1 or f1, the first) up by one unit in the last place")
+                    help="nudge one weight of PyTorch's start up by one unit in the last place")
+    ap.add_argument("--replay", action="store_true",
+                    help="PyTorch trains from dnntrouble's start on dnntrouble's split and batch order")
     ap.add_argument("--only", choices=["torch", "dnntrouble"])
     ap.add_argument("--jobs", type=int, default=1, help="seeds run at once (each run keeps one thread)")
     ap.add_argument("--set", action="append", help="extra dnntrouble --set KEY=VALUE (repeatable)")
@@ -262,7 +385,8 @@ def main():
                     results[name].append(r)
                     extra = f"  (last epoch {100 * r['test_error_last']:.2f}%)" if "test_error_last" in r else ""
                     print(f"{name:10s} seed {seed}: test error {100 * r['test_error']:.2f}%{extra}, train_val "
-                          f"{100 * r['train_val_error']:.2f}%, best epoch {r['best_epoch']}, {secs:.0f} s", flush=True)
+                          f"{100 * r['train_val_error']:.2f}%, best epoch {r['best_epoch']}, epoch losses "
+                          f"{' '.join(f'{x:.6f}' for x in r['epoch_losses'])}, {secs:.0f} s", flush=True)
     except RuntimeError as e:
         sys.exit(str(e))
     means = {}
