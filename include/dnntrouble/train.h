@@ -28,6 +28,17 @@ typedef struct dt_eval {
  * floor of about one row's worth of doubt when no row is wrong. */
 double dt_error_se(double err, size_t n);
 
+/* Called by dt_model_forward_split after each batch's forward pass: rows
+ * start..start+k of the split are batch rows 0..k-1. */
+typedef void (*dt_rows_fn)(void *ctx, const dt_model *m, size_t start, size_t k);
+
+/* Evaluation mode over a whole split, in batches of the model's size and in
+ * row order: loads each batch, passes it through tf (may be NULL), runs the
+ * forward pass up to `upto` (m->out, or m->loss to have m->y and the loss
+ * too) and calls visit.  Training mode is back on when it returns. */
+dt_status dt_model_forward_split(dt_model *m, const dt_data *d, dt_split_id s, dt_node *upto, dt_batch_fn tf,
+                                 void *tctx, dt_rows_fn visit, void *ctx);
+
 /* Evaluation mode over a whole split.  pred (optional, split size) receives
  * the predicted class (classification) and row_loss (optional) each row's loss. */
 dt_status dt_model_evaluate(dt_model *m, const dt_data *d, dt_split_id s, dt_eval *res, int *pred,

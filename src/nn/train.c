@@ -70,17 +70,12 @@ dt_status dt_model_evaluate(dt_model *m, const dt_data *d, dt_split_id s, dt_eva
     return dt_model_evaluate_with(m, d, s, NULL, NULL, res, pred, row_loss);
 }
 
-dt_status dt_model_evaluate_with(dt_model *m, const dt_data *d, dt_split_id s, dt_batch_fn tf, void *tctx,
-                                 dt_eval *res, int *pred, float *row_loss)
+dt_status dt_model_forward_split(dt_model *m, const dt_data *d, dt_split_id s, dt_node *upto, dt_batch_fn tf,
+                                 void *tctx, dt_rows_fn visit, void *ctx)
 {
     size_t n = dt_data_split_size(d, s), B = (size_t)m->g->max_batch;
     size_t *rows = malloc(B * sizeof *rows);
-    if (!rows) return dt_fail(DT_ENOMEM, "evaluate: out of memory");
-    double loss = 0.0, err = 0.0;
-    /* Errors are reported in the targets' own units: with standardized
-     * targets a squared error scales back by y_std^2 (the loss stays the
-     * model's, in the units it trains on). */
-    double to_raw = m->spec.loss == DT_LOSS_MSE && d->targets_standardized ? d->y_std * d->y_std : 1.0;
+    if (!rows) return dt_fail(DT_ENOMEM, "forward pass over the %s split: out of memory", dt_split_name(s));
     dt_graph_set_train(m->g, 0);
     dt_status st = DT_OK;
     for (size_t start = 0; start < n && !st; start += B) {
@@ -88,23 +83,48 @@ dt_status dt_model_evaluate_with(dt_model *m, const dt_data *d, dt_split_id s, d
         for (size_t i = 0; i < k; i++) rows[i] = start + i;
         st = dt_model_load_batch(m, d, s, rows, k);
         if (!st && tf) tf(tctx, m, k, 0);
-        if (!st) st = dt_graph_forward(m->g, m->loss);
-        for (size_t i = 0; i < k && !st; i++) {
-            int p;
-            float l = row_loss_of(m, i, &p);
-            loss += l;
-            if (regresses(m)) err += l * to_raw;
-            else err += p != dt_model_class_of(m, i);
-            if (pred) pred[start + i] = p;
-            if (row_loss) row_loss[start + i] = (float)(l * to_raw);
-        }
+        if (!st) st = dt_graph_forward(m->g, upto);
+        if (!st) visit(ctx, m, start, k);
     }
     dt_graph_set_train(m->g, 1);
     free(rows);
+    return st;
+}
+
+typedef struct eval_acc {
+    double loss, err, to_raw;
+    int *pred;
+    float *row_loss;
+} eval_acc;
+
+static void eval_rows(void *ctx, const dt_model *m, size_t start, size_t k)
+{
+    eval_acc *a = ctx;
+    for (size_t i = 0; i < k; i++) {
+        int p;
+        float l = row_loss_of(m, i, &p);
+        a->loss += l;
+        if (regresses(m)) a->err += l * a->to_raw;
+        else a->err += p != dt_model_class_of(m, i);
+        if (a->pred) a->pred[start + i] = p;
+        if (a->row_loss) a->row_loss[start + i] = (float)(l * a->to_raw);
+    }
+}
+
+dt_status dt_model_evaluate_with(dt_model *m, const dt_data *d, dt_split_id s, dt_batch_fn tf, void *tctx,
+                                 dt_eval *res, int *pred, float *row_loss)
+{
+    /* Errors are reported in the targets' own units: with standardized
+     * targets a squared error scales back by y_std^2 (the loss stays the
+     * model's, in the units it trains on). */
+    eval_acc a = {0, 0, m->spec.loss == DT_LOSS_MSE && d->targets_standardized ? d->y_std * d->y_std : 1.0, pred,
+                  row_loss};
+    dt_status st = dt_model_forward_split(m, d, s, m->loss, tf, tctx, eval_rows, &a);
     if (st) return st;
+    size_t n = dt_data_split_size(d, s);
     res->n = n;
-    res->loss = n ? loss / n : 0.0;
-    res->error = n ? err / n : 0.0;
+    res->loss = n ? a.loss / n : 0.0;
+    res->error = n ? a.err / n : 0.0;
     return DT_OK;
 }
 

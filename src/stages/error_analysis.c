@@ -410,81 +410,78 @@ static double roc_auc(score_row *r, size_t n)
     return (rank_sum - pos * (pos + 1) / 2) / (pos * neg);
 }
 
+typedef struct score_acc {
+    const dt_data *d;
+    int cls;
+    score_row *sr;                    /* classification: P(class 1) and truth per row */
+    long tp, fp, fn, right;
+    double se, ae, sy, sy2;           /* regression, in the targets' own units */
+} score_acc;
+
+static void score_rows(void *ctx, const dt_model *m, size_t start, size_t k)
+{
+    score_acc *a = ctx;
+    const dt_data *d = a->d;
+    int K = m->out->shape[1];
+    for (size_t i = 0; i < k; i++) {
+        const float *z = m->out->val + i * (size_t)K, *y = m->y->val + (a->cls ? i : i * (size_t)K);
+        if (a->cls) {
+            /* P(class 1): softmax of the logits, or the output when it is a softmax already. */
+            double p1 = m->output_softmax ? z[1] : 1.0 / (1.0 + exp((double)z[0] - z[1]));
+            int truth = dt_model_class_of(m, i), pred = z[1] > z[0];
+            a->sr[start + i] = (score_row){(float)p1, truth == 1};
+            a->tp += pred && truth == 1;
+            a->fp += pred && truth != 1;
+            a->fn += !pred && truth == 1;
+            a->right += pred == (truth == 1);
+        } else {
+            /* In the targets' own units (the model may see standardized ones). */
+            double sd = d->targets_standardized ? d->y_std : 1, mu = d->targets_standardized ? d->y_mean : 0;
+            for (int j = 0; j < K; j++) {
+                double e = ((double)z[j] - y[j]) * sd, yr = y[j] * sd + mu;
+                a->se += e * e;
+                a->ae += fabs(e);
+                a->sy += yr;
+                a->sy2 += yr * yr;
+            }
+        }
+    }
+}
+
 dt_status dt_ea_scores(const dt_config *cfg, dt_model *m, const dt_data *d, dt_split_id s, cJSON **scores)
 {
     *scores = NULL;
     int cls = d->task == DT_TASK_CLASSIFICATION, K = m->out->shape[1];
     if (cls && dt_data_classes(d) != 2) return DT_OK;
-    size_t n = dt_data_split_size(d, s), B = (size_t)m->g->max_batch;
+    size_t n = dt_data_split_size(d, s);
     if (n == 0) return DT_OK;
-    size_t *rows = malloc(B * sizeof *rows);
-    score_row *sr = cls ? malloc(n * sizeof *sr) : NULL;
-    double *ysum = cls ? NULL : calloc((size_t)K, sizeof *ysum);
-    if (!rows || (cls && !sr) || (!cls && !ysum)) {
-        free(rows);
-        free(sr);
-        free(ysum);
-        return dt_fail(DT_ENOMEM, "scores: out of memory");
-    }
-    double se = 0, ae = 0, sy = 0, sy2 = 0;
-    long tp = 0, fp = 0, fn = 0, right = 0;
-    dt_status st = DT_OK;
-    dt_graph_set_train(m->g, 0);
-    for (size_t start = 0; start < n && !st; start += B) {
-        size_t k = n - start < B ? n - start : B;
-        for (size_t i = 0; i < k; i++) rows[i] = start + i;
-        st = dt_model_load_batch(m, d, s, rows, k);
-        if (!st) st = dt_graph_forward(m->g, m->loss);
-        for (size_t i = 0; i < k && !st; i++) {
-            const float *z = m->out->val + i * (size_t)K, *y = m->y->val + (cls ? i : i * (size_t)K);
-            if (cls) {
-                /* P(class 1): softmax of the logits, or the output when it is a softmax already. */
-                double p1 = m->output_softmax ? z[1] : 1.0 / (1.0 + exp((double)z[0] - z[1]));
-                int truth = dt_model_class_of(m, i), pred = z[1] > z[0];
-                sr[start + i] = (score_row){(float)p1, truth == 1};
-                tp += pred && truth == 1;
-                fp += pred && truth != 1;
-                fn += !pred && truth == 1;
-                right += pred == (truth == 1);
-            } else {
-                /* In the targets' own units (the model may see standardized ones). */
-                double sd = d->targets_standardized ? d->y_std : 1, mu = d->targets_standardized ? d->y_mean : 0;
-                for (int j = 0; j < K; j++) {
-                    double e = ((double)z[j] - y[j]) * sd, yr = y[j] * sd + mu;
-                    se += e * e;
-                    ae += fabs(e);
-                    sy += yr;
-                    sy2 += yr * yr;
-                }
-            }
-        }
-    }
-    dt_graph_set_train(m->g, 1);
-    free(rows);
-    free(ysum);
+    score_acc a = {.d = d, .cls = cls, .sr = cls ? malloc(n * sizeof *a.sr) : NULL};
+    if (cls && !a.sr) return dt_fail(DT_ENOMEM, "scores: out of memory");
+    dt_status st = dt_model_forward_split(m, d, s, m->loss, NULL, NULL, score_rows, &a);
     cJSON *o = st ? NULL : cJSON_CreateObject();
     if (o && cls) {
-        double prec = tp + fp ? (double)tp / (double)(tp + fp) : NAN, rec = tp + fn ? (double)tp / (double)(tp + fn) : NAN;
+        double prec = a.tp + a.fp ? (double)a.tp / (double)(a.tp + a.fp) : NAN;
+        double rec = a.tp + a.fn ? (double)a.tp / (double)(a.tp + a.fn) : NAN;
         char buf[32];
-        cJSON_AddNumberToObject(o, "error", 1.0 - (double)right / (double)n);
-        cJSON_AddNumberToObject(o, "accuracy", (double)right / (double)n);
+        cJSON_AddNumberToObject(o, "error", 1.0 - (double)a.right / (double)n);
+        cJSON_AddNumberToObject(o, "accuracy", (double)a.right / (double)n);
         cJSON_AddNumberToObject(o, "precision", prec);
         cJSON_AddNumberToObject(o, "recall", rec);
         cJSON_AddNumberToObject(o, "f1", prec + rec > 0 ? 2 * prec * rec / (prec + rec) : NAN);
-        cJSON_AddNumberToObject(o, "roc_auc", roc_auc(sr, n));
-        cJSON_AddNumberToObject(o, "positives", (double)(tp + fn));
-        cJSON_AddNumberToObject(o, "false_negatives", (double)fn);
-        cJSON_AddNumberToObject(o, "false_positives", (double)fp);
+        cJSON_AddNumberToObject(o, "roc_auc", roc_auc(a.sr, n));
+        cJSON_AddNumberToObject(o, "positives", (double)(a.tp + a.fn));
+        cJSON_AddNumberToObject(o, "false_negatives", (double)a.fn);
+        cJSON_AddNumberToObject(o, "false_positives", (double)a.fp);
         cJSON_AddStringToObject(o, "positive_class", dt_stage_class_name(cfg, d, 1, buf, sizeof buf));
     } else if (o) {
-        double cnt = (double)n * K, mse = se / cnt, mean = sy / cnt, var = sy2 / cnt - mean * mean;
+        double cnt = (double)n * K, mse = a.se / cnt, mean = a.sy / cnt, var = a.sy2 / cnt - mean * mean;
         cJSON_AddNumberToObject(o, "mse", mse);
         cJSON_AddNumberToObject(o, "rmse", sqrt(mse));
-        cJSON_AddNumberToObject(o, "mae", ae / cnt);
+        cJSON_AddNumberToObject(o, "mae", a.ae / cnt);
         /* R^2 against predicting this split's mean target. */
         cJSON_AddNumberToObject(o, "r2", var > 0 ? 1.0 - mse / var : NAN);
     }
-    free(sr);
+    free(a.sr);
     *scores = o;
     return st;
 }

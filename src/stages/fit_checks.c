@@ -44,40 +44,32 @@
 #define OSC_SHARE 0.2
 #define OSC_MIN_EPOCHS 5
 
+/* Batch rows -> their softmax probabilities, at row `start` of p (n x K). */
+static void probs_rows(void *ctx, const dt_model *m, size_t start, size_t k)
+{
+    size_t K = (size_t)m->out->shape[1];
+    for (size_t i = 0; i < k; i++) {
+        const float *z = m->out->val + i * K;
+        float *q = (float *)ctx + (start + i) * K;
+        if (m->output_softmax) {
+            memcpy(q, z, K * sizeof *q);
+            continue;
+        }
+        double mx = z[0], sum = 0;
+        for (size_t j = 1; j < K; j++) mx = fmax(mx, z[j]);
+        for (size_t j = 0; j < K; j++) sum += exp(z[j] - mx);
+        for (size_t j = 0; j < K; j++) q[j] = (float)(exp(z[j] - mx) / sum);
+    }
+}
+
 /* Softmax probabilities of every row of split s (n x K, malloc'd). */
 static dt_status split_probs(dt_model *m, const dt_data *d, dt_split_id s, float **out)
 {
-    size_t n = dt_data_split_size(d, s), B = (size_t)m->g->max_batch, K = (size_t)m->out->shape[1];
+    size_t n = dt_data_split_size(d, s), K = (size_t)m->out->shape[1];
     float *p = malloc((n ? n : 1) * K * sizeof *p);
-    size_t *rows = malloc(B * sizeof *rows);
     *out = NULL;
-    if (!p || !rows) {
-        free(p);
-        free(rows);
-        return dt_fail(DT_ENOMEM, "label checks: out of memory");
-    }
-    dt_status st = DT_OK;
-    dt_graph_set_train(m->g, 0);
-    for (size_t start = 0; start < n && !st; start += B) {
-        size_t k = n - start < B ? n - start : B;
-        for (size_t i = 0; i < k; i++) rows[i] = start + i;
-        st = dt_model_load_batch(m, d, s, rows, k);
-        if (!st) st = dt_graph_forward(m->g, m->out);
-        for (size_t i = 0; i < k && !st; i++) {
-            const float *z = m->out->val + i * K;
-            float *q = p + (start + i) * K;
-            if (m->output_softmax) {
-                memcpy(q, z, K * sizeof *q);
-                continue;
-            }
-            double mx = z[0], sum = 0;
-            for (size_t j = 1; j < K; j++) mx = fmax(mx, z[j]);
-            for (size_t j = 0; j < K; j++) sum += exp(z[j] - mx);
-            for (size_t j = 0; j < K; j++) q[j] = (float)(exp(z[j] - mx) / sum);
-        }
-    }
-    dt_graph_set_train(m->g, 1);
-    free(rows);
+    if (!p) return dt_fail(DT_ENOMEM, "label checks: out of memory");
+    dt_status st = dt_model_forward_split(m, d, s, m->out, NULL, NULL, probs_rows, p);
     if (st) free(p);
     else *out = p;
     return st;
