@@ -47,6 +47,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "golden"))
+import st  # noqa: E402  (the golden tests' safetensors reader)
 FILES = {"train_images": "train-images-idx3-ubyte.gz", "train_labels": "train-labels-idx1-ubyte.gz",
          "test_images": "t10k-images-idx3-ubyte.gz", "test_labels": "t10k-labels-idx1-ubyte.gz"}
 
@@ -131,7 +133,7 @@ def torch_run(seed, args):
             nn.init.kaiming_normal_(mod.weight, nonlinearity="relu")
             nn.init.zeros_(mod.bias)
     if replay:
-        model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in replay["init"].items()}, strict=True)
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in replay["init"].items()}, strict=True)
     if args.torch_ulp:   # one rounding's worth of difference in the start: how much of a run's result is chaos
         with torch.no_grad():   # c1's first tap, or f1's first unit on the centre pixel (a corner pixel is never ink)
             w, i = (model.c1.weight.view(-1), 0) if args.arch == "lenet" else (model.f1.weight.view(-1), 14 * 28 + 14)
@@ -191,16 +193,6 @@ train: {{optimizer: adam, lr: 1.0e-3, batch_size: 64, epochs: {epochs}, schedule
 """
 
 
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    n, = struct.unpack("<Q", raw[:8])
-    head = json.loads(raw[8:8 + n])
-    return {k: np.frombuffer(raw, dtype="<f4", count=(v["data_offsets"][1] - v["data_offsets"][0]) // 4,
-                             offset=8 + n + v["data_offsets"][0]).reshape(v["shape"])
-            for k, v in head.items() if k != "__metadata__"}, head.get("__metadata__", {})
-
-
 def dt_decompose(seed, args, epochs, extra=()):
     """`dnntrouble decompose` on the recipe: (its report, its trained weights)."""
     with tempfile.TemporaryDirectory(prefix="dt-fidelity-") as tmp:
@@ -216,7 +208,7 @@ def dt_decompose(seed, args, epochs, extra=()):
             raise RuntimeError(f"fidelity: {' '.join(cmd)} exited {p.returncode}: {p.stderr.strip()}")
         with open(os.path.join(tmp, "run", "decompose.json")) as f:
             rep = json.load(f)
-        return (rep,) + read_safetensors(os.path.join(tmp, "run", rep["artifacts"]["model"]))
+        return (rep,) + st.read(os.path.join(tmp, "run", rep["artifacts"]["model"]))
 
 
 def dt_run(seed, args):
@@ -338,10 +330,9 @@ def three_seed_check(torch_errs, dt_errs, draws=100000):
         return abs(m - r) <= 2 * se
     n = len(torch_errs)
     for i in range(0, n - n % 3, 3):
-        t, d = torch_errs[i:i + 3], dt_errs[i:i + 3]
-        (mt, st), (md, _) = mean_se(t), mean_se(d)
-        print(f"  triple {i // 3}: torch {100 * mt:.3f}% +- {100 * st:.3f}%, dnntrouble {100 * md:.3f}%, "
-              f"difference {100 * (md - mt):+.3f}%: {'holds' if holds(d, t) else 'misses'}")
+        (mt, se), (md, _) = mean_se(torch_errs[i:i + 3]), mean_se(dt_errs[i:i + 3])
+        print(f"  triple {i // 3}: torch {100 * mt:.3f}% +- {100 * se:.3f}%, dnntrouble {100 * md:.3f}%, "
+              f"difference {100 * (md - mt):+.3f}%: {'holds' if abs(md - mt) <= 2 * se else 'misses'}")
     rng = random.Random(0)
     vs_torch = sum(holds(rng.sample(dt_errs, 3), rng.sample(torch_errs, 3)) for _ in range(draws))
     self_check = 0
@@ -399,11 +390,11 @@ def main():
             line += f"; last epoch {100 * ml:.3f}% +- {100 * sel:.3f}%"
         print(line)
     if len(means) == 2:
-        (mt, st), (md, sd) = means["torch"], means["dnntrouble"]
-        diff, se = md - mt, math.sqrt(st ** 2 + sd ** 2)
-        within = abs(diff) <= 2 * st
+        (mt, se_t), (md, se_d) = means["torch"], means["dnntrouble"]
+        diff, se = md - mt, math.sqrt(se_t ** 2 + se_d ** 2)
+        within = abs(diff) <= 2 * se_t
         print(f"difference dnntrouble - torch: {100 * diff:+.3f}% (SE of the difference {100 * se:.3f}%); "
-              f"{'within' if within else 'NOT within'} two standard errors of PyTorch's mean ({200 * st:.3f}%)")
+              f"{'within' if within else 'NOT within'} two standard errors of PyTorch's mean ({200 * se_t:.3f}%)")
         if len(seeds) >= 6:
             three_seed_check([r["test_error"] for r in results["torch"]],
                              [r["test_error"] for r in results["dnntrouble"]])
